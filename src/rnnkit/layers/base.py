@@ -1,0 +1,267 @@
+"""Layer: the base of every building block with weights, as Keras' ``Layer``.
+
+A layer is built lazily: the first call sees the input's shape and ``build(input_shape)`` creates the weights
+with ``add_weight``. Later calls are checked against that shape. ``call`` holds the maths; ``__call__``
+converts inputs to Tensors of the layer's dtype, builds, passes ``mask`` / ``training`` to ``call`` when its
+signature takes them, and attaches the output mask (``compute_mask``) to the output as Keras does.
+
+Sub-layers assigned as attributes are tracked, so ``weights`` of a wrapper (``Bidirectional``) or a model
+include theirs. ``parameters()`` and ``zero_grad()`` are the PyTorch spellings for custom training loops.
+
+>>> import numpy as np
+>>> from rnnkit.layers.base import Layer
+>>> class Scale(Layer):
+...     def build(self, input_shape):
+...         self.w = self.add_weight("w", (input_shape[-1],), "ones")
+...     def call(self, x):
+...         return x * self.w
+>>> layer = Scale()
+>>> layer(np.ones((2, 3))).shape, [w.shape for w in layer.weights]
+((2, 3), [(3,)])
+"""
+from __future__ import annotations
+
+import inspect
+import re
+from collections import defaultdict
+
+import numpy as np
+
+from rnnkit import initializers
+from rnnkit.autograd import Tensor
+from rnnkit.backend import as_float_dtype
+from rnnkit.errors import ConfigError, ShapeError
+
+_name_counts: dict[str, int] = defaultdict(int)
+
+
+def unique_name(prefix: str) -> str:
+    """``prefix`` the first time, then ``prefix_1``, ``prefix_2``, ... as Keras names layers."""
+    count = _name_counts[prefix]
+    _name_counts[prefix] += 1
+    return prefix if count == 0 else f"{prefix}_{count}"
+
+
+def snake_case(name: str) -> str:
+    """``SimpleRNN`` -> ``simple_rnn``, ``LSTM`` -> ``lstm``."""
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def _accepts(method, argument: str) -> bool:
+    parameters = inspect.signature(method).parameters
+    return argument in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
+class Layer:
+    """Base class of layers.
+
+    Args:
+        name: unique name; default derived from the class name (``lstm``, ``lstm_1``, ...).
+        dtype: float dtype of weights and computation, ``"float32"`` (default) or ``"float64"``.
+        trainable: whether the weights are updated by training.
+        input_shape: shape of one sample (no batch axis), as Keras' ``input_shape=`` on a first layer.
+        input_dim: shorthand for ``input_shape=(input_dim,)``.
+
+    Subclasses set ``input_ndim`` (allowed input ranks, batch axis included) to get rank checks, and
+    ``supports_masking = True`` to receive and pass on masks.
+    """
+
+    input_ndim: tuple | None = None
+    supports_masking = False
+
+    def __init__(self, name=None, dtype=None, trainable=True, input_shape=None, input_dim=None, **kwargs):
+        if kwargs:
+            raise ConfigError(
+                f"{type(self).__name__} got unexpected keyword argument(s) {sorted(kwargs)}"
+            )
+        object.__setattr__(self, "_layers", [])
+        self.name = name or unique_name(snake_case(type(self).__name__))
+        self.dtype = as_float_dtype(dtype).name
+        self.trainable = bool(trainable)
+        self.built = False
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        self.input_shape_arg = None if input_shape is None else tuple(input_shape)
+        self._weights: list[Tensor] = []
+        self._build_shape: tuple | None = None
+        self._call_takes_mask = _accepts(self.call, "mask")
+        self._call_takes_training = _accepts(self.call, "training")
+
+    # ---------------------------------------------------------------------------- sub-layer tracking
+    def __setattr__(self, key, value):
+        if isinstance(value, Layer) and key != "_layers" and value not in self.__dict__.get("_layers", []):
+            self.__dict__.setdefault("_layers", []).append(value)
+        object.__setattr__(self, key, value)
+
+    @property
+    def layers(self) -> list:
+        """The sub-layers assigned as attributes, in assignment order."""
+        return list(self._layers)
+
+    # -------------------------------------------------------------------------------------- weights
+    def add_weight(self, name: str, shape, initializer="glorot_uniform", trainable: bool = True) -> Tensor:
+        """Create a weight Tensor with ``initializer``, register it and return it."""
+        value = initializers.get(initializer)(tuple(shape), self.dtype)
+        weight = Tensor(value, requires_grad=trainable)
+        weight.name = f"{self.name}/{name}"
+        weight.trainable = trainable
+        self._weights.append(weight)
+        return weight
+
+    @property
+    def weights(self) -> list:
+        """All weight Tensors: this layer's own, then each sub-layer's, in creation order."""
+        seen, out = set(), []
+        for w in self._own_and_nested_weights():
+            if id(w) not in seen:
+                seen.add(id(w))
+                out.append(w)
+        return out
+
+    def _own_and_nested_weights(self):
+        yield from self._weights
+        for layer in self._layers:
+            yield from layer.weights
+
+    @property
+    def trainable_weights(self) -> list:
+        """The weights that training updates (none when ``trainable`` is False)."""
+        if not self.trainable:
+            return []
+        own = [w for w in self._weights if w.trainable]
+        nested = [w for layer in self._layers for w in layer.trainable_weights]
+        return _unique(own + nested)
+
+    @property
+    def non_trainable_weights(self) -> list:
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
+
+    def parameters(self) -> list:
+        """PyTorch spelling of ``trainable_weights``."""
+        return self.trainable_weights
+
+    def zero_grad(self) -> None:
+        """Reset ``.grad`` of every weight, as ``torch.nn.Module.zero_grad()``."""
+        for w in self.weights:
+            w.grad = None
+
+    def count_params(self) -> int:
+        return int(sum(w.size for w in self.weights))
+
+    def get_weights(self) -> list:
+        """Copies of the weight arrays, in ``weights`` order."""
+        return [w.data.copy() for w in self.weights]
+
+    def set_weights(self, arrays) -> None:
+        """Replace the weight values; counts and shapes must match ``get_weights()``."""
+        weights = self.weights
+        arrays = list(arrays)
+        expected = [w.shape for w in weights]
+        received = [np.shape(a) for a in arrays]
+        if len(arrays) != len(weights) or any(tuple(r) != e for r, e in zip(received, expected)):
+            built = "" if self.built else " (the layer is not built yet: call it on an input first)"
+            raise ShapeError(
+                f"layer {self.name!r} expects {len(weights)} weight arrays with shapes {expected}{built}; "
+                f"got {len(arrays)} with shapes {received}"
+            )
+        for w, a in zip(weights, arrays):
+            w.data[...] = np.asarray(a, dtype=w.dtype)
+
+    # ---------------------------------------------------------------------------------------- calls
+    def build(self, input_shape: tuple) -> None:
+        """Create the weights for inputs of ``input_shape`` (batch axis included, may be None)."""
+
+    def call(self, inputs, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must implement call()")
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of the output: by default the input mask passes through if masking is supported."""
+        return mask if self.supports_masking else None
+
+    def __call__(self, inputs, *args, mask=None, training=False, **kwargs):
+        inputs = self._as_input(inputs)
+        if mask is None and isinstance(inputs, Tensor):
+            mask = inputs._keras_mask
+        shape = self._input_shape_of(inputs)
+        if not self.built:
+            self._check_rank(shape)
+            self.build(shape)
+            self._build_shape = shape
+            self.built = True
+        else:
+            self._check_same_features(shape)
+        if self._call_takes_mask:
+            kwargs["mask"] = mask
+        if self._call_takes_training:
+            kwargs["training"] = training
+        outputs = self.call(inputs, *args, **kwargs)
+        out_mask = self.compute_mask(inputs, mask)
+        first = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+        if isinstance(first, Tensor):
+            first._keras_mask = out_mask
+        return outputs
+
+    def _as_input(self, inputs):
+        if isinstance(inputs, (list, tuple)):
+            return type(inputs)(self._as_input(x) for x in inputs)
+        if isinstance(inputs, Tensor):
+            if inputs.dtype.kind == "f" and inputs.dtype != self.dtype:
+                from rnnkit.ops import cast
+
+                return cast(inputs, self.dtype)
+            return inputs
+        array = np.asarray(inputs)
+        if array.dtype.kind in "fO":
+            return Tensor(array, dtype=self.dtype)
+        return Tensor(array)
+
+    @staticmethod
+    def _input_shape_of(inputs) -> tuple:
+        first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        return tuple(first.shape)
+
+    def _check_rank(self, shape: tuple) -> None:
+        if self.input_ndim is not None and len(shape) not in self.input_ndim:
+            ranks = " or ".join(str(n) for n in self.input_ndim)
+            raise ShapeError(
+                f"layer {self.name!r} ({type(self).__name__}) expects input of rank {ranks}"
+                f"{self._rank_hint()}; got shape {shape} (rank {len(shape)})"
+            )
+
+    def _rank_hint(self) -> str:
+        return " (batch, time, features)" if self.input_ndim == (3,) else ""
+
+    def _check_same_features(self, shape: tuple) -> None:
+        self._check_rank(shape)
+        built = self._build_shape
+        if built is not None and len(built) == len(shape) and built[-1] != shape[-1]:
+            raise ShapeError(
+                f"layer {self.name!r} was built for inputs with last axis {built[-1]} (shape {built}); "
+                f"got shape {shape}. Create a new layer for inputs of a different feature size"
+            )
+
+    # --------------------------------------------------------------------------------------- config
+    def get_config(self) -> dict:
+        """The constructor arguments, JSON-able, so that ``from_config(get_config())`` rebuilds the layer."""
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self.input_shape_arg is not None:
+            config["input_shape"] = list(self.input_shape_arg)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Layer":
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def _unique(tensors: list) -> list:
+    seen, out = set(), []
+    for t in tensors:
+        if id(t) not in seen:
+            seen.add(id(t))
+            out.append(t)
+    return out
