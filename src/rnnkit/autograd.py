@@ -193,18 +193,22 @@ def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:
 
 def _topological_nodes(root: Node) -> list:
     """Nodes reachable from ``root``, each after every node that consumes its outputs (root first)."""
-    order, visited = [], {id(root)}
+    # A node is marked visited when it is expanded, not when it is first pushed: marking on push would let a
+    # node reached again by a deeper path be emitted before that path's consumer (wrong order on diamonds).
+    order, visited = [], set()
     stack = [(root, False)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
             order.append(node)
             continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
         stack.append((node, True))
         for parent in node.parents:
             child = parent._node
             if child is not None and parent.requires_grad and id(child) not in visited:
-                visited.add(id(child))
                 stack.append((child, False))
     order.reverse()  # post-order reversed: consumers before producers
     return order
@@ -263,6 +267,12 @@ def make_many(name: str, datas: Sequence[np.ndarray], parents: Sequence[Tensor],
     """Like :func:`make` for an op with several outputs; ``backward`` receives a list of output gradients
     (zeros for outputs that received none)."""
     outs = tuple(make(name, d, (), None) for d in datas)
+    if len(datas) == 1:  # the tape hands a one-output node a bare array; keep the promised list
+        many_backward = backward
+
+        def backward(g):
+            return many_backward([g])
+
     if _grad_enabled and any(p.requires_grad for p in parents):
         node = Node(name, tuple(parents), backward, tuple(d.shape for d in datas), tuple(d.dtype for d in datas))
         for i, out in enumerate(outs):

@@ -39,7 +39,8 @@ class Initializer:
 
     def __call__(self, shape, dtype=None) -> np.ndarray:
         shape = tuple(int(n) for n in shape)
-        return self.sample(shape, generator(self.seed)).astype(as_float_dtype(dtype))
+        # C order always (Orthogonal's transposed QR factor would otherwise stay Fortran-ordered)
+        return np.ascontiguousarray(self.sample(shape, generator(self.seed)), dtype=as_float_dtype(dtype))
 
     def sample(self, shape: tuple, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
@@ -183,6 +184,8 @@ _BY_NAME = {
     "orthogonal": Orthogonal,
 }
 _BY_CLASS = {cls.__name__: cls for cls in _BY_NAME.values()}
+# Keras' short aliases: ``Embedding(embeddings_initializer="uniform")`` is RandomUniform(-0.05, 0.05).
+_BY_NAME.update({"uniform": RandomUniform, "normal": RandomNormal})
 
 
 def get(identifier) -> Initializer:

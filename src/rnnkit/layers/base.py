@@ -103,7 +103,7 @@ class Layer:
     def add_weight(self, name: str, shape, initializer="glorot_uniform", trainable: bool = True) -> Tensor:
         """Create a weight Tensor with ``initializer``, register it and return it."""
         value = initializers.get(initializer)(tuple(shape), self.dtype)
-        weight = Tensor(value, requires_grad=trainable)
+        weight = Tensor(value, requires_grad=trainable, dtype=self.dtype)
         weight.name = f"{self.name}/{name}"
         weight.trainable = trainable
         self._weights.append(weight)
@@ -181,6 +181,9 @@ class Layer:
         return mask if self.supports_masking else None
 
     def __call__(self, inputs, *args, mask=None, training=False, **kwargs):
+        symbolic = getattr(inputs[0] if isinstance(inputs, (list, tuple)) and inputs else inputs, "record_call", None)
+        if symbolic is not None:  # a symbolic input from rnnkit.models.Input: record a graph node, compute nothing
+            return symbolic(self, inputs, args, dict(kwargs, mask=mask, training=training))
         inputs = self._as_input(inputs)
         if mask is None and isinstance(inputs, Tensor):
             mask = inputs._keras_mask

@@ -2,11 +2,27 @@
 
 This package also gives ``Tensor`` its operators (``+ - * / ** @``, indexing, ``.sum()`` ...).
 
+>>> import numpy as np
 >>> from rnnkit import Tensor
 >>> (Tensor([1.0, 2.0]) * 3 + 1).numpy()
 array([4., 7.], dtype=float32)
+>>> x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+>>> (x.T @ x)[0].softmax().max().shape, x.reshape(3, 2).sum(axis=0).shape
+((), (2,))
 """
 from rnnkit.autograd import Tensor
+from rnnkit.ops import activations
+from rnnkit.ops.activations import (
+    elu,
+    hard_sigmoid,
+    linear,
+    log_softmax,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+    tanh,
+)
 from rnnkit.ops.elementwise import (
     absolute,
     add,
@@ -22,6 +38,77 @@ from rnnkit.ops.elementwise import (
     sub,
     unbroadcast,
 )
+from rnnkit.ops.losses import (
+    binary_cross_entropy,
+    mean_absolute_error,
+    mean_squared_error,
+    softmax_cross_entropy,
+)
+from rnnkit.ops.matmul import matmul
+from rnnkit.ops.reductions import max_ as max  # rnnkit.ops.max, as np.max
+from rnnkit.ops.reductions import mean
+from rnnkit.ops.reductions import sum_ as sum  # rnnkit.ops.sum, as np.sum
+from rnnkit.ops.shape import (
+    concat,
+    expand_dims,
+    flip,
+    getitem,
+    reshape,
+    squeeze,
+    stack,
+    take,
+    transpose,
+    unstack,
+)
+
+__all__ = [
+    "absolute",
+    "activations",
+    "add",
+    "binary_cross_entropy",
+    "cast",
+    "clip",
+    "concat",
+    "div",
+    "elu",
+    "exp",
+    "expand_dims",
+    "flip",
+    "getitem",
+    "hard_sigmoid",
+    "linear",
+    "log",
+    "log_softmax",
+    "matmul",
+    "max",
+    "mean",
+    "mean_absolute_error",
+    "mean_squared_error",
+    "mul",
+    "neg",
+    "power",
+    "relu",
+    "reshape",
+    "sigmoid",
+    "softmax",
+    "softmax_cross_entropy",
+    "softplus",
+    "sqrt",
+    "squeeze",
+    "stack",
+    "sub",
+    "sum",
+    "take",
+    "tanh",
+    "transpose",
+    "unbroadcast",
+    "unstack",
+]
+
+
+def _shape_args(shape: tuple) -> tuple:
+    """``t.reshape(2, 3)`` and ``t.reshape((2, 3))`` both mean the shape ``(2, 3)``."""
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
 
 
 def _bind_tensor_methods() -> None:
@@ -40,6 +127,20 @@ def _bind_tensor_methods() -> None:
     T.exp = exp
     T.log = log
     T.sqrt = sqrt
+    T.__matmul__ = matmul
+    T.__rmatmul__ = lambda self, other: matmul(other, self)
+    T.__getitem__ = getitem
+    T.reshape = lambda self, *shape: reshape(self, _shape_args(shape))
+    T.transpose = lambda self, *axes: transpose(self, _shape_args(axes) if axes else None)
+    T.T = property(lambda self: transpose(self))
+    T.sum = lambda self, axis=None, keepdims=False: sum(self, axis, keepdims)
+    T.mean = lambda self, axis=None, keepdims=False: mean(self, axis, keepdims)
+    T.max = lambda self, axis=None, keepdims=False: max(self, axis, keepdims)
+    T.tanh = tanh
+    T.sigmoid = sigmoid
+    T.relu = relu
+    T.softmax = lambda self, axis=-1: softmax(self, axis)
+    T.flip = lambda self, axis=1: flip(self, axis)
 
 
 _bind_tensor_methods()

@@ -1,0 +1,205 @@
+"""RNN: the options every recurrent layer shares, around one fused sequence op run by its cell.
+
+The layer owns a cell (``SimpleRNNCell``, ``LSTMCell``, ``GRUCell``) that holds the weights and runs the whole
+sequence in one op. The layer adds what Keras' ``RNN`` adds, without copying any gate arithmetic:
+
+- ``mask`` (``(B, T)`` bool, from ``Embedding(mask_zero=True)`` or ``Masking``): a masked step carries the
+  state through and outputs zeros (inside the op).
+- ``dropout``: in training, one keep-mask per sequence over the input features, shared by every time step.
+- ``go_backwards``: input and mask are flipped along time before the op; the output sequence is returned in
+  processing (reversed) order, as Keras does.
+- ``initial_state`` (a list of ``(B, H)`` arrays/Tensors), or ``stateful`` states kept from the previous call
+  (detached: truncated back-propagation through time), or zeros.
+- ``return_sequences`` (``(B, T, H)`` instead of the last output ``(B, H)``) and ``return_state``
+  (``[output, h]``, LSTM ``[output, h, c]``).
+
+>>> import numpy as np
+>>> from rnnkit.layers import GRU
+>>> layer = GRU(4, return_sequences=True, return_state=True)
+>>> seq, h = layer(np.ones((2, 5, 3)))
+>>> seq.shape, h.shape, bool(np.allclose(seq.numpy()[:, -1], h.numpy()))
+((2, 5, 4), (2, 4), True)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnkit.autograd import Tensor
+from rnnkit.errors import ConfigError, ShapeError
+from rnnkit.layers.arguments import as_mask
+from rnnkit.layers.base import Layer, snake_case
+from rnnkit.layers.cells import RecurrentCell
+from rnnkit.ops import flip
+
+_LAYER_ARGS = ("name", "dtype", "trainable", "input_shape", "input_dim")
+_CELL_ATTRIBUTES = ("units", "activation", "recurrent_activation", "use_bias", "kernel", "recurrent_kernel", "bias",
+                    "kernel_initializer", "recurrent_initializer", "bias_initializer", "unit_forget_bias",
+                    "reset_after", "dropout", "recurrent_dropout", "seed", "state_size")
+
+
+class RNN(Layer):
+    """Base of ``SimpleRNN``, ``LSTM``, ``GRU`` (subclasses only name their ``cell_class``), and Keras'
+    ``RNN(cell)`` wrapper when given a cell instance.
+
+    Args:
+        units: size of the hidden state ``H`` (subclasses), or a ``SimpleRNNCell`` / ``LSTMCell`` / ``GRUCell``
+            for ``RNN(cell)``.
+        return_sequences: return the whole output sequence ``(B, T, H)`` (default: the last output ``(B, H)``).
+        return_state: also return the final states: ``[output, h]`` (LSTM ``[output, h, c]``).
+        go_backwards: process the sequence from its end; the output sequence comes back reversed.
+        stateful: keep the final states of a call as the initial states of the next (fixed batch size).
+        unroll: accepted for Keras compatibility and ignored (the loop is always a fused op).
+        batch_input_shape: ``(batch, time, features)`` as Keras 2 stateful layers take it: fixes the batch size.
+        **kwargs: the cell's arguments (activation, initializers, dropout, seed, ...) and the Layer's.
+
+    Call: ``layer(x, mask=None, initial_state=None, training=False)`` with ``x (B, T, D)``; ``x`` may also be
+    a list ``[x, *initial_states]`` as in Keras.
+
+    >>> from rnnkit.layers import LSTM
+    >>> layer = LSTM(2, stateful=True)
+    >>> _ = layer(np.ones((1, 3, 4))); [s.shape for s in layer.states]
+    [(1, 2), (1, 2)]
+    >>> layer.reset_states(); layer.states is None
+    True
+    >>> from rnnkit.layers import RNN, GRUCell
+    >>> RNN(GRUCell(3), return_sequences=True)(np.ones((2, 4, 1))).shape
+    (2, 4, 3)
+    """
+
+    cell_class: type = None
+    input_ndim = (3,)
+    supports_masking = True
+
+    def __init__(self, units, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
+                 unroll=False, batch_input_shape=None, **kwargs):
+        layer_kwargs = {k: kwargs.pop(k) for k in _LAYER_ARGS if k in kwargs}
+        given_cell = units if isinstance(units, RecurrentCell) else None
+        if self.cell_class is None and given_cell is None:
+            raise ConfigError(f"RNN expects a cell (SimpleRNNCell, LSTMCell, GRUCell) as first argument; got {units!r}")
+        if given_cell is not None:
+            if self.cell_class is not None or kwargs:
+                raise ConfigError(f"{type(self).__name__}: a cell instance is only accepted by RNN(cell), with the "
+                                  f"cell's arguments given to the cell; got extra arguments {sorted(kwargs)}")
+            layer_kwargs.setdefault("dtype", given_cell.dtype)
+        if batch_input_shape is not None:
+            layer_kwargs.setdefault("input_shape", tuple(batch_input_shape[1:]))
+        super().__init__(**layer_kwargs)
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        self.unroll = bool(unroll)
+        if given_cell is not None:
+            if given_cell.dtype != self.dtype:
+                raise ConfigError(f"RNN: the cell's dtype {given_cell.dtype!r} differs from the layer's {self.dtype!r}")
+            self.cell = given_cell
+        else:
+            try:
+                self.cell = self.cell_class(units, name=f"{self.name}/{snake_case(self.cell_class.__name__)}",
+                                            dtype=self.dtype, trainable=self.trainable, **kwargs)
+            except ConfigError as error:
+                raise ConfigError(f"{type(self).__name__}: {error}") from None
+        self.states = None  # stateful: the (B, H) Tensors carried to the next call
+        self.batch_size = None if batch_input_shape is None else int(batch_input_shape[0])
+        self._state_batch = self.batch_size
+
+    def __getattr__(self, key):
+        # Keras users read layer.units, layer.kernel, ...: these live on the cell.
+        if key in _CELL_ATTRIBUTES and "cell" in self.__dict__:
+            return getattr(self.__dict__["cell"], key)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {key!r}")
+
+    def build(self, input_shape):
+        step_shape = input_shape[:1] + input_shape[2:]  # (B, D): one time step
+        if self.cell.built:  # RNN(cell) with a cell already used on its own
+            self.cell._check_same_features(step_shape)
+            return
+        self.cell.build(step_shape)
+        self.cell._build_shape = step_shape
+        self.cell.built = True
+
+    # ----------------------------------------------------------------------------------------------- call
+    def call(self, inputs, mask=None, training=False, initial_state=None):
+        if isinstance(inputs, (list, tuple)):
+            inputs, *given = inputs
+            if given and initial_state is None:
+                initial_state = given
+            if mask is None:
+                mask = inputs._keras_mask
+        batch, steps, features = inputs.shape
+        mask = as_mask(mask, batch, steps, self.name)
+        states = self._initial_states(batch, initial_state)
+        keep = self.cell.dropout_mask(batch, features, training)
+        if keep is not None:
+            inputs = inputs * keep.data[:, None, :]  # (B, 1, D): one mask per sequence, shared across time
+        if self.go_backwards:
+            inputs = flip(inputs, 1)  # (B, T, D) in processing order
+            mask = None if mask is None else mask[:, ::-1]
+        outputs, final = self.cell.run_sequence(inputs, states, mask)
+        if self.stateful:
+            self.states = [Tensor(s.data.copy(), dtype=s.dtype) for s in final]  # detached: truncated BPTT
+        output = outputs if self.return_sequences else final[0]
+        return [output, *final] if self.return_state else output
+
+    def compute_mask(self, inputs, mask=None):
+        if isinstance(inputs, (list, tuple)) and mask is None:
+            mask = inputs[0]._keras_mask
+        return mask if self.return_sequences else None
+
+    # --------------------------------------------------------------------------------------------- states
+    def _initial_states(self, batch: int, initial_state) -> list:
+        if self.stateful:
+            if self._state_batch is None:
+                self._state_batch = batch
+            elif batch != self._state_batch:
+                raise ShapeError(
+                    f"stateful layer {self.name!r} was used with batch size {self._state_batch}; got batch size "
+                    f"{batch}. A stateful RNN needs the same batch size on every call (samples of a batch "
+                    "continue the sequences of the previous batch)"
+                )
+        if initial_state is not None:
+            return self.cell.as_states(initial_state, batch, self.name)
+        if self.stateful and self.states is not None:
+            return self.states
+        return self.cell.get_initial_state(batch)
+
+    def reset_states(self, states=None) -> None:
+        """Stateful layers: set the carried states to zeros, or to ``states`` (a list of ``(B, H)`` arrays)."""
+        if not self.stateful:
+            raise ConfigError(f"layer {self.name!r}: reset_states() needs stateful=True; got stateful=False")
+        if states is None:
+            self.states = None  # zeros at the next call
+            return
+        batch = np.shape(states[0] if isinstance(states, (list, tuple)) else states)[0]
+        if self._state_batch is not None and batch != self._state_batch:
+            raise ShapeError(
+                f"stateful layer {self.name!r} has batch size {self._state_batch}; reset_states() got states "
+                f"with batch size {batch}"
+            )
+        self._state_batch = batch
+        self.states = [Tensor(s.data.copy(), dtype=s.dtype) for s in self.cell.as_states(states, batch, self.name)]
+
+    # --------------------------------------------------------------------------------------------- config
+    def get_config(self) -> dict:
+        config = super().get_config()
+        if self.cell_class is None:  # RNN(cell): the cell is saved whole
+            config["cell"] = {"class_name": type(self.cell).__name__, "config": self.cell.get_config()}
+        else:
+            cell_config = self.cell.get_config()
+            for key in ("name", "trainable", "dtype"):
+                cell_config.pop(key)
+            config.update(cell_config)
+        config.update(return_sequences=self.return_sequences, return_state=self.return_state,
+                      go_backwards=self.go_backwards, stateful=self.stateful, unroll=self.unroll)
+        if self.batch_size is not None:
+            config["batch_input_shape"] = [self.batch_size, *config.pop("input_shape")]
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> "RNN":
+        config = dict(config)
+        if "cell" in config:
+            from rnnkit.layers.registry import deserialize
+
+            return cls(deserialize(config.pop("cell")), **config)
+        return cls(**config)

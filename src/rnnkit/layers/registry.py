@@ -1,0 +1,71 @@
+"""Layer configs to and from JSON-able dicts, through a fixed table of known classes (no dynamic imports).
+
+``serialize(layer)`` gives ``{"class_name": ..., "config": layer.get_config()}``; ``deserialize`` looks the
+class name up in the table and calls ``from_config``. A saved model can therefore only ever create the layer
+classes listed here (and those added with ``register``, such as ``Sequential``): opening a file runs no code.
+
+>>> from rnnkit.layers import LSTM, serialize, deserialize
+>>> spec = serialize(LSTM(8, return_sequences=True, name="encoder"))
+>>> spec["class_name"], spec["config"]["units"]
+('LSTM', 8)
+>>> layer = deserialize(spec)
+>>> type(layer).__name__, layer.name, layer.return_sequences
+('LSTM', 'encoder', True)
+"""
+from __future__ import annotations
+
+from rnnkit.errors import ConfigError
+from rnnkit.layers.base import Layer
+from rnnkit.layers.bidirectional import Bidirectional
+from rnnkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell
+from rnnkit.layers.dense import Dense
+from rnnkit.layers.dropout import Dropout
+from rnnkit.layers.embedding import Embedding
+from rnnkit.layers.gru import GRU
+from rnnkit.layers.lstm import LSTM
+from rnnkit.layers.masking import Masking
+from rnnkit.layers.recurrent import RNN
+from rnnkit.layers.simple_rnn import SimpleRNN
+
+_TABLE: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (Dense, Embedding, Dropout, Masking, RNN, SimpleRNN, LSTM, GRU, Bidirectional, SimpleRNNCell, LSTMCell,
+                GRUCell)
+}
+
+
+def register(cls: type) -> type:
+    """Add a Layer subclass (e.g. ``Sequential``) to the table under its class name; usable as a decorator."""
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        raise ConfigError(f"register() expects a Layer subclass; got {cls!r}")
+    _TABLE[cls.__name__] = cls
+    return cls
+
+
+def known_classes() -> list:
+    """The class names ``deserialize`` accepts."""
+    return sorted(_TABLE)
+
+
+def serialize(layer: Layer) -> dict:
+    """``{"class_name": ..., "config": ...}`` for a layer of a registered class."""
+    name = type(layer).__name__
+    if _TABLE.get(name) is not type(layer):
+        raise ConfigError(f"cannot serialize layer of unregistered class {name!r}; known: {known_classes()}")
+    return {"class_name": name, "config": layer.get_config()}
+
+
+def deserialize(spec) -> Layer:
+    """The layer described by ``spec`` (from :func:`serialize`); ConfigError for unknown or malformed specs."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
+        raise ConfigError(f"a layer spec must be a dict with a string 'class_name'; got {spec!r:.200}")
+    cls = _TABLE.get(spec["class_name"])
+    if cls is None:
+        raise ConfigError(f"unknown layer class {spec['class_name']!r}; expected one of {known_classes()}")
+    config = spec.get("config", {})
+    if not isinstance(config, dict):
+        raise ConfigError(f"the config of a {spec['class_name']} spec must be a dict; got {type(config).__name__}")
+    try:
+        return cls.from_config(config)
+    except TypeError as error:
+        raise ConfigError(f"bad config for {spec['class_name']}: {error}") from None

@@ -1,0 +1,334 @@
+"""Saving and loading models: one zip file (``.rnnkit``) read with ``json`` and ``np.load(allow_pickle=False)``.
+
+A model file holds three members::
+
+    config.json     {"format": "rnnkit-model", "format_version": 1,
+                     "model": {"class_name", "config"},       layer configs, through the layer registry
+                     "build_input_spec": [[shape, dtype], ...],  to build a lazily built model before loading
+                     "weights": [{"name", "shape", "dtype"}, ...],
+                     "compile": {"optimizer", "loss", "loss_weights", "metrics"} or null,
+                     "optimizer_variables": [index into "weights", ...], "optimizer_state_keys": [...]}
+    weights.npz     w0000, w0001, ... in ``model.weights`` order
+    optimizer.npz   s0000, ... the optimizer's ``get_state()`` arrays (slots and iteration count)
+
+A weights file (``save_weights``) holds ``weights.json`` (names, shapes, build spec) and ``weights.npz``.
+
+Opening a file never runs code: only JSON, plain arrays, and the layer classes of the registry (unknown class
+names raise ``ConfigError``). Writes are atomic (``fileio.atomic_write``: a temporary file in the same
+directory, flushed, fsynced, renamed over the target), so a failure mid-write leaves the previous file intact.
+Missing, truncated or corrupt files raise ``DataError`` naming the path.
+
+>>> import os, tempfile
+>>> import numpy as np
+>>> from rnnkit.layers import Dense
+>>> from rnnkit.models import Sequential, load_model
+>>> model = Sequential([Dense(2, input_shape=(3,))])
+>>> path = os.path.join(tempfile.mkdtemp(), "tiny.rnnkit")
+>>> model.save(path)
+>>> x = np.ones((1, 3), dtype="float32")
+>>> bool(np.array_equal(load_model(path).predict(x, verbose=0), model.predict(x, verbose=0)))
+True
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import warnings
+import zipfile
+import zlib
+
+import numpy as np
+
+from rnnkit.errors import ConfigError, DataError, RnnkitError
+from rnnkit.fileio import atomic_write
+
+FORMAT = "rnnkit-model"
+WEIGHTS_FORMAT = "rnnkit-weights"
+FORMAT_VERSION = 1
+
+
+# ------------------------------------------------------------------------------------------ writing
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _npz_bytes(arrays: dict) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _write_archive(path, members: dict, overwrite: bool) -> None:
+    path = os.fspath(path)
+    if not overwrite and os.path.exists(path):
+        raise ConfigError(f"{path} exists; pass overwrite=True to replace it")
+    with atomic_write(path) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def _weight_entries(model) -> list:
+    return [{"name": getattr(w, "name", f"weight_{i}"), "shape": list(w.shape), "dtype": w.dtype.name}
+            for i, w in enumerate(model.weights)]
+
+
+def _build_spec(model):
+    spec = model._input_spec
+    return None if spec is None else [[list(shape), dtype] for shape, dtype in spec]
+
+
+def _serialize_metric(metric):
+    from rnnkit import metrics
+
+    if isinstance(metric, str):
+        return metric
+    if isinstance(metric, metrics.Metric):
+        return {"class_name": type(metric).__name__, "config": metric.get_config()}
+    raise ConfigError(f"cannot save metric {metric!r}")
+
+
+def _serialize_loss(loss):
+    from rnnkit import losses
+
+    if isinstance(loss, str) or loss is None:
+        return loss
+    if isinstance(loss, (list, tuple)):
+        return [_serialize_loss(item) for item in loss]
+    return losses.serialize(losses.get(loss))
+
+
+def _compile_config(model):
+    from rnnkit import optimizers
+
+    if not getattr(model, "compiled", False) or model.optimizer is None:
+        return None
+    try:
+        config = {
+            "optimizer": optimizers.serialize(model.optimizer),
+            "loss": _serialize_loss(model.loss),
+            "loss_weights": model._loss_weights,
+            "metrics": [_serialize_metric(m) for m in model._metric_identifiers],
+        }
+        json.dumps(config, default=_json_default)
+        return config
+    except (RnnkitError, TypeError) as error:
+        warnings.warn(f"the compile settings of model {model.name!r} cannot be saved ({error}); the file holds the "
+                      "architecture and weights, and load_model() returns an uncompiled model", stacklevel=3)
+        return None
+
+
+def _optimizer_part(model, weights: list):
+    """``(variable indices, state keys, arrays)`` of the optimizer state, or ``(None, None, {})``."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not optimizer.variables:
+        return None, None, {}
+    position = {id(w): i for i, w in enumerate(weights)}
+    if any(id(v) not in position for v in optimizer.variables):
+        return None, None, {}  # the optimizer also updates tensors outside the model: its state is not saved
+    state = optimizer.get_state()
+    keys = list(state)
+    return ([position[id(v)] for v in optimizer.variables], keys,
+            {f"s{i:04d}": np.asarray(state[k]) for i, k in enumerate(keys)})
+
+
+def save_model(model, filepath, overwrite: bool = True) -> None:
+    """Write ``model`` (architecture, weights, compile settings, optimizer state) to ``filepath``."""
+    from rnnkit.layers.registry import serialize
+
+    model._ensure_built()
+    try:
+        spec = serialize(model)
+    except ConfigError as error:
+        raise ConfigError(
+            f"cannot save model {model.name!r}: {error}. A subclassed model must be registered with "
+            "rnnkit.layers.register(cls) (its config is its constructor arguments); or use save_weights()"
+        ) from None
+    weights = model.weights
+    indices, keys, state = _optimizer_part(model, weights)
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": spec,
+        "build_input_spec": _build_spec(model),
+        "weights": _weight_entries(model),
+        "compile": _compile_config(model),
+        "optimizer_variables": indices,
+        "optimizer_state_keys": keys,
+    }
+    members = {
+        "config.json": json.dumps(config, indent=1, default=_json_default).encode("utf-8"),
+        "weights.npz": _npz_bytes({f"w{i:04d}": w.data for i, w in enumerate(weights)}),
+        "optimizer.npz": _npz_bytes(state),
+    }
+    _write_archive(filepath, members, overwrite)
+
+
+def save_weights(model, filepath, overwrite: bool = True) -> None:
+    """Write only ``model.weights`` (with names, shapes and the build spec) to ``filepath``."""
+    model._ensure_built()
+    weights = model.weights
+    manifest = {"format": WEIGHTS_FORMAT, "format_version": FORMAT_VERSION, "weights": _weight_entries(model),
+                "build_input_spec": _build_spec(model)}
+    members = {
+        "weights.json": json.dumps(manifest, indent=1, default=_json_default).encode("utf-8"),
+        "weights.npz": _npz_bytes({f"w{i:04d}": w.data for i, w in enumerate(weights)}),
+    }
+    _write_archive(filepath, members, overwrite)
+
+
+# ------------------------------------------------------------------------------------------ reading
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, KeyError, OSError, UnicodeDecodeError,
+                NotImplementedError)
+
+
+def _read_members(path) -> dict:
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise DataError(f"no model file at {path}")
+    if os.path.isdir(path):
+        raise DataError(f"{path} is a directory; expected a model file written by model.save()")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return {info.filename: archive.read(info) for info in archive.infolist()}
+    except _READ_ERRORS as error:
+        raise DataError(f"{path} is not a readable rnnkit file (corrupt or truncated?): {error}") from None
+
+
+def _member(members: dict, name: str, path) -> bytes:
+    if name not in members:
+        raise DataError(f"{path} has no {name}; members: {sorted(members)} (not an rnnkit file, or truncated)")
+    return members[name]
+
+
+def _load_json(members: dict, name: str, path) -> dict:
+    try:
+        config = json.loads(_member(members, name, path).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: {name} is not valid JSON: {error}") from None
+    if not isinstance(config, dict):
+        raise DataError(f"{path}: {name} must hold a JSON object; got {type(config).__name__}")
+    return config
+
+
+def _load_npz(members: dict, name: str, path, count: int, prefix: str) -> list:
+    try:
+        with np.load(io.BytesIO(_member(members, name, path)), allow_pickle=False) as data:
+            keys = [f"{prefix}{i:04d}" for i in range(count)]
+            missing = [k for k in keys if k not in data.files]
+            if missing:
+                raise DataError(f"{path}: {name} lacks arrays {missing[:5]} (truncated or mismatched file)")
+            return [data[k] for k in keys]
+    except DataError:
+        raise
+    except _READ_ERRORS as error:
+        raise DataError(f"{path}: {name} is corrupt: {type(error).__name__}: {error}") from None
+
+
+def _check_format(config: dict, expected: str, path) -> None:
+    if config.get("format") != expected:
+        raise DataError(f"{path} is not an {expected} file (format {config.get('format')!r})")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise DataError(f"{path} has format_version {config.get('format_version')!r}; this rnnkit reads "
+                        f"version {FORMAT_VERSION}")
+
+
+def _entries(config: dict, path) -> list:
+    entries = config.get("weights")
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and isinstance(e.get("shape"), list)
+                                                for e in entries):
+        raise DataError(f"{path}: the weight list in the config is missing or malformed")
+    return entries
+
+
+def _assign_weights(model, arrays: list, entries: list, path) -> None:
+    weights = model.weights
+    if len(weights) != len(arrays):
+        raise DataError(f"{path} holds {len(arrays)} weight arrays; model {model.name!r} has {len(weights)}")
+    for w, a, entry in zip(weights, arrays, entries):
+        if tuple(a.shape) != tuple(w.shape) or list(a.shape) != list(entry["shape"]):
+            raise DataError(f"{path}: weight {entry.get('name')!r} has shape {tuple(a.shape)}; model weight "
+                            f"{w.name!r} has shape {tuple(w.shape)}")
+        if a.dtype.kind != "f":
+            raise DataError(f"{path}: weight {entry.get('name')!r} has non-float dtype {a.dtype}")
+    model.set_weights(arrays)
+
+
+def _build_if_needed(model, spec, path) -> None:
+    if model.built or spec is None:
+        model._ensure_built()
+        return
+    try:
+        model.build_from_spec([(tuple(shape), dtype) for shape, dtype in spec])
+    except (TypeError, ValueError) as error:
+        raise DataError(f"{path}: the saved build_input_spec {spec!r} is malformed: {error}") from None
+
+
+def load_model(filepath, compile: bool = True):
+    """Read a model written by ``model.save``: same architecture, weights, compile settings and optimizer
+    state, so that it predicts identically and continues training as if never interrupted."""
+    from rnnkit.layers.registry import deserialize
+    from rnnkit.models.model import Model
+
+    members = _read_members(filepath)
+    config = _load_json(members, "config.json", filepath)
+    _check_format(config, FORMAT, filepath)
+    entries = _entries(config, filepath)
+    try:
+        model = deserialize(config.get("model"))
+    except ConfigError as error:
+        raise ConfigError(f"{filepath}: {error}") from None
+    if not isinstance(model, Model):
+        raise ConfigError(f"{filepath} describes a {type(model).__name__} layer, not a model")
+    _build_if_needed(model, config.get("build_input_spec"), filepath)
+    arrays = _load_npz(members, "weights.npz", filepath, len(entries), "w")
+    _assign_weights(model, arrays, entries, filepath)
+    compile_config = config.get("compile")
+    if compile and compile_config:
+        _restore_compile(model, compile_config, config, members, filepath)
+    return model
+
+
+def _restore_compile(model, compile_config: dict, config: dict, members: dict, path) -> None:
+    from rnnkit import metrics, optimizers
+
+    try:
+        metric_ids = []
+        for m in compile_config.get("metrics") or []:
+            if isinstance(m, dict):
+                cls = type(metrics.get(m["class_name"]))
+                metric_ids.append(cls(**m.get("config", {})))
+            else:
+                metric_ids.append(m)
+        loss = compile_config.get("loss")
+        model.compile(optimizer=optimizers.get(compile_config["optimizer"]), loss=loss,
+                      loss_weights=compile_config.get("loss_weights"), metrics=metric_ids)
+    except (KeyError, TypeError) as error:
+        raise ConfigError(f"{path}: malformed compile config: {error}") from None
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    indices, keys = config.get("optimizer_variables"), config.get("optimizer_state_keys")
+    if indices is None or keys is None:
+        return
+    weights = model.weights
+    if not all(isinstance(i, int) and 0 <= i < len(weights) for i in indices):
+        raise DataError(f"{path}: optimizer_variables {indices!r} do not index the model's {len(weights)} weights")
+    arrays = _load_npz(members, "optimizer.npz", path, len(keys), "s")
+    state = dict(zip(keys, arrays))
+    model.optimizer.set_state(state, [weights[i] for i in indices])
+
+
+def load_weights(model, filepath) -> None:
+    """Read the weights of a ``save_weights`` (or ``save``) file into ``model``."""
+    members = _read_members(filepath)
+    name = "weights.json" if "weights.json" in members else "config.json"
+    config = _load_json(members, name, filepath)
+    _check_format(config, WEIGHTS_FORMAT if name == "weights.json" else FORMAT, filepath)
+    entries = _entries(config, filepath)
+    _build_if_needed(model, config.get("build_input_spec"), filepath)
+    arrays = _load_npz(members, "weights.npz", filepath, len(entries), "w")
+    _assign_weights(model, arrays, entries, filepath)

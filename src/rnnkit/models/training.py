@@ -1,0 +1,489 @@
+"""compile / fit / evaluate / predict and the ``*_on_batch`` steps: Keras' training loops for every Model.
+
+One training step is::
+
+    y_pred = model(x_batch, training=True)
+    loss   = sum_k  w_k * loss_k(y_k, y_pred_k)          (one output: just loss(y, y_pred))
+    grads  = d loss / d trainable_weights                 (loss.backward())
+    optimizer.apply(grads, trainable_weights)
+
+The data are prepared once per call (float inputs cast to the model's dtype, lengths checked); a batch is
+then one fancy-indexing copy of the shuffled indices (a view when ``shuffle=False``). The logged ``loss`` is
+the mean of the batch losses weighted by batch size, as Keras' loss tracker; metrics are updated from the
+prediction arrays the step already has.
+
+>>> import numpy as np
+>>> from rnnkit.layers import Dense
+>>> from rnnkit.models import Sequential
+>>> from rnnkit.optimizers import SGD
+>>> from rnnkit.random import set_random_seed
+>>> set_random_seed(0)
+>>> x = np.linspace(-1, 1, 64).reshape(64, 1); y = 3 * x
+>>> model = Sequential([Dense(1, input_shape=(1,))])
+>>> model.compile(optimizer=SGD(learning_rate=0.2), loss="mse")
+>>> history = model.fit(x, y, epochs=20, batch_size=16, verbose=0)
+>>> history.history["loss"][-1] < history.history["loss"][0]
+True
+>>> model.evaluate(x, y, verbose=0) < 0.1
+True
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rnnkit import losses as losses_module
+from rnnkit import metrics as metrics_module
+from rnnkit import optimizers as optimizers_module
+from rnnkit.autograd import Tensor, no_grad
+from rnnkit.errors import ConfigError, NonFiniteError, ShapeError
+
+_IGNORED_COMPILE_ARGS = ("run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss", "weighted_metrics")
+
+
+def _verbosity(verbose) -> int:
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2) or isinstance(verbose, float):
+        raise ConfigError(f"verbose must be 'auto', 0, 1 or 2; got {verbose!r}")
+    return int(verbose)
+
+
+def _batch_size(batch_size) -> int:
+    if batch_size is None:
+        return 32
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer; got {batch_size!r}")
+    return int(batch_size)
+
+
+class Trainer:
+    """The training half of ``Model`` (a mixin): compile, fit, evaluate, predict and the per-batch steps.
+
+    >>> from rnnkit.layers import Dense
+    >>> from rnnkit.models import Sequential
+    >>> model = Sequential([Dense(1, input_shape=(2,))])
+    >>> model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    >>> loss, mae = model.evaluate(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0)
+    >>> loss, mae, model.metrics_names
+    (0.0, 0.0, ['loss', 'mae'])
+    """
+
+    def _init_training_state(self) -> None:
+        self.optimizer = None
+        self.loss = None
+        self.stop_training = False
+        self.history = None
+        self.compiled = False
+        self._loss_objects = None
+        self._loss_weights = None
+        self._metric_identifiers = []
+        self._metric_objects = None
+        self._training_cache = None
+
+    # ------------------------------------------------------------------------------------------ compile
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, **kwargs) -> None:
+        """Choose the optimizer, the loss and the metrics (names, objects or config dicts), as Keras.
+
+        ``loss`` may be a list (one per output) for a model with several outputs; a single loss applies to every
+        output, weighted by ``loss_weights`` (default 1 each).
+        """
+        unknown = sorted(set(kwargs) - set(_IGNORED_COMPILE_ARGS))
+        if unknown:
+            raise ConfigError(f"compile() got unexpected keyword argument(s) {unknown}")
+        self.optimizer = optimizers_module.get(optimizer)
+        if loss is None:
+            self._loss_objects = None
+        elif isinstance(loss, (list, tuple)):
+            self._loss_objects = [losses_module.get(item) for item in loss]
+        else:
+            self._loss_objects = losses_module.get(loss)
+        self.loss = loss
+        self._loss_weights = None if loss_weights is None else [float(w) for w in loss_weights]
+        if metrics is None:
+            metrics = []
+        elif isinstance(metrics, (str, metrics_module.Metric)):
+            metrics = [metrics]
+        self._metric_identifiers = list(metrics)
+        for identifier in self._metric_identifiers:
+            if isinstance(identifier, str):
+                metrics_module.get(identifier)  # unknown names fail now, not in fit
+        self._metric_objects = None
+        self._training_cache = None
+        self.compiled = True
+
+    @property
+    def metrics(self) -> list:
+        """The compiled metric objects (resolved on the first batch, as Keras' ``"accuracy"`` needs the data)."""
+        return list(self._metric_objects or [])
+
+    @property
+    def metrics_names(self) -> list:
+        return ["loss"] + [m.name for m in self.metrics]
+
+    def _require_compiled(self, method: str) -> None:
+        if not self.compiled or self.optimizer is None:
+            raise ConfigError(f"call model.compile(optimizer=..., loss=...) before model.{method}()")
+        if self._loss_objects is None:
+            raise ConfigError(f"model.{method}() needs a loss: compile(loss=...) was called without one")
+
+    # --------------------------------------------------------------------------------------- data prep
+    def _prepare_x(self, x) -> tuple:
+        """``(list of arrays, is_list)`` with float arrays cast once to the model's input dtypes."""
+        if x is None:
+            raise ConfigError("x is None; pass the input arrays")
+        placeholders = getattr(self, "_input_list", None)
+        expected = len(placeholders) if placeholders else (1 if hasattr(self, "pop") else None)
+        is_list = isinstance(x, (list, tuple))
+        if is_list and (expected or 1) == 1 and not all(isinstance(a, (np.ndarray, Tensor)) for a in x):
+            is_list = False  # nested Python lists: one array, as Keras reads them
+        if is_list and expected == 1 and len(x) == 1:
+            x, is_list = x[0], False
+        arrays = [np.asarray(a.data if isinstance(a, Tensor) else a) for a in (x if is_list else [x])]
+        dtypes = [p.dtype for p in placeholders] if placeholders and len(placeholders) == len(arrays) else None
+        for i, a in enumerate(arrays):
+            target = dtypes[i] if dtypes is not None else np.dtype(self.dtype)
+            if a.dtype.kind in "fO" and target.kind == "f" and a.dtype != target:
+                arrays[i] = a.astype(target)
+            elif a.dtype.kind in "fO" and target.kind != "f" and a.dtype.kind == "O":
+                arrays[i] = a.astype(np.float64)
+            if arrays[i].ndim == 0:
+                raise ShapeError(f"inputs need a batch axis; got a scalar for input {i}")
+        return arrays, is_list
+
+    def _prepare_y(self, y) -> list:
+        if y is None:
+            raise ConfigError("y is None; fit() and evaluate() need targets")
+        several = isinstance(y, (list, tuple)) and all(isinstance(a, (np.ndarray, Tensor)) for a in y)
+        items = y if several else [y]  # a plain Python list of labels is one array
+        arrays = []
+        for a in items:
+            a = np.asarray(a.data if isinstance(a, Tensor) else a)
+            if a.dtype.kind == "f" and a.dtype != np.dtype(self.dtype):
+                a = a.astype(self.dtype)
+            if a.ndim == 0:
+                raise ShapeError("y needs a batch axis; got a scalar")
+            arrays.append(a)
+        return arrays
+
+    @staticmethod
+    def _check_lengths(xs: list, ys: list, sw, where: str) -> int:
+        n = len(xs[0])
+        for i, a in enumerate(xs[1:], start=1):
+            if len(a) != n:
+                raise ShapeError(f"{where}: input 0 has {n} samples but input {i} has {len(a)}; every input needs "
+                                 "the same number of samples (first axis)")
+        for a in ys:
+            if len(a) != n:
+                raise ShapeError(f"{where}: x has {n} samples but y has {len(a)}; x and y must have the same "
+                                 "length (first axis)")
+        if sw is not None and len(sw) != n:
+            raise ShapeError(f"{where}: x has {n} samples but sample_weight has {len(sw)}")
+        return n
+
+    def _model_input(self, xs: list, is_list: bool):
+        return xs if is_list else xs[0]
+
+    # --------------------------------------------------------------------------------------- one step
+    def _outputs_list(self, out) -> list:
+        return list(out) if isinstance(out, (list, tuple)) else [out]
+
+    def _compute_loss(self, ys: list, outs: list, sample_weight=None) -> Tensor:
+        loss_objects = self._loss_objects
+        if not isinstance(loss_objects, list):
+            loss_objects = [loss_objects] * len(outs)
+        if len(loss_objects) != len(outs) or len(ys) != len(outs):
+            raise ConfigError(
+                f"the model has {len(outs)} output(s); got {len(ys)} target array(s) and {len(loss_objects)} "
+                "loss(es). Pass one y per output (a list) and one loss, or one loss per output"
+            )
+        total = None
+        for k, (fn, y, out) in enumerate(zip(loss_objects, ys, outs)):
+            try:
+                value = fn(y, out, sample_weight)
+            except ShapeError as error:
+                hint = ""
+                name = getattr(fn, "name", type(fn).__name__)
+                if "sparse" in name and y.ndim == out.ndim:
+                    hint = " (one-hot targets need 'categorical_crossentropy')"
+                elif "categorical" in name and "sparse" not in name and y.ndim < out.ndim:
+                    hint = (" (integer class labels need 'sparse_categorical_crossentropy', or one-hot encode them "
+                            "with rnnkit.utils.to_categorical)")
+                raise ShapeError(
+                    f"y of shape {y.shape} does not fit output {k} of shape {out.shape} for loss {name!r}: "
+                    f"{error}{hint}"
+                ) from None
+            if self._loss_weights is not None:
+                value = value * self._loss_weights[k]
+            total = value if total is None else total + value
+        return total
+
+    def _trainable_list(self) -> list:
+        cache = self._training_cache
+        if cache is None:
+            cache = self.trainable_weights
+            if self.optimizer is not None:
+                self.optimizer.build(cache)  # slot order = trainable_weights order (what save/load relies on)
+            self._training_cache = cache
+        return cache
+
+    def _resolve_metrics(self, ys: list, outs: list) -> list:
+        if self._metric_objects is None:
+            if self._metric_identifiers and len(outs) > 1:
+                raise ConfigError("metrics are supported for models with one output only; compile(metrics=None)")
+            loss = self.loss[0] if isinstance(self.loss, (list, tuple)) else self.loss
+            self._metric_objects = [
+                metrics_module.get(m, loss=loss, y_true_shape=ys[0].shape, y_pred_shape=outs[0].shape)
+                for m in self._metric_identifiers
+            ]
+        return self._metric_objects
+
+    def _update_metrics(self, metric_objects, ys, outs) -> None:
+        if not metric_objects:
+            return
+        out = outs[0]
+        mask = out._keras_mask
+        for m in metric_objects:
+            m.update_state(ys[0], out.data, sample_weight=mask)
+
+    def _train_step(self, x, ys: list, sw=None, where: str = "") -> tuple:
+        """One update; returns ``(loss value, outputs)``. A non-finite loss skips the update."""
+        out = self(x, training=True)
+        outs = self._outputs_list(out)
+        loss = self._compute_loss(ys, outs, sw)
+        value = float(loss.data)
+        if not math.isfinite(value):
+            return value, outs
+        weights = self._trainable_list()
+        if weights and loss.requires_grad:
+            for w in weights:
+                w.grad = None
+            loss.backward()
+            self.optimizer.apply([w.grad for w in weights], weights)
+        return value, outs
+
+    # ---------------------------------------------------------------------------------------------- fit
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, initial_epoch=0, sample_weight=None):
+        """Train for ``epochs`` epochs; returns the ``History`` (also ``model.history``).
+
+        Args (Keras' names and defaults): ``batch_size`` 32; ``verbose`` ``"auto"`` (= 1: a bar, or a line per
+        epoch when not on a terminal), 0 (silent), 2 (a line per epoch); ``validation_split``: the last fraction
+        of the samples (before shuffling) is held out; ``validation_data``: ``(x_val, y_val)``; ``shuffle``:
+        reshuffle every epoch with a generator from ``rnnkit.random``; ``initial_epoch``: the epoch to start at.
+        """
+        from rnnkit.callbacks import CallbackList, TerminateOnNaN
+        from rnnkit.random import generator
+
+        self._require_compiled("fit")
+        verbose = _verbosity(verbose)
+        batch_size = _batch_size(batch_size)
+        xs, is_list = self._prepare_x(x)
+        ys = self._prepare_y(y)
+        sw = None if sample_weight is None else np.asarray(sample_weight)
+        n = self._check_lengths(xs, ys, sw, "fit()")
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
+                raise ConfigError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
+            vx, v_list = self._prepare_x(validation_data[0])
+            vy = self._prepare_y(validation_data[1])
+            vsw = None if len(validation_data) < 3 or validation_data[2] is None else np.asarray(validation_data[2])
+            self._check_lengths(vx, vy, vsw, "fit(validation_data)")
+            val = (vx, v_list, vy, vsw)
+        elif validation_split:
+            if not 0.0 < float(validation_split) < 1.0:
+                raise ConfigError(f"validation_split must be in [0, 1); got {validation_split!r}")
+            split = math.floor(n * (1.0 - float(validation_split)))
+            if split == 0 or split == n:
+                raise ConfigError(
+                    f"validation_split={validation_split} of {n} samples leaves an empty training or validation set"
+                )
+            val = ([a[split:] for a in xs], is_list, [a[split:] for a in ys], None if sw is None else sw[split:])
+            xs, ys, sw = [a[:split] for a in xs], [a[:split] for a in ys], None if sw is None else sw[:split]
+            n = split
+        if n == 0:
+            raise ShapeError("fit() got no samples (x has length 0)")
+        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ConfigError(f"epochs must be a non-negative integer; got {epochs!r}")
+        steps = -(-n // batch_size)
+        callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose > 0, model=self,
+                                     verbose=verbose, epochs=int(epochs), steps=steps)
+        tolerate_nan = any(isinstance(c, TerminateOnNaN) for c in callback_list)
+        self._training_cache = None
+        self.stop_training = False
+        rng = generator()
+        epoch_logs = {}
+        callback_list.on_train_begin()
+        for epoch in range(int(initial_epoch), int(epochs)):
+            metric_objects = None
+            loss_sum, seen = 0.0, 0
+            callback_list.on_epoch_begin(epoch)
+            order = rng.permutation(n) if shuffle else None
+            for step in range(steps):
+                index = slice(step * batch_size, (step + 1) * batch_size)
+                if order is not None:
+                    index = order[index]
+                xb = [a[index] for a in xs]
+                yb = [a[index] for a in ys]
+                callback_list.on_train_batch_begin(step)
+                value, outs = self._train_step(self._model_input(xb, is_list), yb,
+                                               None if sw is None else sw[index])
+                if metric_objects is None:
+                    metric_objects = self._resolve_metrics(yb, outs)
+                    for m in metric_objects:
+                        m.reset_state()
+                if not math.isfinite(value) and not tolerate_nan:
+                    raise NonFiniteError(
+                        f"the loss became {value} at epoch {epoch + 1}/{epochs}, batch {step + 1}/{steps}; lower "
+                        "the learning rate, clip the gradients (clipnorm=...), check the data for NaN or "
+                        "infinite values, or pass callbacks=[TerminateOnNaN()] to stop instead of raising"
+                    )
+                rows = len(yb[0])
+                loss_sum += value * rows
+                seen += rows
+                self._update_metrics(metric_objects, yb, outs)
+                logs = {"loss": loss_sum / seen}
+                for m in metric_objects:
+                    logs[m.name] = m.result()
+                callback_list.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            epoch_logs = {"loss": loss_sum / seen if seen else float("nan")}
+            for m in metric_objects or []:
+                epoch_logs[m.name] = m.result()
+            if val is not None and math.isfinite(epoch_logs["loss"]):
+                val_logs = self._test_loop(val[0], val[1], val[2], val[3], batch_size, callback_list)
+                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+            callback_list.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training:
+                break
+        callback_list.on_train_end(epoch_logs)
+        history = next(c for c in callback_list if type(c).__name__ == "History")
+        self.history = history
+        return history
+
+    # ----------------------------------------------------------------------------------------- evaluate
+    def _test_loop(self, xs, is_list, ys, sw, batch_size, callback_list) -> dict:
+        n = len(xs[0])
+        steps = -(-n // batch_size)
+        callback_list.on_test_begin()
+        loss_sum, seen = 0.0, 0
+        metric_objects = None
+        logs = {}
+        with no_grad():
+            for step in range(steps):
+                index = slice(step * batch_size, (step + 1) * batch_size)
+                xb = [a[index] for a in xs]
+                yb = [a[index] for a in ys]
+                callback_list.on_test_batch_begin(step)
+                outs = self._outputs_list(self(self._model_input(xb, is_list), training=False))
+                if metric_objects is None:
+                    metric_objects = self._resolve_metrics(yb, outs)
+                    for m in metric_objects:
+                        m.reset_state()
+                value = float(self._compute_loss(yb, outs, None if sw is None else sw[index]).data)
+                loss_sum += value * len(yb[0])
+                seen += len(yb[0])
+                self._update_metrics(metric_objects, yb, outs)
+                logs = {"loss": loss_sum / seen}
+                for m in metric_objects:
+                    logs[m.name] = m.result()
+                callback_list.on_test_batch_end(step, logs)
+        callback_list.on_test_end(logs)
+        return logs
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", callbacks=None, return_dict=False,
+                 sample_weight=None):
+        """The loss (and metrics) over ``(x, y)``: ``[loss, *metrics]``, or the loss alone without metrics
+        (a dict with ``return_dict=True``)."""
+        from rnnkit.callbacks import CallbackList
+
+        self._require_compiled("evaluate")
+        verbose = _verbosity(verbose)
+        batch_size = _batch_size(batch_size)
+        xs, is_list = self._prepare_x(x)
+        ys = self._prepare_y(y)
+        sw = None if sample_weight is None else np.asarray(sample_weight)
+        n = self._check_lengths(xs, ys, sw, "evaluate()")
+        if n == 0:
+            raise ShapeError("evaluate() got no samples (x has length 0)")
+        callback_list = CallbackList(callbacks, add_progbar=verbose > 0, model=self, verbose=verbose,
+                                     steps=-(-n // batch_size))
+        logs = self._test_loop(xs, is_list, ys, sw, batch_size, callback_list)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    # ------------------------------------------------------------------------------------------ predict
+    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
+        """The model's outputs for ``x``, batch by batch without recording gradients: an array (a list of
+        arrays for several outputs)."""
+        from rnnkit.callbacks import CallbackList
+
+        verbose = _verbosity(verbose)
+        batch_size = _batch_size(batch_size)
+        xs, is_list = self._prepare_x(x)
+        n = self._check_lengths(xs, [], None, "predict()")
+        steps = -(-n // batch_size)
+        callback_list = CallbackList(callbacks, add_progbar=verbose > 0, model=self, verbose=verbose, steps=steps)
+        callback_list.on_predict_begin()
+        chunks = []
+        with no_grad():
+            for step in range(steps):
+                index = slice(step * batch_size, (step + 1) * batch_size)
+                callback_list.on_predict_batch_begin(step)
+                out = self(self._model_input([a[index] for a in xs], is_list), training=False)
+                chunks.append([o.data for o in self._outputs_list(out)])
+                callback_list.on_predict_batch_end(step, {"outputs": chunks[-1]})
+        callback_list.on_predict_end()
+        if not chunks:
+            raise ShapeError("predict() got no samples (x has length 0)")
+        results = [np.concatenate([c[k] for c in chunks]) for k in range(len(chunks[0]))]
+        return results[0] if len(results) == 1 and not isinstance(out, (list, tuple)) else results
+
+    # ----------------------------------------------------------------------------------------- on batch
+    def train_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        """One training step on one batch; returns its loss (``[loss, *metrics]`` with metrics)."""
+        self._require_compiled("train_on_batch")
+        xs, is_list = self._prepare_x(x)
+        ys = self._prepare_y(y)
+        sw = None if sample_weight is None else np.asarray(sample_weight)
+        self._check_lengths(xs, ys, sw, "train_on_batch()")
+        value, outs = self._train_step(self._model_input(xs, is_list), ys, sw)
+        if not math.isfinite(value):
+            raise NonFiniteError(f"train_on_batch(): the loss became {value}; the weights were not updated")
+        return self._batch_result(value, ys, outs, return_dict)
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        """The loss (and metrics) of one batch, without updating the weights."""
+        self._require_compiled("test_on_batch")
+        xs, is_list = self._prepare_x(x)
+        ys = self._prepare_y(y)
+        sw = None if sample_weight is None else np.asarray(sample_weight)
+        self._check_lengths(xs, ys, sw, "test_on_batch()")
+        with no_grad():
+            outs = self._outputs_list(self(self._model_input(xs, is_list), training=False))
+            value = float(self._compute_loss(ys, outs, sw).data)
+        return self._batch_result(value, ys, outs, return_dict)
+
+    def predict_on_batch(self, x):
+        """The outputs for one batch (arrays), without recording gradients."""
+        xs, is_list = self._prepare_x(x)
+        with no_grad():
+            out = self(self._model_input(xs, is_list), training=False)
+        if isinstance(out, (list, tuple)):
+            return [o.data for o in out]
+        return out.data
+
+    def _batch_result(self, value, ys, outs, return_dict):
+        metric_objects = self._resolve_metrics(ys, outs)
+        if not metric_objects and not return_dict:
+            return value
+        for m in metric_objects:
+            m.reset_state()
+        self._update_metrics(metric_objects, ys, outs)
+        logs = {"loss": value, **{m.name: m.result() for m in metric_objects}}
+        return logs if return_dict else list(logs.values())
