@@ -30,3 +30,16 @@ def next_seed() -> int:
 def generator(seed: int | None = None) -> np.random.Generator:
     """A Generator from ``seed``, or from the package's seed stream when ``seed`` is None."""
     return np.random.default_rng(next_seed() if seed is None else int(seed))
+
+
+def get_state() -> dict:
+    """The seed stream's state (a JSON-able dict), for checkpoints: ``set_state`` continues it exactly."""
+    return _stream.bit_generator.state
+
+
+def set_state(state: dict) -> None:
+    """Continue the seed stream from a ``get_state()`` result."""
+    global _stream
+    stream = np.random.default_rng()
+    stream.bit_generator.state = state
+    _stream = stream

@@ -34,3 +34,16 @@ def test_gemm_flops_match_hand_count():
     backward = 2 * (t * b * h * h + d * t * b * h + h * t * b * h + h * b * c + b * c * h)
     assert flops(case) == forward + backward
     assert sum(matmul_shapes(case).values()) == 1 + t + t + 1 + 1 + 3
+
+
+def test_accuracy_parity_runs_on_a_small_subset(tmp_path, capsys):
+    from benchmarks import accuracy
+
+    out = tmp_path / "accuracy.json"
+    assert accuracy.main(["--limit", "600", "--threads", "1", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["results"]
+    assert [row["case"] for row in rows] == ["seed SimpleRNN 32", "LSTM 128"]
+    for row in rows:
+        for framework in ("rnnkit", "torch"):
+            assert 0.0 <= row[framework]["test_accuracy"] <= 1.0
+        assert abs(row["difference_points"] - 100 * (row["rnnkit"]["test_accuracy"] - row["torch"]["test_accuracy"])) < 1e-9

@@ -1,4 +1,4 @@
-"""Callbacks for ``fit``: History, EarlyStopping, ModelCheckpoint, LearningRateScheduler, TerminateOnNaN and
+"""Callbacks for ``fit``: History, EarlyStopping, ModelCheckpoint, BackupAndRestore, LearningRateScheduler, TerminateOnNaN and
 the progress display, with Keras names and semantics (see ``callbacks.base`` for the order of events).
 
 >>> from rnnkit import callbacks
@@ -6,6 +6,7 @@ the progress display, with Keras names and semantics (see ``callbacks.base`` for
 >>> isinstance(stopper, callbacks.Callback)
 True
 """
+from rnnkit.callbacks.backup_and_restore import BackupAndRestore
 from rnnkit.callbacks.base import Callback, CallbackList, resolve_mode
 from rnnkit.callbacks.early_stopping import EarlyStopping
 from rnnkit.callbacks.history import History
@@ -18,5 +19,5 @@ ProgbarLogger = ProgressBar  # Keras' name for the progress callback
 
 __all__ = [
     "Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
-    "TerminateOnNaN", "ProgressBar", "ProgbarLogger", "resolve_mode",
+    "TerminateOnNaN", "ProgressBar", "ProgbarLogger", "resolve_mode", "BackupAndRestore",
 ]

@@ -11,6 +11,7 @@ a corrupt model, no network, a bad value) print one line ``rnnkit: error: ...`` 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import numpy as np
@@ -26,20 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     defaults = TrainConfig()
 
-    train = commands.add_parser("train", help="train a recurrent classifier (default: the seed program)")
-    train.add_argument("--dataset", choices=DATASETS, default=defaults.dataset)
-    train.add_argument("--model", choices=MODELS, default=defaults.model)
-    train.add_argument("--units", type=int, default=defaults.units)
-    train.add_argument("--layers", type=int, default=defaults.layers)
-    train.add_argument("--bidirectional", action="store_true")
-    train.add_argument("--epochs", type=int, default=defaults.epochs)
-    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    train.add_argument("--lr", type=float, default=defaults.lr)
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
-    train.add_argument("--clipnorm", type=float, default=None)
-    train.add_argument("--seed", type=int, default=defaults.seed)
-    train.add_argument("--out", default=defaults.out, metavar="DIR")
-    train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=defaults.verbose)
+    train = commands.add_parser(
+        "train", help="train a recurrent classifier (default: the seed program)",
+        epilog="A checkpoint is kept in DIR after every epoch; Ctrl-C saves one and stops (status 130). "
+               "--resume DIR continues a run with its saved settings; only --epochs, --verbose and "
+               "--checkpoint-every may be given again with other values.")
+    add_train_arguments(train, defaults)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a saved model on a dataset's test split")
     evaluate.add_argument("model_path", metavar="MODEL")
@@ -54,11 +47,80 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _train(args) -> int:
+RESUME_OVERRIDES = ("epochs", "verbose", "checkpoint_every")  # flags --resume accepts with new values
+
+
+def add_train_arguments(train: argparse.ArgumentParser, defaults) -> None:
+    """The ``train`` flags; ``defaults`` None gives every flag ``argparse.SUPPRESS`` (to see which were given)."""
+
+    def default(name):
+        return argparse.SUPPRESS if defaults is None else getattr(defaults, name)
+
+    train.add_argument("--dataset", choices=DATASETS, default=default("dataset"))
+    train.add_argument("--model", choices=MODELS, default=default("model"))
+    train.add_argument("--units", type=int, default=default("units"))
+    train.add_argument("--layers", type=int, default=default("layers"))
+    train.add_argument("--bidirectional", action="store_true", default=default("bidirectional"))
+    train.add_argument("--epochs", type=int, default=default("epochs"))
+    train.add_argument("--batch-size", type=int, default=default("batch_size"))
+    train.add_argument("--lr", type=float, default=default("lr"))
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default=default("optimizer"))
+    train.add_argument("--clipnorm", type=float, default=default("clipnorm"))
+    train.add_argument("--dropout", type=float, default=default("dropout"),
+                       help="rate of a Dropout layer before the classifier (default 0: none)")
+    train.add_argument("--seed", type=int, default=default("seed"))
+    train.add_argument("--out", default=default("out"), metavar="DIR")
+    train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=default("verbose"))
+    train.add_argument("--limit", type=int, default=default("limit"), metavar="N",
+                       help="use only the first N training and N test samples (quick experiments)")
+    train.add_argument("--checkpoint-every", type=int, default=default("checkpoint_every"), metavar="N",
+                       help="also write the checkpoint every N training steps (default 0: every epoch only)")
+    train.add_argument("--resume", default=None if defaults is not None else argparse.SUPPRESS, metavar="DIR",
+                       help="continue the run whose checkpoint is in DIR, with its saved settings")
+
+
+def _given_train_flags(argv) -> dict:
+    """The ``train`` options present on the command line (name -> value)."""
+    parser = argparse.ArgumentParser(prog="rnnkit", add_help=False)
+    commands = parser.add_subparsers(dest="command")
+    add_train_arguments(commands.add_parser("train", add_help=False), None)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    return {k: v for k, v in vars(args).items() if k != "command"}
+
+
+def resume_config(out: str, given: dict):
+    """The saved ``TrainConfig`` of the run in ``out``, with the flags ``RESUME_OVERRIDES`` applied; any other
+    flag given with a value different from the saved one is a ``ConfigError``."""
+    from rnnkit.cli.train import saved_config
+    from rnnkit.errors import ConfigError
+
+    config = saved_config(out)
+    given = dict(given)
+    if "out" in given and os.path.abspath(given.pop("out")) != os.path.abspath(out):
+        raise ConfigError(f"--resume {out} writes into {out}; drop --out or give the same directory")
+    conflicts = [f"--{k.replace('_', '-')} {v} (saved: {getattr(config, k)})" for k, v in given.items()
+                 if k not in RESUME_OVERRIDES and v != getattr(config, k)]
+    if conflicts:
+        raise ConfigError(f"--resume continues the saved run with its own settings; these flags conflict with "
+                          f"them: {', '.join(conflicts)}. Only {', '.join('--' + k.replace('_', '-') for k in RESUME_OVERRIDES)} "
+                          "may change")
+    for key in RESUME_OVERRIDES:
+        if key in given:
+            setattr(config, key, given[key])
+    config.out = out
+    return config
+
+
+def _train(args, argv=None) -> int:
     from rnnkit.cli.train import run_training
 
-    fields = {name: getattr(args, name) for name in TrainConfig.__dataclass_fields__}
-    record = run_training(TrainConfig(**fields))
+    if args.resume is not None:
+        given = _given_train_flags(argv)
+        given.pop("resume", None)
+        config = resume_config(args.resume, given)
+    else:
+        config = TrainConfig(**{name: getattr(args, name) for name in TrainConfig.__dataclass_fields__})
+    record = run_training(config, resume=args.resume is not None)
     print(f"test_loss={record['test_loss']:.4f} test_accuracy={record['test_accuracy']:.4f}")
     return 0
 
@@ -104,8 +166,12 @@ COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "summar
 
 
 def main(argv=None) -> int:
+    from rnnkit.cli.signals import TrainingInterrupted
+
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "train":
+            return _train(args, argv)
         return COMMANDS[args.command](args)
     except EXPECTED_ERRORS as exc:
         message = str(exc) or type(exc).__name__
@@ -113,6 +179,9 @@ def main(argv=None) -> int:
             message = f"{message}: {exc.filename}"
         print(f"rnnkit: error: {message}", file=sys.stderr)
         return 1
+    except TrainingInterrupted as exc:
+        print(f"rnnkit: {exc}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)
         return 130

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnkit.errors import ConfigError
+from rnnkit.errors import ConfigError, RnnkitError
 from rnnkit.fileio import atomic_write_text
 
 DATASETS = ("mnist-sample", "mnist", "fashion-mnist")
@@ -38,11 +38,20 @@ class TrainConfig:
     optimizer: str = "adam"  # adam | sgd | rmsprop
     clipnorm: float | None = None  # clip each gradient to this L2 norm (helps exploding gradients)
     seed: int = 1234  # seeds weights, dropout and shuffling: the same seed gives the same run
-    out: str = "rnnkit-out"  # directory for model.rnnkit, history.json and curves.png
+    out: str = "rnnkit-out"  # directory for model.rnnkit, history.json, curves.png and checkpoint.rnnkit
     verbose: int = 1  # 0 silent, 1 progress bar on a terminal (one line per epoch otherwise), 2 one line per epoch
+    dropout: float = 0.0  # rate of a Dropout layer before the classifier (0: no Dropout layer)
+    limit: int | None = None  # use only the first N training and N test samples (quick experiments)
+    checkpoint_every: int = 0  # also checkpoint every N training steps (0: after every epoch only)
 
     def validate(self) -> None:
-        """Raise ConfigError naming any value outside its allowed range."""
+        """Raise ConfigError naming any value outside its allowed range (or of the wrong type)."""
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            kinds = _FIELD_TYPES[field.name]
+            if isinstance(value, bool) != (kinds == (bool,)) or not isinstance(value, kinds):
+                flag = "--" + field.name.replace("_", "-")
+                raise ConfigError(f"{flag} must be {' or '.join(k.__name__ for k in kinds)}; got {value!r:.100}")
         checks = [
             (self.dataset in DATASETS, f"--dataset must be one of {DATASETS}; got {self.dataset!r}"),
             (self.model in MODELS, f"--model must be one of {MODELS}; got {self.model!r}"),
@@ -52,11 +61,25 @@ class TrainConfig:
             (self.epochs >= 1, f"--epochs must be >= 1; got {self.epochs}"),
             (self.batch_size >= 1, f"--batch-size must be >= 1; got {self.batch_size}"),
             (self.lr > 0 and np.isfinite(self.lr), f"--lr must be a positive number; got {self.lr}"),
-            (self.clipnorm is None or self.clipnorm > 0, f"--clipnorm must be positive; got {self.clipnorm}"),
+            (self.clipnorm is None or (self.clipnorm > 0 and np.isfinite(self.clipnorm)),
+             f"--clipnorm must be a positive number; got {self.clipnorm}"),
+            (0.0 <= self.dropout < 1.0, f"--dropout must be in [0, 1); got {self.dropout}"),
+            (self.limit is None or self.limit >= 1, f"--limit must be >= 1; got {self.limit}"),
+            (self.checkpoint_every >= 0, f"--checkpoint-every must be >= 0; got {self.checkpoint_every}"),
+            (self.verbose in (0, 1, 2), f"--verbose must be 0, 1 or 2; got {self.verbose}"),
+            (bool(self.out), "--out must name a directory"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+
+
+_FIELD_TYPES = {  # the JSON types each TrainConfig field may hold (a resumed config is read from a file)
+    "dataset": (str,), "model": (str,), "units": (int,), "layers": (int,), "bidirectional": (bool,),
+    "epochs": (int,), "batch_size": (int,), "lr": (float, int), "optimizer": (str,),
+    "clipnorm": (float, int, type(None)), "seed": (int,), "out": (str,), "verbose": (int,),
+    "dropout": (float, int), "limit": (int, type(None)), "checkpoint_every": (int,),
+}
 
 
 def load_dataset(name: str):
@@ -88,6 +111,8 @@ def build_model(config: TrainConfig, input_shape: tuple, num_classes: int):
             model.add(layers.Bidirectional(recurrent(config.units, return_sequences=return_sequences), **first))
         else:
             model.add(recurrent(config.units, return_sequences=return_sequences, **first))
+    if config.dropout:
+        model.add(layers.Dropout(config.dropout))
     model.add(layers.Dense(num_classes, activation="softmax"))
     return model
 
@@ -100,27 +125,98 @@ def make_optimizer(config: TrainConfig):
     return classes[config.optimizer](learning_rate=config.lr, **clip)
 
 
-def run_training(config: TrainConfig) -> dict:
-    """Train, evaluate, and write ``model.rnnkit``, ``history.json`` (and ``curves.png``) into ``config.out``."""
+def checkpoint_path(out: str) -> str:
+    """Where ``rnnkit train --out DIR`` keeps its checkpoint."""
+    from rnnkit.callbacks.backup_and_restore import CHECKPOINT_NAME
+
+    return os.path.join(out, CHECKPOINT_NAME)
+
+
+def saved_config(out: str) -> TrainConfig:
+    """The ``TrainConfig`` of the run whose checkpoint is in ``out`` (for ``--resume``)."""
+    from rnnkit.errors import DataError
+    from rnnkit.models.checkpoint import read_metadata
+
+    path = checkpoint_path(out)
+    if not os.path.isfile(path):
+        raise DataError(f"no checkpoint to resume in {out} (expected {path}, written by rnnkit train --out {out})")
+    saved = (read_metadata(path).get("metadata") or {}).get("train_config")
+    if not isinstance(saved, dict) or set(saved) - set(_FIELD_TYPES):
+        raise DataError(f"{path} holds no rnnkit train configuration (was it written by rnnkit train?)")
+    config = TrainConfig(**saved)
+    config.validate()
+    return config
+
+
+def _check_fresh_start(config: TrainConfig) -> None:
+    """Refuse to start over on top of an unfinished run (its checkpoint would be replaced)."""
+    from rnnkit.models.checkpoint import read_metadata
+
+    path = checkpoint_path(config.out)
+    if not os.path.isfile(path):
+        return
+    try:
+        saved = read_metadata(path)
+        epochs = saved["metadata"]["train_config"]["epochs"]
+        unfinished = saved["epoch"] < epochs
+    except (RnnkitError, KeyError, TypeError):
+        unfinished = False  # an unreadable checkpoint holds no work to lose: start over
+    if unfinished:
+        raise ConfigError(
+            f"{config.out} holds an unfinished run (stopped in epoch {saved['epoch'] + 1} of {epochs}); continue "
+            f"it with: rnnkit train --resume {config.out}  (or use another --out, or delete {path})"
+        )
+
+
+def _limited(arrays: tuple, limit):
+    return arrays if limit is None else tuple(a[:limit] for a in arrays)
+
+
+def run_training(config: TrainConfig, resume: bool = False) -> dict:
+    """Train, evaluate, and write ``model.rnnkit``, ``history.json`` (and ``curves.png``) into ``config.out``.
+
+    A checkpoint ``checkpoint.rnnkit`` is kept in ``config.out`` after every epoch (and every
+    ``checkpoint_every`` steps); with ``resume`` the run continues from it. Ctrl-C saves a checkpoint and
+    raises ``signals.TrainingInterrupted``."""
+    from rnnkit.callbacks import BackupAndRestore
+    from rnnkit.cli.signals import InterruptToCheckpoint
+    from rnnkit.errors import NonFiniteError
     from rnnkit.random import set_random_seed
     from rnnkit.utils import to_categorical
 
     config.validate()
+    if not resume:
+        _check_fresh_start(config)
     set_random_seed(config.seed)
     (x_train, y_train), (x_test, y_test) = load_dataset(config.dataset)
+    (x_train, y_train), (x_test, y_test) = _limited((x_train, y_train), config.limit), _limited((x_test, y_test),
+                                                                                               config.limit)
     x_train, x_test = prepare_images(x_train), prepare_images(x_test)
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     y_train, y_test = to_categorical(y_train, num_classes), to_categorical(y_test, num_classes)
 
     model = build_model(config, x_train.shape[1:], num_classes)
     model.compile(loss="categorical_crossentropy", optimizer=make_optimizer(config), metrics=["accuracy"])
-    history = model.fit(
-        x_train, y_train, batch_size=config.batch_size, epochs=config.epochs,
-        validation_data=(x_test, y_test), verbose=config.verbose,
-    )
+    os.makedirs(config.out, exist_ok=True)
+    backup = BackupAndRestore(config.out, save_freq=config.checkpoint_every or "epoch", delete_checkpoint=False,
+                              metadata={"train_config": dataclasses.asdict(config)})
+    if not resume:
+        from rnnkit.models.checkpoint import remove_checkpoint
+
+        remove_checkpoint(backup.path)
+    interrupt = InterruptToCheckpoint(backup)
+    try:
+        with interrupt:
+            history = model.fit(
+                x_train, y_train, batch_size=config.batch_size, epochs=config.epochs,
+                validation_data=(x_test, y_test), verbose=config.verbose, callbacks=[backup, interrupt],
+            )
+    except NonFiniteError as error:
+        kept = (f"the last good checkpoint is kept in {backup.path} (resume with: rnnkit train --resume "
+                f"{config.out})" if os.path.exists(backup.path) else "no checkpoint had been written yet")
+        raise NonFiniteError(f"{error}. Try --clipnorm 1.0 or a lower --lr (now {config.lr:g}); {kept}") from None
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
 
-    os.makedirs(config.out, exist_ok=True)
     model.save(os.path.join(config.out, "model.rnnkit"))
     record = {"config": dataclasses.asdict(config), "history": _plain(history.history),
               "test_loss": float(test_loss), "test_accuracy": float(test_accuracy)}

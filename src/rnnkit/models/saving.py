@@ -63,7 +63,8 @@ def _npz_bytes(arrays: dict) -> bytes:
     return buffer.getvalue()
 
 
-def _write_archive(path, members: dict, overwrite: bool) -> None:
+def write_archive(path, members: dict, overwrite: bool = True) -> None:
+    """Write ``members`` (name -> bytes) as one zip file, atomically."""
     path = os.fspath(path)
     if not overwrite and os.path.exists(path):
         raise ConfigError(f"{path} exists; pass overwrite=True to replace it")
@@ -136,8 +137,8 @@ def _optimizer_part(model, weights: list):
             {f"s{i:04d}": np.asarray(state[k]) for i, k in enumerate(keys)})
 
 
-def save_model(model, filepath, overwrite: bool = True) -> None:
-    """Write ``model`` (architecture, weights, compile settings, optimizer state) to ``filepath``."""
+def model_members(model) -> dict:
+    """The archive members (``config.json``, ``weights.npz``, ``optimizer.npz``) of a model file, as bytes."""
     from rnnkit.layers.registry import serialize
 
     model._ensure_built()
@@ -160,12 +161,16 @@ def save_model(model, filepath, overwrite: bool = True) -> None:
         "optimizer_variables": indices,
         "optimizer_state_keys": keys,
     }
-    members = {
+    return {
         "config.json": json.dumps(config, indent=1, default=_json_default).encode("utf-8"),
         "weights.npz": _npz_bytes({f"w{i:04d}": w.data for i, w in enumerate(weights)}),
         "optimizer.npz": _npz_bytes(state),
     }
-    _write_archive(filepath, members, overwrite)
+
+
+def save_model(model, filepath, overwrite: bool = True) -> None:
+    """Write ``model`` (architecture, weights, compile settings, optimizer state) to ``filepath``."""
+    write_archive(filepath, model_members(model), overwrite)
 
 
 def save_weights(model, filepath, overwrite: bool = True) -> None:
@@ -178,15 +183,34 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
         "weights.json": json.dumps(manifest, indent=1, default=_json_default).encode("utf-8"),
         "weights.npz": _npz_bytes({f"w{i:04d}": w.data for i, w in enumerate(weights)}),
     }
-    _write_archive(filepath, members, overwrite)
+    write_archive(filepath, members, overwrite)
 
 
 # ------------------------------------------------------------------------------------------ reading
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, KeyError, OSError, UnicodeDecodeError,
-                NotImplementedError)
+                NotImplementedError, RuntimeError)
+MAX_MEMBERS = 64  # an rnnkit file has 2 to 5 members; a long list is not one
+MAX_MEMBER_BYTES = 1 << 32  # 4 GiB: the largest uncompressed member accepted
+_DEFLATE_RATIO = 1100  # deflate expands at most ~1032x: a member declaring more is corrupt
 
 
-def _read_members(path) -> dict:
+def _bounded_infos(archive: zipfile.ZipFile, size: int, where) -> list:
+    """The archive's entries, after checking that reading them cannot allocate more than the file justifies."""
+    infos = archive.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise DataError(f"{where} lists {len(infos)} members; an rnnkit file has at most {MAX_MEMBERS}")
+    for info in infos:
+        limit = min(MAX_MEMBER_BYTES, size if info.compress_type == zipfile.ZIP_STORED
+                    else _DEFLATE_RATIO * info.compress_size + 1024)
+        if info.compress_size > size or info.file_size > limit:
+            raise DataError(f"{where}: member {info.filename!r} declares {info.file_size:,} bytes "
+                            f"({info.compress_size:,} compressed) in a {size:,}-byte file (corrupt header, or "
+                            f"larger than the {MAX_MEMBER_BYTES:,}-byte limit)")
+    return infos
+
+
+def read_archive(path) -> dict:
+    """The members (name -> bytes) of an rnnkit zip file; ``DataError`` for a missing, corrupt or bloated one."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise DataError(f"no model file at {path}")
@@ -194,9 +218,13 @@ def _read_members(path) -> dict:
         raise DataError(f"{path} is a directory; expected a model file written by model.save()")
     try:
         with zipfile.ZipFile(path) as archive:
-            return {info.filename: archive.read(info) for info in archive.infolist()}
+            infos = _bounded_infos(archive, os.path.getsize(path), path)
+            return {info.filename: archive.read(info) for info in infos}
+    except DataError:
+        raise
     except _READ_ERRORS as error:
         raise DataError(f"{path} is not a readable rnnkit file (corrupt or truncated?): {error}") from None
+
 
 
 def _member(members: dict, name: str, path) -> bytes:
@@ -208,25 +236,61 @@ def _member(members: dict, name: str, path) -> bytes:
 def _load_json(members: dict, name: str, path) -> dict:
     try:
         config = json.loads(_member(members, name, path).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: {name} is not valid JSON: {error}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise DataError(f"{path}: {name} is not valid JSON: {type(error).__name__}: {error}") from None
     if not isinstance(config, dict):
         raise DataError(f"{path}: {name} must hold a JSON object; got {type(config).__name__}")
     return config
 
 
-def _load_npz(members: dict, name: str, path, count: int, prefix: str) -> list:
+def _npy_array(data: bytes, label: str) -> np.ndarray:
+    """Parse one ``.npy`` member after checking its header against its length (no pickles, no object arrays,
+    no allocation beyond the bytes present)."""
+    fmt = np.lib.format
+    f = io.BytesIO(data)
     try:
-        with np.load(io.BytesIO(_member(members, name, path)), allow_pickle=False) as data:
-            keys = [f"{prefix}{i:04d}" for i in range(count)]
-            missing = [k for k in keys if k not in data.files]
-            if missing:
-                raise DataError(f"{path}: {name} lacks arrays {missing[:5]} (truncated or mismatched file)")
-            return [data[k] for k in keys]
+        version = fmt.read_magic(f)
+        reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, fortran, dtype = reader(f, max_header_size=10000)
+    except Exception as error:  # the header is untrusted text: any parse failure means a corrupt file
+        raise DataError(f"{label} has a corrupt array header: {type(error).__name__}: {error}") from None
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise DataError(f"{label} holds {dtype} values; expected a numeric array")
+    count = 1
+    for d in shape:
+        count *= int(d)
+    body = len(data) - f.tell()
+    if count * dtype.itemsize != body:
+        raise DataError(f"{label}: its header claims shape {shape} of {dtype} = {count * dtype.itemsize:,} bytes; "
+                        f"the member holds {body:,} (truncated or corrupt)")
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=f.tell())
+    return array.reshape(shape, order="F" if fortran else "C").copy()
+
+
+def load_arrays(members: dict, name: str, path) -> dict:
+    """``{key: array}`` of the ``.npz`` member ``name``, read with bounded memory and no pickles."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(_member(members, name, path))) as archive:
+            infos = _bounded_infos(archive, len(members[name]), f"{path}: {name}")
+            raw = {info.filename: archive.read(info) for info in infos}
     except DataError:
         raise
     except _READ_ERRORS as error:
         raise DataError(f"{path}: {name} is corrupt: {type(error).__name__}: {error}") from None
+    return {key[:-4] if key.endswith(".npy") else key: _npy_array(data, f"{path}: {name}/{key}")
+            for key, data in raw.items()}
+
+
+def _load_npz(members: dict, name: str, path, count: int, prefix: str) -> list:
+    arrays = load_arrays(members, name, path)
+    keys = [f"{prefix}{i:04d}" for i in range(count)]
+    missing = [k for k in keys if k not in arrays]
+    if missing:
+        raise DataError(f"{path}: {name} lacks arrays {missing[:5]} (truncated or mismatched file)")
+    extra = sorted(set(arrays) - set(keys))
+    if extra:
+        raise DataError(f"{path}: {name} holds unexpected arrays {extra[:5]}; the config lists {count}")
+    return [arrays[k] for k in keys]
 
 
 def _check_format(config: dict, expected: str, path) -> None:
@@ -239,9 +303,12 @@ def _check_format(config: dict, expected: str, path) -> None:
 
 def _entries(config: dict, path) -> list:
     entries = config.get("weights")
-    if not isinstance(entries, list) or not all(isinstance(e, dict) and isinstance(e.get("shape"), list)
-                                                for e in entries):
-        raise DataError(f"{path}: the weight list in the config is missing or malformed")
+    if not isinstance(entries, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("shape"), list)
+            and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in e["shape"])
+            for e in entries):
+        raise DataError(f"{path}: the weight list in the config is missing or malformed (expected a list of "
+                        "{'name', 'shape': [non-negative ints], 'dtype'} objects)")
     return entries
 
 
@@ -258,6 +325,73 @@ def _assign_weights(model, arrays: list, entries: list, path) -> None:
     model.set_weights(arrays)
 
 
+MAX_BUILD_ELEMENTS = 1 << 26  # the zero batch a saved build spec asks for (batch 1): 64 Mi elements at most
+_SIZE_KEYS = ("units", "input_dim", "output_dim")  # layer arguments that become weight dimensions
+# what a malformed (but JSON-valid) config can make a constructor or build raise; turned into ConfigError
+_CONFIG_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError, RecursionError)
+
+
+def _check_build_spec(spec, path) -> None:
+    if spec is None:
+        return
+    if not isinstance(spec, list) or not spec:
+        raise DataError(f"{path}: build_input_spec must be a list of [shape, dtype] pairs; got {spec!r:.200}")
+    for item in spec:
+        ok = isinstance(item, list) and len(item) == 2 and isinstance(item[0], list) and isinstance(item[1], str)
+        dims = item[0] if ok else []
+        ok = ok and all(d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 0) for d in dims)
+        if ok:
+            try:
+                ok = np.dtype(item[1]).kind in "biuf"
+            except TypeError:
+                ok = False
+        if not ok:
+            raise DataError(f"{path}: build_input_spec entry {item!r:.200} is malformed; expected "
+                            "[[None or int, ...], 'float32']")
+        count = 1
+        for d in dims:
+            count *= 1 if d is None else d
+        if count > MAX_BUILD_ELEMENTS:
+            raise DataError(f"{path}: build_input_spec shape {dims} asks for {count:,} elements; at most "
+                            f"{MAX_BUILD_ELEMENTS:,} are accepted")
+
+
+def _check_sizes(spec, budget: int, path) -> None:
+    """Every layer size in the config (``units`` ...) must fit in the weights the file really holds, so that a
+    corrupt config cannot make building the model allocate without bound."""
+    stack = [spec]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key in _SIZE_KEYS and isinstance(value, int) and not isinstance(value, bool) \
+                        and value > max(budget, 1):
+                    raise DataError(f"{path}: the config sets {key}={value}, but the file holds only {budget:,} "
+                                    "weight values in all (corrupt config)")
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _model_from_config(config: dict, budget: int, path):
+    """Validate the config, create the model from the layer registry, and build it."""
+    from rnnkit.layers.registry import deserialize
+    from rnnkit.models.model import Model
+
+    _check_sizes(config.get("model"), budget, path)
+    _check_build_spec(config.get("build_input_spec"), path)
+    try:
+        model = deserialize(config.get("model"))
+        if not isinstance(model, Model):
+            raise ConfigError(f"it describes a {type(model).__name__} layer, not a model")
+        _build_if_needed(model, config.get("build_input_spec"), path)
+    except RnnkitError as error:
+        raise type(error)(f"{path}: {error}") from None
+    except _CONFIG_ERRORS as error:
+        raise ConfigError(f"{path}: the model config is malformed: {type(error).__name__}: {error}") from None
+    return model
+
+
 def _build_if_needed(model, spec, path) -> None:
     if model.built or spec is None:
         model._ensure_built()
@@ -270,32 +404,39 @@ def _build_if_needed(model, spec, path) -> None:
 
 def load_model(filepath, compile: bool = True):
     """Read a model written by ``model.save``: same architecture, weights, compile settings and optimizer
-    state, so that it predicts identically and continues training as if never interrupted."""
-    from rnnkit.layers.registry import deserialize
-    from rnnkit.models.model import Model
+    state, so that it predicts identically and continues training as if never interrupted.
 
-    members = _read_members(filepath)
+    The file is checked before it is trusted: member sizes against the file size, array headers against their
+    lengths, layer classes against the registry, layer sizes against the weights present. Every problem raises
+    ``DataError`` or ``ConfigError`` naming the file."""
+    members = read_archive(filepath)
+    return model_from_members(members, filepath, compile)
+
+
+def model_from_members(members: dict, filepath, compile: bool = True):
+    """The model of an archive's members (``read_archive``), as ``load_model`` makes it."""
     config = _load_json(members, "config.json", filepath)
     _check_format(config, FORMAT, filepath)
     entries = _entries(config, filepath)
-    try:
-        model = deserialize(config.get("model"))
-    except ConfigError as error:
-        raise ConfigError(f"{filepath}: {error}") from None
-    if not isinstance(model, Model):
-        raise ConfigError(f"{filepath} describes a {type(model).__name__} layer, not a model")
-    _build_if_needed(model, config.get("build_input_spec"), filepath)
     arrays = _load_npz(members, "weights.npz", filepath, len(entries), "w")
+    model = _model_from_config(config, sum(a.size for a in arrays), filepath)
     _assign_weights(model, arrays, entries, filepath)
     compile_config = config.get("compile")
     if compile and compile_config:
-        _restore_compile(model, compile_config, config, members, filepath)
+        try:
+            _restore_compile(model, compile_config, config, members, filepath)
+        except RnnkitError:
+            raise
+        except _CONFIG_ERRORS as error:
+            raise ConfigError(f"{filepath}: malformed compile config: {type(error).__name__}: {error}") from None
     return model
 
 
 def _restore_compile(model, compile_config: dict, config: dict, members: dict, path) -> None:
     from rnnkit import metrics, optimizers
 
+    if not isinstance(compile_config, dict):
+        raise ConfigError(f"{path}: the compile config must be an object; got {type(compile_config).__name__}")
     try:
         metric_ids = []
         for m in compile_config.get("metrics") or []:
@@ -311,20 +452,30 @@ def _restore_compile(model, compile_config: dict, config: dict, members: dict, p
         raise ConfigError(f"{path}: malformed compile config: {error}") from None
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
+    restore_optimizer(model, config, members, path)
+
+
+def restore_optimizer(model, config: dict, members: dict, path) -> None:
+    """Set ``model.optimizer``'s state (slots, iterations) from a model archive, if it holds one."""
     indices, keys = config.get("optimizer_variables"), config.get("optimizer_state_keys")
     if indices is None or keys is None:
         return
     weights = model.weights
-    if not all(isinstance(i, int) and 0 <= i < len(weights) for i in indices):
-        raise DataError(f"{path}: optimizer_variables {indices!r} do not index the model's {len(weights)} weights")
+    if not isinstance(indices, list) or not all(isinstance(i, int) and 0 <= i < len(weights) for i in indices):
+        raise DataError(f"{path}: optimizer_variables {indices!r:.200} do not index the model's {len(weights)} "
+                        "weights")
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise DataError(f"{path}: optimizer_state_keys must be a list of strings; got {keys!r:.200}")
     arrays = _load_npz(members, "optimizer.npz", path, len(keys), "s")
     state = dict(zip(keys, arrays))
+    if np.asarray(state.get("iterations", 0)).size != 1:
+        raise DataError(f"{path}: the optimizer's iteration count must be one number")
     model.optimizer.set_state(state, [weights[i] for i in indices])
 
 
 def load_weights(model, filepath) -> None:
     """Read the weights of a ``save_weights`` (or ``save``) file into ``model``."""
-    members = _read_members(filepath)
+    members = read_archive(filepath)
     name = "weights.json" if "weights.json" in members else "config.json"
     config = _load_json(members, name, filepath)
     _check_format(config, WEIGHTS_FORMAT if name == "weights.json" else FORMAT, filepath)

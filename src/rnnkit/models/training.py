@@ -38,6 +38,7 @@ from rnnkit import metrics as metrics_module
 from rnnkit import optimizers as optimizers_module
 from rnnkit.autograd import Tensor, no_grad
 from rnnkit.errors import ConfigError, NonFiniteError, ShapeError
+from rnnkit.models.progress import FitProgress, first_nonfinite, nonfinite_error, set_metric_states
 
 _IGNORED_COMPILE_ARGS = ("run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss", "weighted_metrics")
 
@@ -248,7 +249,9 @@ class Trainer:
             m.update_state(ys[0], out.data, sample_weight=mask)
 
     def _train_step(self, x, ys: list, sw=None, where: str = "") -> tuple:
-        """One update; returns ``(loss value, outputs)``. A non-finite loss skips the update."""
+        """One update; returns ``(loss value, outputs)``. A non-finite loss skips the update; a non-finite
+        gradient raises ``NonFiniteError`` (naming ``where`` and the first such parameter) before any weight
+        changes."""
         out = self(x, training=True)
         outs = self._outputs_list(out)
         loss = self._compute_loss(ys, outs, sw)
@@ -260,7 +263,13 @@ class Trainer:
             for w in weights:
                 w.grad = None
             loss.backward()
-            self.optimizer.apply([w.grad for w in weights], weights)
+            grads = [w.grad for w in weights]
+            bad = first_nonfinite(grads, weights)
+            if bad is not None:
+                raise nonfinite_error(f"non-finite gradient {where or 'in train_on_batch()'}: parameter "
+                                      f"{bad[0]!r} has {bad[1]} gradient values (the loss was {value:.6g}); the "
+                                      "weights were not updated", parameter=bad[0])
+            self.optimizer.apply(grads, weights)
         return value, outs
 
     # ---------------------------------------------------------------------------------------------- fit
@@ -313,37 +322,63 @@ class Trainer:
         tolerate_nan = any(isinstance(c, TerminateOnNaN) for c in callback_list)
         self._training_cache = None
         self.stop_training = False
-        rng = generator()
+        progress = FitProgress(epoch=int(initial_epoch), epochs=int(epochs), steps=steps, samples=n,
+                               batch_size=batch_size, shuffle=bool(shuffle), rng=generator())
+        self._fit_progress = progress
         epoch_logs = {}
-        callback_list.on_train_begin()
-        for epoch in range(int(initial_epoch), int(epochs)):
+        callback_list.on_train_begin()  # BackupAndRestore may move progress to a saved point here
+        history = next(c for c in callback_list if type(c).__name__ == "History")
+        for done_epoch, logs in progress.epoch_logs:
+            history.epoch.append(done_epoch)
+            for key, value in logs.items():
+                history.history.setdefault(key, []).append(value)
+            epoch_logs = dict(logs)
+        for epoch in range(progress.epoch, int(epochs)):
+            if progress.epoch == epoch and progress.step > 0:  # resume inside this epoch
+                order, first = progress.order, progress.step
+                loss_sum, seen, saved_metrics = progress.loss_sum, progress.seen, progress.metric_states
+            else:
+                order = progress.rng.permutation(n) if shuffle else None
+                first, loss_sum, seen, saved_metrics = 0, 0.0, 0, None
+            progress.begin_epoch(epoch, order, first)
             metric_objects = None
-            loss_sum, seen = 0.0, 0
             callback_list.on_epoch_begin(epoch)
-            order = rng.permutation(n) if shuffle else None
-            for step in range(steps):
+            for step in range(first, steps):
                 index = slice(step * batch_size, (step + 1) * batch_size)
                 if order is not None:
                     index = order[index]
                 xb = [a[index] for a in xs]
                 yb = [a[index] for a in ys]
                 callback_list.on_train_batch_begin(step)
-                value, outs = self._train_step(self._model_input(xb, is_list), yb,
-                                               None if sw is None else sw[index])
+                where = f"at epoch {epoch + 1}/{epochs}, batch {step + 1}/{steps}"
+                try:
+                    value, outs = self._train_step(self._model_input(xb, is_list), yb,
+                                                   None if sw is None else sw[index], where)
+                except NonFiniteError as error:
+                    error.epoch, error.step = epoch + 1, step + 1
+                    if not tolerate_nan:
+                        raise
+                    print(f"Batch {step}: {error}; terminating training")
+                    self.stop_training = True
+                    break
                 if metric_objects is None:
                     metric_objects = self._resolve_metrics(yb, outs)
                     for m in metric_objects:
                         m.reset_state()
+                    set_metric_states(metric_objects, saved_metrics)
                 if not math.isfinite(value) and not tolerate_nan:
-                    raise NonFiniteError(
-                        f"the loss became {value} at epoch {epoch + 1}/{epochs}, batch {step + 1}/{steps}; lower "
-                        "the learning rate, clip the gradients (clipnorm=...), check the data for NaN or "
-                        "infinite values, or pass callbacks=[TerminateOnNaN()] to stop instead of raising"
-                    )
+                    bad = first_nonfinite([w.data for w in self.trainable_weights], self.trainable_weights)
+                    cause = "" if bad is None else f" (weight {bad[0]!r} already holds {bad[1]} values)"
+                    raise nonfinite_error(
+                        f"the loss became {value} {where}{cause}; lower the learning rate, clip the gradients "
+                        "(clipnorm=...), check the data for NaN or infinite values, or pass "
+                        "callbacks=[TerminateOnNaN()] to stop instead of raising",
+                        epoch=epoch + 1, step=step + 1, parameter=None if bad is None else bad[0])
                 rows = len(yb[0])
                 loss_sum += value * rows
                 seen += rows
                 self._update_metrics(metric_objects, yb, outs)
+                progress.end_step(step, loss_sum, seen, metric_objects)
                 logs = {"loss": loss_sum / seen}
                 for m in metric_objects:
                     logs[m.name] = m.result()
@@ -356,11 +391,11 @@ class Trainer:
             if val is not None and math.isfinite(epoch_logs["loss"]):
                 val_logs = self._test_loop(val[0], val[1], val[2], val[3], batch_size, callback_list)
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+            progress.end_epoch(epoch, epoch_logs)
             callback_list.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
                 break
         callback_list.on_train_end(epoch_logs)
-        history = next(c for c in callback_list if type(c).__name__ == "History")
         self.history = history
         return history
 

@@ -92,66 +92,70 @@ def _activate_zr(zr, rec_act):
 
 
 # ------------------------------------------------------------------ one time step, reset_after=True
-def gru_step(gates, rec, h_prev, recurrent_kernel, recurrent_h_bias, act, rec_act, h_out, tmp):
-    """One step forward (reset_after=True). ``gates (B, 3H)`` holds the input projection on entry and
-    ``[z, r, hh]`` on exit; ``rec (B, 3H)`` receives ``h_{t-1} U`` (``+ b[1]`` in its h part, which backward
-    reads as ``rh``); ``h_t`` goes into ``h_out``. Weights as prepared by :func:`_forward_weights`."""
-    H = h_prev.shape[1]
+# The cache keeps each step's gates gate-major, ``(3, B, H)`` = [z, r, hh]: every gate is then one contiguous
+# block: element-wise work on it is about three times faster than on (B, 3H) column slices (measured).
+def gru_step(xw_t, gates_t, rh_out, h_prev, recurrent_kernel, recurrent_h_bias, act, rec_act, h_out, rec, tmp):
+    """One step forward (reset_after=True). From the input projection ``xw_t (B, 3H)`` write ``[z, r, hh]`` into
+    ``gates_t (3, B, H)``, ``rh = h_{t-1} U_h + b[1]_h`` into ``rh_out`` and ``h_t`` into ``h_out``; ``rec``
+    ``(B, 3H)`` is workspace. Weights as prepared by :func:`_forward_weights`."""
+    B, H = h_prev.shape
     np.dot(h_prev, recurrent_kernel, out=rec)  # (B, H) @ (H, 3H)
-    rh = rec[:, 2 * H :]
-    if recurrent_h_bias is not None:
-        rh += recurrent_h_bias
-    zr = gates[:, : 2 * H]
-    zr += rec[:, : 2 * H]
+    if recurrent_h_bias is None:
+        np.copyto(rh_out, rec[:, 2 * H :])
+    else:
+        np.add(rec[:, 2 * H :], recurrent_h_bias, out=rh_out)
+    zr = gates_t[:2]  # (2, B, H)
+    np.add(xw_t[:, : 2 * H].reshape(B, 2, H), rec[:, : 2 * H].reshape(B, 2, H), out=zr.transpose(1, 0, 2))
     _activate_zr(zr, rec_act)  # z, r
-    r, hh = gates[:, H : 2 * H], gates[:, 2 * H :]
-    np.multiply(r, rh, out=tmp)
-    hh += tmp
+    z, r, hh = gates_t
+    np.multiply(r, rh_out, out=hh)
+    hh += xw_t[:, 2 * H :]
     act.forward(hh, hh)
-    return _interpolate(gates[:, :H], h_prev, hh, h_out, tmp)
+    return _interpolate(z, h_prev, hh, h_out, tmp)
 
 
 def gru_step_backward(dh, factors_t, ph_t, zc_t, recurrent_kernel_t, dz_rec_t, da_t, dh_prev_out):
     """One step backward (reset_after=True). From ``dh`` write ``dz_rec_t = [dz_z, dz_r, d(rh)] (B, 3H)`` and
     ``da_t = dh (1 - z) act'(hh)``; turn ``dh`` into ``dh * z`` in place; write ``dz_rec_t U^T`` to ``dh_prev_out``.
 
-    ``factors_t (B, 3, H)`` are ``[(h_{t-1} - hh) σ'(z), (1 - z) act'(hh) rh σ'(r), (1 - z) act'(hh) r]``.
+    ``factors_t (3, B, H)`` are ``[(h_{t-1} - hh) σ'(z), (1 - z) act'(hh) rh σ'(r), (1 - z) act'(hh) r]``.
     """
     B, H = dh.shape
-    np.multiply(dh[:, None, :], factors_t, out=dz_rec_t.reshape(B, 3, H))  # (B, 1, H) * (B, 3, H)
+    np.multiply(dh, factors_t, out=dz_rec_t.reshape(B, 3, H).transpose(1, 0, 2))  # (B, H) * (3, B, H)
     np.multiply(dh, ph_t, out=da_t)
     dh *= zc_t
     return np.dot(dz_rec_t, recurrent_kernel_t, out=dh_prev_out)  # (B, 3H) @ (3H, H)
 
 
 # ----------------------------------------------------------------- one time step, reset_after=False
-def gru_step_reset_before(gates, rh_out, h_prev, kernel_zr, kernel_h, act, rec_act, h_out, tmp_zr, tmp):
-    """One step forward (reset_after=False). ``gates (B, 3H)``: ``x_t W + b`` in, ``[z, r, hh]`` out;
-    ``rh_out`` receives ``r * h_{t-1}``; ``kernel_zr (H, 2H)`` and ``kernel_h (H, H)`` are the parts of ``U``."""
-    H = h_prev.shape[1]
-    np.dot(h_prev, kernel_zr, out=tmp_zr)  # (B, H) @ (H, 2H)
-    zr = gates[:, : 2 * H]
-    zr += tmp_zr
+def gru_step_reset_before(xw_t, gates_t, rh_out, h_prev, kernel_zr, kernel_h, act, rec_act, h_out, rec_zr, tmp):
+    """One step forward (reset_after=False). From ``xw_t = x_t W + b (B, 3H)`` write ``[z, r, hh]`` into
+    ``gates_t (3, B, H)``, ``r * h_{t-1}`` into ``rh_out`` and ``h_t`` into ``h_out``; ``kernel_zr (H, 2H)`` and
+    ``kernel_h (H, H)`` are the parts of ``U``; ``rec_zr (B, 2H)`` is workspace."""
+    B, H = h_prev.shape
+    np.dot(h_prev, kernel_zr, out=rec_zr)  # (B, H) @ (H, 2H)
+    zr = gates_t[:2]  # (2, B, H)
+    np.add(xw_t[:, : 2 * H].reshape(B, 2, H), rec_zr.reshape(B, 2, H), out=zr.transpose(1, 0, 2))
     _activate_zr(zr, rec_act)  # z, r
-    np.multiply(gates[:, H : 2 * H], h_prev, out=rh_out)
+    z, r, hh = gates_t
+    np.multiply(r, h_prev, out=rh_out)
     np.dot(rh_out, kernel_h, out=tmp)  # (B, H) @ (H, H)
-    hh = gates[:, 2 * H :]
-    hh += tmp
+    np.add(xw_t[:, 2 * H :], tmp, out=hh)
     act.forward(hh, hh)
-    return _interpolate(gates[:, :H], h_prev, hh, h_out, tmp)
+    return _interpolate(z, h_prev, hh, h_out, tmp)
 
 
 def gru_step_reset_before_backward(dh, factors_t, qr_t, r_t, zc_t, kernel_zr_t, kernel_h_t, dz_t, drh, dh_prev_out):
     """One step backward (reset_after=False). Writes ``dz_t = [dz_z, dz_r, da] (B, 3H)`` and the part of
     ``dh_{t-1}`` that flows through this step into ``dh_prev_out``, consuming ``dh``.
 
-    ``factors_t (B, 2, H)`` are ``[(h_{t-1} - hh) σ'(z), (1 - z) act'(hh)]``; ``qr_t = h_{t-1} σ'(r)``.
+    ``factors_t (2, B, H)`` are ``[(h_{t-1} - hh) σ'(z), (1 - z) act'(hh)]``; ``qr_t = h_{t-1} σ'(r)``.
     """
     B, H = dh.shape
-    dz4 = dz_t.reshape(B, 3, H)  # (B, 3, H) view of [dz_z, dz_r, da]
-    np.multiply(dh[:, None, :], factors_t, out=dz4[:, ::2])  # dz_z, da
+    dz3 = dz_t.reshape(B, 3, H)  # (B, 3, H) view of [dz_z, dz_r, da]
+    np.multiply(dh, factors_t, out=dz3[:, ::2].transpose(1, 0, 2))  # dz_z, da
     np.dot(dz_t[:, 2 * H :], kernel_h_t, out=drh)  # d(r h) = da U_h^T: (B, H) @ (H, H)
-    np.multiply(drh, qr_t, out=dz4[:, 1])  # dz_r
+    np.multiply(drh, qr_t, out=dz3[:, 1])  # dz_r
     np.dot(dz_t[:, : 2 * H], kernel_zr_t, out=dh_prev_out)  # (B, 2H) @ (2H, H)
     drh *= r_t
     dh *= zc_t
@@ -169,52 +173,50 @@ def _interpolate(z, h_prev, hh, h_out, tmp):
 
 # ---------------------------------------------------------------------------------- whole sequence
 def _forward(x_tm, kernel, recurrent_kernel, bias, h0, mask_tm, reset_after, act, rec_act):
-    """Run all steps from Keras-layout weights; returns the cache (``gates (T, B, 3H)`` = z, r, hh; states
-    ``hs (T+1, B, H)``; and ``rec (T, B, 3H)`` whose h part is rh = h U_h + b[1]_h (reset_after) or
-    ``rh (T, B, H)`` = r * h_{t-1})."""
+    """Run all steps from Keras-layout weights; returns the cache: ``gates (T, 3, B, H)`` = z, r, hh; states
+    ``hs (T+1, B, H)``; ``rh (T, B, H)`` = h_{t-1} U_h + b[1]_h (reset_after) or r * h_{t-1} (reset_before)."""
     T, B, _ = x_tm.shape
     H = recurrent_kernel.shape[0]
     dtype = x_tm.dtype
     kernel, recurrent_kernel, input_bias, rec_h_bias = _forward_weights(kernel, recurrent_kernel, bias, reset_after,
                                                                         rec_act)
-    gates = common.project_inputs(x_tm, kernel, input_bias, out=common.scratch((T, B, 3 * H), dtype))  # (T, B, 3H)
+    xw = common.project_inputs(x_tm, kernel, input_bias, out=common.scratch((T, B, 3 * H), dtype))  # (T, B, 3H)
+    gates = common.scratch((T, 3, B, H), dtype)  # gate-major per step
+    rh = common.scratch((T, B, H), dtype)
     hs = np.empty((T + 1, B, H), dtype)  # hs[0] = h0, hs[t+1] = state after step t; viewed by the outputs
     hs[0] = h0
     h_new = hs[1:] if mask_tm is None else common.scratch((T, B, H), dtype)  # candidates
+    cache = {"gates": gates, "rh": rh, "hs": hs}
+    common.own(cache, gates, rh, None if mask_tm is None else h_new)
     tmp = np.empty((B, H), dtype)
-    cache = {"gates": gates, "hs": hs}
-    common.own(cache, gates, None if mask_tm is None else h_new)
     if reset_after:
-        rec = cache["rec"] = common.scratch((T, B, 3 * H), dtype)
-        common.own(cache, rec)
+        rec = np.empty((B, 3 * H), dtype)
     else:
-        rh = cache["rh"] = common.scratch((T, B, H), dtype)
-        common.own(cache, rh)
         u_zr = np.ascontiguousarray(recurrent_kernel[:, : 2 * H])  # (H, 2H)
         u_h = np.ascontiguousarray(recurrent_kernel[:, 2 * H :])  # (H, H)
-        tmp_zr = np.empty((B, 2 * H), dtype)
+        rec_zr = np.empty((B, 2 * H), dtype)
     valid = None if mask_tm is None else mask_tm > 0  # (T, B, 1) bool
     for t in range(T):
         if reset_after:
-            gru_step(gates[t], rec[t], hs[t], recurrent_kernel, rec_h_bias, act, rec_act, h_new[t], tmp)
+            gru_step(xw[t], gates[t], rh[t], hs[t], recurrent_kernel, rec_h_bias, act, rec_act, h_new[t], rec, tmp)
         else:
-            gru_step_reset_before(gates[t], rh[t], hs[t], u_zr, u_h, act, rec_act, h_new[t], tmp_zr, tmp)
+            gru_step_reset_before(xw[t], gates[t], rh[t], hs[t], u_zr, u_h, act, rec_act, h_new[t], rec_zr, tmp)
         if valid is not None:
             common.select_state(hs[t + 1], h_new[t], hs[t], valid[t])  # masked rows keep h_{t-1}
+    common.release(xw)
     return cache
 
 
 def _backward_factors(cache, mask_tm, reset_after, act, rec_act):
-    """All steps' local derivatives at once (see the step-backward functions), times the mask where it applies;
-    ``zc (T, B, H)`` is the factor of ``dh_t`` in ``dh_{t-1}``: ``z`` at valid steps, 1 at masked ones."""
+    """All steps' local derivatives at once, gate-major ``(T, slots, B, H)`` (see the step-backward functions),
+    times the mask where it applies; ``zc (T, B, H)`` is the factor of ``dh_t`` in ``dh_{t-1}``: ``z`` at
+    valid steps, 1 at masked ones."""
     gates, hs = cache["gates"], cache["hs"]
-    T, B, H3 = gates.shape
-    H = H3 // 3
-    g3 = gates.reshape(T, B, 3, H)  # (T, B, 3, H) view: z, r, hh
-    z, r, hh = g3[:, :, 0], g3[:, :, 1], g3[:, :, 2]
+    T, _, B, H = gates.shape
+    z, r, hh = gates[:, 0], gates[:, 1], gates[:, 2]  # (T, B, H) views
     slots = 3 if reset_after else 2
-    factors = common.scratch((T, B, slots, H), gates.dtype)
-    pz, ph = factors[:, :, 0], factors[:, :, slots - 1]  # reset_after: [pz, pr, phr]; else: [pz, ph]
+    factors = common.scratch((T, slots, B, H), gates.dtype)
+    pz, ph = factors[:, 0], factors[:, slots - 1]  # reset_after: [pz, pr, phr]; else: [pz, ph]
     rec_act.derivative(z, pz)
     np.subtract(hs[:-1], hh, out=ph)
     pz *= ph  # (h_{t-1} - hh) σ'(z)
@@ -228,13 +230,14 @@ def _backward_factors(cache, mask_tm, reset_after, act, rec_act):
     else:
         zc = z
     if reset_after:
-        pr = factors[:, :, 1]
+        pr = factors[:, 1]
         rec_act.derivative(r, pr)
-        pr *= cache["rec"].reshape(T, B, 3, H)[:, :, 2]  # rh σ'(r)
+        pr *= cache["rh"]  # rh σ'(r)
         pr *= ph_full
-        np.multiply(ph_full, r, out=factors[:, :, 2])  # (1 - z) act'(hh) r
+        np.multiply(ph_full, r, out=factors[:, 2])  # (1 - z) act'(hh) r
         return {"factors": factors, "ph": ph_full, "zc": zc}
     np.copyto(ph, ph_full)
+    common.release(ph_full)
     qr = rec_act.derivative(r, common.scratch((T, B, H), gates.dtype))
     qr *= hs[:-1]  # h_{t-1} σ'(r)
     return {"factors": factors, "qr": qr, "r": r, "zc": zc}

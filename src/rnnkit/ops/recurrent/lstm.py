@@ -45,7 +45,9 @@ OP = "lstm"
 
 # ------------------------------------------------------------------------------------ internal layout
 # Inside the op the gate blocks are ordered o, i, f, g (Keras: i, f, c, o): the three σ gates are then one
-# contiguous block, and so are the three gates whose gradient is a multiple of the cell-state gradient.
+# contiguous block, and so are the three gates whose gradient is a multiple of the cell-state gradient. The cache
+# keeps each step's gates gate-major, ``(4, B, H)``, so that every gate is one contiguous block: element-wise
+# work on contiguous blocks is about three times faster than on (B, 4H) column slices (measured).
 TO_INTERNAL = (3, 0, 1, 2)  # internal block k is Keras block TO_INTERNAL[k]
 TO_KERAS = (1, 2, 3, 0)  # Keras block k is internal block TO_KERAS[k]
 
@@ -77,27 +79,28 @@ def _forward_weights(kernel, recurrent_kernel, bias, act, rec_act):
     return W, U, b, u_t
 
 
-def _activate(gates, H, act, rec_act):
-    """Gate activations in place on internal ``gates (B, 4H)`` = [o, i, f, g] pre-activations."""
+def _activate(gates, act, rec_act):
+    """Gate activations in place on gate-major ``gates (4, B, H)`` = [o, i, f, g] pre-activations."""
     if _fused_tanh(act, rec_act):
         np.tanh(gates, out=gates)  # tanh(z/2) for o, i, f (halved weights); tanh(z) for g
-        sig = gates[:, : 3 * H]
+        sig = gates[:3]
         sig *= 0.5
         sig += 0.5
     else:
-        rec_act.forward(gates[:, : 3 * H], gates[:, : 3 * H])
-        act.forward(gates[:, 3 * H :], gates[:, 3 * H :])
+        rec_act.forward(gates[:3], gates[:3])
+        act.forward(gates[3], gates[3])
 
 
 # ------------------------------------------------------------------------------------- one time step
-def lstm_step(gates, h_prev, c_prev, recurrent_kernel, act, rec_act, c_out, tc_out, h_out, tmp_gates, tmp):
-    """One step forward. ``gates (B, 4H)`` holds ``x_t W + b`` (internal layout) on entry and ``[o, i, f, g]``
-    on exit; writes ``c_t`` into ``c_out``, ``act(c_t)`` into ``tc_out`` and ``h_t`` into ``h_out``."""
-    H = h_prev.shape[1]
-    np.dot(h_prev, recurrent_kernel, out=tmp_gates)  # (B, H) @ (H, 4H)
-    gates += tmp_gates
-    _activate(gates, H, act, rec_act)
-    o, i, f, g = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+def lstm_step(xw_t, gates_t, h_prev, c_prev, recurrent_kernel, act, rec_act, c_out, tc_out, h_out, rec, tmp):
+    """One step forward. From the input projection ``xw_t (B, 4H)`` (internal layout) write ``[o, i, f, g]`` into
+    ``gates_t (4, B, H)``, ``c_t`` into ``c_out``, ``act(c_t)`` into ``tc_out`` and ``h_t`` into ``h_out``;
+    ``rec (B, 4H)`` is workspace."""
+    B, H = h_prev.shape
+    np.dot(h_prev, recurrent_kernel, out=rec)  # (B, H) @ (H, 4H)
+    np.add(xw_t.reshape(B, 4, H), rec.reshape(B, 4, H), out=gates_t.transpose(1, 0, 2))  # into (4, B, H)
+    _activate(gates_t, act, rec_act)
+    o, i, f, g = gates_t
     np.multiply(f, c_prev, out=c_out)
     np.multiply(i, g, out=tmp)
     c_out += tmp
@@ -110,12 +113,12 @@ def lstm_step_backward(dh, dc_new, factors_t, f_t, recurrent_kernel_t, dz_t, dh_
     ``dz_t (B, 4H)`` (internal layout), ``dz_t U^T`` into ``dh_prev_out``, and turn ``dc_new`` into
     ``dc_new * f`` in place.
 
-    ``factors_t (B, 4, H)`` are the step's ``[act(c_t) σ'(z_o), g σ'(z_i), c_{t-1} σ'(z_f), i act'(z_c)]``.
+    ``factors_t (4, B, H)`` are the step's ``[act(c_t) σ'(z_o), g σ'(z_i), c_{t-1} σ'(z_f), i act'(z_c)]``.
     """
     B, H = dh.shape
     dz4 = dz_t.reshape(B, 4, H)  # (B, 4, H) view of [dz_o, dz_i, dz_f, dz_c]
-    np.multiply(dh, factors_t[:, 0], out=dz4[:, 0])
-    np.multiply(dc_new[:, None, :], factors_t[:, 1:], out=dz4[:, 1:])  # (B, 1, H) * (B, 3, H)
+    np.multiply(dh, factors_t[0], out=dz4[:, 0])
+    np.multiply(dc_new, factors_t[1:], out=dz4[:, 1:].transpose(1, 0, 2))  # (B, H) * (3, B, H)
     dc_new *= f_t
     return np.dot(dz_t, recurrent_kernel_t, out=dh_prev_out)  # (B, 4H) @ (4H, H)
 
@@ -123,11 +126,12 @@ def lstm_step_backward(dh, dc_new, factors_t, f_t, recurrent_kernel_t, dz_t, dh_
 # ---------------------------------------------------------------------------------- whole sequence
 def _forward(x_tm, kernel, recurrent_kernel, bias, h0, c0, mask_tm, act, rec_act):
     """Run all steps with internal-layout weights (see :func:`_forward_weights`); returns the cache: gates
-    ``(T, B, 4H)`` = [o, i, f, g], states ``hs, cs (T+1, B, H)``, ``tc (T, B, H)`` = act(c~_t)."""
+    ``(T, 4, B, H)`` = [o, i, f, g], states ``hs, cs (T+1, B, H)``, ``tc (T, B, H)`` = act(c~_t)."""
     T, B, _ = x_tm.shape
     H = recurrent_kernel.shape[0]
     dtype = x_tm.dtype
-    gates = common.project_inputs(x_tm, kernel, bias, out=common.scratch((T, B, 4 * H), dtype))  # (T, B, 4H)
+    xw = common.project_inputs(x_tm, kernel, bias, out=common.scratch((T, B, 4 * H), dtype))  # (T, B, 4H)
+    gates = common.scratch((T, 4, B, H), dtype)  # gate-major per step
     hs = np.empty((T + 1, B, H), dtype)  # [0] initial, [t+1] after step t; the outputs view it: not scratch
     cs = common.scratch((T + 1, B, H), dtype)
     hs[0], cs[0] = h0, c0
@@ -140,34 +144,33 @@ def _forward(x_tm, kernel, recurrent_kernel, bias, h0, c0, mask_tm, act, rec_act
         h_new, c_new = common.scratch((T, B, H), dtype), common.scratch((T, B, H), dtype)
         common.own(cache, h_new, c_new)
         valid = mask_tm > 0  # (T, B, 1) bool
-    tmp_gates, tmp = np.empty((B, 4 * H), dtype), np.empty((B, H), dtype)
+    rec, tmp = np.empty((B, 4 * H), dtype), np.empty((B, H), dtype)
     for t in range(T):
-        lstm_step(gates[t], hs[t], cs[t], recurrent_kernel, act, rec_act, c_new[t], tc[t], h_new[t], tmp_gates, tmp)
+        lstm_step(xw[t], gates[t], hs[t], cs[t], recurrent_kernel, act, rec_act, c_new[t], tc[t], h_new[t], rec, tmp)
         if mask_tm is not None:
             common.select_state(hs[t + 1], h_new[t], hs[t], valid[t])  # masked rows keep h_{t-1}, c_{t-1}
             common.select_state(cs[t + 1], c_new[t], cs[t], valid[t])
+    common.release(xw)
     return cache
 
 
 def _backward_factors(cache, mask_tm, act, rec_act):
-    """All steps' local derivatives at once: ``factors (T, B, 4, H)`` (see :func:`lstm_step_backward`) and
+    """All steps' local derivatives at once: ``factors (T, 4, B, H)`` (see :func:`lstm_step_backward`) and
     ``pc (T, B, H) = o act'(c_t)``, both times the mask."""
-    gates, cs, tc = cache["gates"], cache["cs"], cache["tc"]
-    T, B, H = tc.shape
-    factors = common.scratch(gates.shape, gates.dtype)  # (T, B, 4H)
-    rec_act.derivative(gates[:, :, : 3 * H], factors[:, :, : 3 * H])  # σ'(z_o), σ'(z_i), σ'(z_f)
-    act.derivative(gates[:, :, 3 * H :], factors[:, :, 3 * H :])  # act'(z_c)
-    g4, f4 = gates.reshape(T, B, 4, H), factors.reshape(T, B, 4, H)  # (T, B, 4, H) views: o, i, f, g
-    f4[:, :, 0] *= tc  # act(c_t) σ'(z_o)
-    f4[:, :, 1] *= g4[:, :, 3]  # g σ'(z_i)
-    f4[:, :, 2] *= cs[:-1]  # c_{t-1} σ'(z_f)
-    f4[:, :, 3] *= g4[:, :, 1]  # i act'(z_c)
+    gates, cs, tc = cache["gates"], cache["cs"], cache["tc"]  # gates (T, 4, B, H): o, i, f, g
+    factors = common.scratch(gates.shape, gates.dtype)  # (T, 4, B, H)
+    rec_act.derivative(gates[:, :3], factors[:, :3])  # σ'(z_o), σ'(z_i), σ'(z_f)
+    act.derivative(gates[:, 3], factors[:, 3])  # act'(z_c)
+    factors[:, 0] *= tc  # act(c_t) σ'(z_o)
+    factors[:, 1] *= gates[:, 3]  # g σ'(z_i)
+    factors[:, 2] *= cs[:-1]  # c_{t-1} σ'(z_f)
+    factors[:, 3] *= gates[:, 1]  # i act'(z_c)
     pc = act.derivative(tc, common.scratch(tc.shape, tc.dtype))
-    pc *= g4[:, :, 0]  # o act'(c_t)
+    pc *= gates[:, 0]  # o act'(c_t)
     if mask_tm is not None:
-        f4[:, :, 0] *= mask_tm
+        factors[:, 0] *= mask_tm
         pc *= mask_tm
-    return f4, pc
+    return factors, pc
 
 
 def _backward(cache, x_tm, kernel, recurrent_kernel_t, mask_tm, act, rec_act, d_out, dh_last, dc_last, need):
@@ -175,8 +178,8 @@ def _backward(cache, x_tm, kernel, recurrent_kernel_t, mask_tm, act, rec_act, d_
     ``d_out (T, B, H)`` (or None) and the final-state gradients ``dh_last, dc_last (B, H)``. ``kernel`` is the
     unscaled internal ``W`` (only used for ``dx``), ``recurrent_kernel_t`` the unscaled internal ``U^T``."""
     factors, pc = _backward_factors(cache, mask_tm, act, rec_act)
-    T, B, _, H = factors.shape
-    f = cache["gates"].reshape(T, B, 4, H)[:, :, 2]  # (T, B, H) view of the forget gates
+    T, _, B, H = factors.shape
+    f = cache["gates"][:, 2]  # (T, B, H) view of the forget gates
     dz = common.scratch((T, B, 4 * H), factors.dtype)
     dh, dc = dh_last.copy(), dc_last.copy()
     dc_new, tmp = np.empty_like(dh), np.empty_like(dh)
@@ -206,7 +209,7 @@ def _backward(cache, x_tm, kernel, recurrent_kernel_t, mask_tm, act, rec_act, d_
     dx, dkernel = common.input_side_grads(dz, x_tm, kernel, need["x"], need["kernel"])
     drec = common.recurrent_grad(cache["hs"][:-1], dz) if need["recurrent_kernel"] else None
     dbias = common.sum_rows(dz) if need["bias"] else None  # (T*B, 4H) -> (4H,)
-    common.release(factors.reshape(T, B, 4 * H), pc, dz)
+    common.release(factors, pc, dz)
     return dx, dkernel, drec, dbias, dh, dc
 
 
