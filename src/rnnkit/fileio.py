@@ -9,6 +9,8 @@ A crash or an exception while writing leaves the previous file intact and no tem
 ...     _ = f.write(b"hello")
 >>> open(path, "rb").read()
 b'hello'
+>>> oct(os.stat(path).st_mode & 0o777) == oct(0o666 & ~_umask())
+True
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ def atomic_write(path, mode: str = "wb"):
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the mode open() would
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
@@ -35,6 +38,12 @@ def atomic_write(path, mode: str = "wb"):
             os.unlink(tmp)
         raise
     _fsync_directory(directory)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_directory(directory: str) -> None:

@@ -159,3 +159,19 @@ def test_installed_command_runs_as_a_process(tmp_path):
     assert done.returncode == 1 and "Traceback" not in done.stderr and "x.rnnkit" in done.stderr
     done = subprocess.run([sys.executable, "-m", "rnnkit.cli.main", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "train" in done.stdout
+
+
+def test_train_limit_dropout_and_checkpoint(tmp_path, capsys):
+    status = cli.main(["train", "--epochs", "1", "--units", "4", "--limit", "64", "--dropout", "0.5",
+                       "--checkpoint-every", "1", "--out", str(tmp_path), "--verbose", "0"])
+    assert status == 0
+    record = json.loads((tmp_path / "history.json").read_text())
+    assert record["config"]["limit"] == 64 and record["config"]["dropout"] == 0.5
+    from rnnkit.models import load_model
+
+    model = load_model(tmp_path / "model.rnnkit")
+    assert [type(layer).__name__ for layer in model.layers] == ["SimpleRNN", "Dropout", "Dense"]
+    assert model.optimizer.iterations == 1  # 64 samples in one batch of 64
+    assert (tmp_path / "checkpoint.rnnkit").exists()  # kept after a normal end: --resume can extend the run
+    assert "--resume" in subprocess.run([sys.executable, "-m", "rnnkit.cli.main", "train", "--help"],
+                                        capture_output=True, text=True).stdout

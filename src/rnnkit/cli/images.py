@@ -41,10 +41,20 @@ def read_image(path) -> np.ndarray:
     return _decode_png(path)
 
 
+MAX_NPY_BYTES = 1 << 28  # an image array far larger than MAX_SIDE x MAX_SIDE is refused before reading
+
+
 def _read_npy(path: str) -> np.ndarray:
+    from rnnkit.models.saving import parse_npy
+
+    size = os.path.getsize(path)
+    if size > MAX_NPY_BYTES:
+        raise DataError(f"{path} holds {size:,} bytes; an image .npy is expected to be at most {MAX_NPY_BYTES:,}")
+    with open(path, "rb") as f:
+        data = f.read()
     try:
-        array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+        array = parse_npy(data, path)  # header checked against the file's length; no pickles
+    except DataError as exc:
         raise DataError(f"{path} is not a readable .npy array: {exc}") from None
     if array.dtype.kind not in "uif":
         raise DataError(f"{path} holds {array.dtype} values; expected numbers")
@@ -81,6 +91,8 @@ def _decode_png(path: str) -> np.ndarray:
     header, idat = None, []
     for kind, body in _chunks(data, path):
         if kind == b"IHDR":
+            if len(body) != 13:
+                raise DataError(f"{path} is not a valid PNG (IHDR chunk of {len(body)} bytes; expected 13)")
             header = struct.unpack(">IIBBBBB", body)
         elif kind == b"IDAT":
             idat.append(body)

@@ -101,9 +101,9 @@ def resume_config(out: str, given: dict):
     conflicts = [f"--{k.replace('_', '-')} {v} (saved: {getattr(config, k)})" for k, v in given.items()
                  if k not in RESUME_OVERRIDES and v != getattr(config, k)]
     if conflicts:
+        allowed = ", ".join("--" + k.replace("_", "-") for k in RESUME_OVERRIDES)
         raise ConfigError(f"--resume continues the saved run with its own settings; these flags conflict with "
-                          f"them: {', '.join(conflicts)}. Only {', '.join('--' + k.replace('_', '-') for k in RESUME_OVERRIDES)} "
-                          "may change")
+                          f"them: {', '.join(conflicts)}. Only {allowed} may change")
     for key in RESUME_OVERRIDES:
         if key in given:
             setattr(config, key, given[key])
@@ -162,6 +162,11 @@ def _summary(args) -> int:
     return 0
 
 
+def _one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped, so an error stays on one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "summary": _summary}
 
 
@@ -177,7 +182,7 @@ def main(argv=None) -> int:
         message = str(exc) or type(exc).__name__
         if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in message:
             message = f"{message}: {exc.filename}"
-        print(f"rnnkit: error: {message}", file=sys.stderr)
+        print(f"rnnkit: error: {_one_line(message)}", file=sys.stderr)
         return 1
     except TrainingInterrupted as exc:
         print(f"rnnkit: {exc}", file=sys.stderr)

@@ -67,6 +67,7 @@ class TrainConfig:
             (self.limit is None or self.limit >= 1, f"--limit must be >= 1; got {self.limit}"),
             (self.checkpoint_every >= 0, f"--checkpoint-every must be >= 0; got {self.checkpoint_every}"),
             (self.verbose in (0, 1, 2), f"--verbose must be 0, 1 or 2; got {self.verbose}"),
+            (0 <= self.seed < 2**63, f"--seed must be an integer in [0, 2**63); got {self.seed}"),
             (bool(self.out), "--out must name a directory"),
         ]
         for ok, message in checks:
@@ -140,7 +141,8 @@ def saved_config(out: str) -> TrainConfig:
     path = checkpoint_path(out)
     if not os.path.isfile(path):
         raise DataError(f"no checkpoint to resume in {out} (expected {path}, written by rnnkit train --out {out})")
-    saved = (read_metadata(path).get("metadata") or {}).get("train_config")
+    metadata = read_metadata(path).get("metadata")
+    saved = metadata.get("train_config") if isinstance(metadata, dict) else None
     if not isinstance(saved, dict) or set(saved) - set(_FIELD_TYPES):
         raise DataError(f"{path} holds no rnnkit train configuration (was it written by rnnkit train?)")
     config = TrainConfig(**saved)
@@ -159,7 +161,7 @@ def _check_fresh_start(config: TrainConfig) -> None:
         saved = read_metadata(path)
         epochs = saved["metadata"]["train_config"]["epochs"]
         unfinished = saved["epoch"] < epochs
-    except (RnnkitError, KeyError, TypeError):
+    except (RnnkitError, KeyError, TypeError, AttributeError):
         unfinished = False  # an unreadable checkpoint holds no work to lose: start over
     if unfinished:
         raise ConfigError(
@@ -206,7 +208,8 @@ def run_training(config: TrainConfig, resume: bool = False) -> dict:
         remove_checkpoint(backup.path)
     interrupt = InterruptToCheckpoint(backup)
     try:
-        with interrupt:
+        # overflow is detected and reported by fit itself (NonFiniteError): no NumPy warnings on top of it
+        with interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             history = model.fit(
                 x_train, y_train, batch_size=config.batch_size, epochs=config.epochs,
                 validation_data=(x_test, y_test), verbose=config.verbose, callbacks=[backup, interrupt],
@@ -214,7 +217,11 @@ def run_training(config: TrainConfig, resume: bool = False) -> dict:
     except NonFiniteError as error:
         kept = (f"the last good checkpoint is kept in {backup.path} (resume with: rnnkit train --resume "
                 f"{config.out})" if os.path.exists(backup.path) else "no checkpoint had been written yet")
-        raise NonFiniteError(f"{error}. Try --clipnorm 1.0 or a lower --lr (now {config.lr:g}); {kept}") from None
+        where = "" if getattr(error, "epoch", None) is None else (
+            f" at epoch {error.epoch}/{config.epochs}, step {error.step}")
+        reason = getattr(error, "reason", None) or str(error)
+        raise NonFiniteError(f"training stopped{where}: {reason}. Try --clipnorm 1.0 or a lower --lr (now "
+                             f"{config.lr:g}); {kept}") from None
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
 
     model.save(os.path.join(config.out, "model.rnnkit"))

@@ -168,14 +168,23 @@ def restore_checkpoint(path, model, progress) -> None:
         rnnkit_random.set_state(global_stream.bit_generator.state)
         progress.epoch, progress.step, progress.order = state["epoch"], state["step"], order
         progress.loss_sum, progress.seen = float(state["loss_sum"]), state["seen"]
-        progress.metric_states = state.get("metric_states")
+        metric_values = state.get("metric_states")
+        if metric_values is not None and not (isinstance(metric_values, list) and all(
+                isinstance(pair, list) and len(pair) == 2 and all(_is_number(v) for v in pair)
+                for pair in metric_values)):
+            raise DataError(f"{path}: the saved metric states {metric_values!r:.100} are malformed")
+        progress.metric_states = metric_values
         progress.epoch_logs = [(int(e), {str(k): float(v) for k, v in logs.items()})
                                for e, logs in state.get("epoch_logs") or []]
         progress.global_step = state["global_step"]
     except RnnkitError:
         raise
-    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as error:
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError) as error:
         raise DataError(f"{path}: corrupt training state: {type(error).__name__}: {error}") from None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def remove_checkpoint(path) -> None:

@@ -84,7 +84,9 @@ def first_nonfinite(arrays, names):
         if array is None:
             continue
         array = getattr(array, "data", array) if not isinstance(array, np.ndarray) else array
-        if math.isfinite(float(np.sum(array))):
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = float(np.sum(array))
+        if math.isfinite(total):
             continue
         if np.isnan(array).any():
             return getattr(name, "name", name), "NaN"
@@ -93,8 +95,9 @@ def first_nonfinite(arrays, names):
     return None
 
 
-def nonfinite_error(message: str, epoch=None, step=None, parameter=None) -> NonFiniteError:
-    """A ``NonFiniteError`` carrying ``epoch`` and ``step`` (1-based) and the ``parameter`` name as attributes."""
+def nonfinite_error(message: str, epoch=None, step=None, parameter=None, reason=None) -> NonFiniteError:
+    """A ``NonFiniteError`` carrying ``epoch`` and ``step`` (1-based), the ``parameter`` name and a short
+    ``reason`` (what went non-finite) as attributes."""
     error = NonFiniteError(message)
-    error.epoch, error.step, error.parameter = epoch, step, parameter
+    error.epoch, error.step, error.parameter, error.reason = epoch, step, parameter, reason or message
     return error

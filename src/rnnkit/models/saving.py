@@ -13,8 +13,13 @@ A model file holds three members::
 
 A weights file (``save_weights``) holds ``weights.json`` (names, shapes, build spec) and ``weights.npz``.
 
-Opening a file never runs code: only JSON, plain arrays, and the layer classes of the registry (unknown class
-names raise ``ConfigError``). Writes are atomic (``fileio.atomic_write``: a temporary file in the same
+Opening a file never runs code: only JSON, plain numeric arrays (each ``.npy`` header is parsed and checked
+against its length, never unpickled: the equivalent of ``np.load(allow_pickle=False)`` with bounded memory), and
+the layer classes of the registry (unknown class names raise ``ConfigError``). Nothing is trusted before it is
+checked: zip members' declared sizes against the file's size, layer sizes (``units`` ...) against the weights
+really present, the build shape against ``MAX_BUILD_ELEMENTS``, so a corrupt or hostile file fails fast with
+``DataError`` / ``ConfigError`` instead of allocating without bound. Training checkpoints
+(``rnnkit.models.checkpoint``) are model files with two more members. Writes are atomic (``fileio.atomic_write``: a temporary file in the same
 directory, flushed, fsynced, renamed over the target), so a failure mid-write leaves the previous file intact.
 Missing, truncated or corrupt files raise ``DataError`` naming the path.
 
@@ -243,7 +248,7 @@ def _load_json(members: dict, name: str, path) -> dict:
     return config
 
 
-def _npy_array(data: bytes, label: str) -> np.ndarray:
+def parse_npy(data: bytes, label: str) -> np.ndarray:
     """Parse one ``.npy`` member after checking its header against its length (no pickles, no object arrays,
     no allocation beyond the bytes present)."""
     fmt = np.lib.format
@@ -277,7 +282,7 @@ def load_arrays(members: dict, name: str, path) -> dict:
         raise
     except _READ_ERRORS as error:
         raise DataError(f"{path}: {name} is corrupt: {type(error).__name__}: {error}") from None
-    return {key[:-4] if key.endswith(".npy") else key: _npy_array(data, f"{path}: {name}/{key}")
+    return {key[:-4] if key.endswith(".npy") else key: parse_npy(data, f"{path}: {name}/{key}")
             for key, data in raw.items()}
 
 

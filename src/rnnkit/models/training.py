@@ -10,7 +10,8 @@ One training step is::
 The data are prepared once per call (float inputs cast to the model's dtype, lengths checked); a batch is
 then one fancy-indexing copy of the shuffled indices (a view when ``shuffle=False``). The logged ``loss`` is
 the mean of the batch losses weighted by batch size, as Keras' loss tracker; metrics are updated from the
-prediction arrays the step already has.
+prediction arrays the step already has. Every step checks the loss and the gradients for NaN and infinity (one
+sum per gradient) and stops before a non-finite update (``NonFiniteError`` names the epoch, step and parameter).
 
 >>> import numpy as np
 >>> from rnnkit.layers import Dense
@@ -266,9 +267,10 @@ class Trainer:
             grads = [w.grad for w in weights]
             bad = first_nonfinite(grads, weights)
             if bad is not None:
-                raise nonfinite_error(f"non-finite gradient {where or 'in train_on_batch()'}: parameter "
-                                      f"{bad[0]!r} has {bad[1]} gradient values (the loss was {value:.6g}); the "
-                                      "weights were not updated", parameter=bad[0])
+                reason = f"parameter {bad[0]!r} has {bad[1]} gradient values (the loss was {value:.6g})"
+                raise nonfinite_error(f"non-finite gradient {where or 'in train_on_batch()'}: {reason}; the weights "
+                                      "were not updated. Clip the gradients (clipnorm=...) or lower the learning "
+                                      "rate", parameter=bad[0], reason=reason)
             self.optimizer.apply(grads, weights)
         return value, outs
 
@@ -281,6 +283,12 @@ class Trainer:
         epoch when not on a terminal), 0 (silent), 2 (a line per epoch); ``validation_split``: the last fraction
         of the samples (before shuffling) is held out; ``validation_data``: ``(x_val, y_val)``; ``shuffle``:
         reshuffle every epoch with a generator from ``rnnkit.random``; ``initial_epoch``: the epoch to start at.
+
+        The position of the run is kept in ``model._fit_progress`` (``FitProgress``): with
+        ``callbacks=[BackupAndRestore(dir)]`` a crashed run continues from its last checkpoint, inside an epoch
+        too, and ends with the same weights as an uninterrupted one. A non-finite loss or gradient raises
+        ``NonFiniteError`` (attributes ``epoch``, ``step``, ``parameter``) before the weights change, unless a
+        ``TerminateOnNaN`` callback asks to stop quietly instead.
         """
         from rnnkit.callbacks import CallbackList, TerminateOnNaN
         from rnnkit.random import generator
@@ -368,12 +376,13 @@ class Trainer:
                     set_metric_states(metric_objects, saved_metrics)
                 if not math.isfinite(value) and not tolerate_nan:
                     bad = first_nonfinite([w.data for w in self.trainable_weights], self.trainable_weights)
-                    cause = "" if bad is None else f" (weight {bad[0]!r} already holds {bad[1]} values)"
+                    reason = f"the loss became {value}" + ("" if bad is None else
+                                                              f" (weight {bad[0]!r} already holds {bad[1]} values)")
                     raise nonfinite_error(
-                        f"the loss became {value} {where}{cause}; lower the learning rate, clip the gradients "
-                        "(clipnorm=...), check the data for NaN or infinite values, or pass "
-                        "callbacks=[TerminateOnNaN()] to stop instead of raising",
-                        epoch=epoch + 1, step=step + 1, parameter=None if bad is None else bad[0])
+                        f"{reason} {where}; lower the learning rate, clip the gradients (clipnorm=...), check the "
+                        "data for NaN or infinite values, or pass callbacks=[TerminateOnNaN()] to stop instead of "
+                        "raising", epoch=epoch + 1, step=step + 1, parameter=None if bad is None else bad[0],
+                        reason=reason)
                 rows = len(yb[0])
                 loss_sum += value * rows
                 seen += rows
