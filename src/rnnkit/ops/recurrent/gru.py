@@ -253,11 +253,11 @@ def _backward(cache, x_tm, kernel, recurrent_kernel, mask_tm, reset_after, act, 
     dz = common.scratch((T, B, 3 * H), dtype)  # reset_after: recurrent side [dz_z, dz_r, d(rh)]; else [.., da]
     dh, tmp = d_last.copy(), np.empty((B, H), dtype)
     if reset_after:
-        u_t = np.ascontiguousarray(recurrent_kernel.T)  # (3H, H)
+        u_t = common.transpose_copy(recurrent_kernel)  # (3H, H)
         da = common.scratch((T, B, H), dtype)
     else:
-        u_zr_t = np.ascontiguousarray(recurrent_kernel[:, : 2 * H].T)  # (2H, H)
-        u_h_t = np.ascontiguousarray(recurrent_kernel[:, 2 * H :].T)  # (H, H)
+        u_zr_t = common.transpose_copy(recurrent_kernel[:, : 2 * H])  # (2H, H)
+        u_h_t = common.transpose_copy(recurrent_kernel[:, 2 * H :])  # (H, H)
         drh = np.empty((B, H), dtype)
     factors, zc = fac["factors"], fac["zc"]
     for t in range(T - 1, -1, -1):

@@ -87,7 +87,7 @@ def _backward(cache, x_tm, kernel, recurrent_kernel, mask_tm, act, d_out, d_last
         dact *= mask_tm  # masked steps pass no gradient into z_t
         keep = 1 - mask_tm  # (T, B, 1): 1 where the state is carried through
     dz = common.scratch(cand.shape, cand.dtype)  # (T, B, H)
-    u_t = np.ascontiguousarray(recurrent_kernel.T)  # (H, H)
+    u_t = common.transpose_copy(recurrent_kernel)  # (H, H)
     dh = d_last.copy()
     tmp = np.empty((B, H), cand.dtype)
     for t in range(T - 1, -1, -1):
