@@ -194,6 +194,16 @@ def grad_for(parent: Tensor | None, grad: np.ndarray | None):
     return grad.astype(parent.dtype, copy=False)
 
 
+def as_inputs(op: str, **named) -> tuple:
+    """The op's named arguments as Tensors, in the order given (``None`` stays ``None``); see :func:`as_input`."""
+    return tuple(as_input(value, name, op) for name, value in named.items())
+
+
+def needs_by_name(names: tuple, tensors: tuple) -> dict:
+    """``{name: needs(tensor)}`` for the op's differentiable inputs, which a backward pass consults."""
+    return {name: needs(t) for name, t in zip(names, tensors)}
+
+
 def needs(t: Tensor | None) -> bool:
     """Whether ``t`` is present and wants a gradient."""
     return t is not None and t.requires_grad

@@ -299,13 +299,9 @@ def _checked(op, x_shape, kernel, recurrent_kernel, bias, h0, reset_after, activ
     return B, T, H, get_activation(activation), get_activation(recurrent_activation)
 
 
-def _needs(x, kernel, recurrent_kernel, bias, h0) -> dict:
-    return {"x": common.needs(x), "kernel": common.needs(kernel), "recurrent_kernel": common.needs(recurrent_kernel),
-            "bias": common.needs(bias), "h0": common.needs(h0)}
+GRAD_NAMES = ("x", "kernel", "recurrent_kernel", "bias", "h0")  # the order of ``parents`` in both ops
 
 
-def _inputs(op, values, names):
-    return tuple(common.as_input(v, n, op) for v, n in zip(values, names))
 
 
 def gru(x, kernel, recurrent_kernel, bias, h0, mask=None, reset_after=True, activation="tanh",
@@ -324,7 +320,7 @@ def gru(x, kernel, recurrent_kernel, bias, h0, mask=None, reset_after=True, acti
     Returns:
         ``(outputs (B, T, H), h_last (B, H))``.
     """
-    parents = _inputs(OP, (x, kernel, recurrent_kernel, bias, h0), ("x", "kernel", "recurrent_kernel", "bias", "h0"))
+    parents = common.as_inputs(OP, x=x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias, h0=h0)
     x, kernel, recurrent_kernel, bias, h0 = parents
     B, T, H, act, rec_act = _checked(OP, x.shape, kernel, recurrent_kernel, bias, h0, reset_after, activation,
                                      recurrent_activation)
@@ -343,7 +339,7 @@ def gru(x, kernel, recurrent_kernel, bias, h0, mask=None, reset_after=True, acti
         g_out, g_last = grads
         d_out = common.output_grad_time_major(g_out, mask_tm, dtype)  # (T, B, H)
         result = _backward(cache, x_tm, W, U, mask_tm, reset_after, act, rec_act, d_out, common.cast(g_last, dtype),
-                           _needs(*parents))
+                           common.needs_by_name(GRAD_NAMES, parents))
         common.release(d_out)
         common.free_cache(cache)
         return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
@@ -363,8 +359,8 @@ def gru_cell(x_t, h, kernel, recurrent_kernel, bias, reset_after=True, activatio
     0.5
     """
     op = "gru_cell"
-    x_t, h, kernel, recurrent_kernel, bias = _inputs(op, (x_t, h, kernel, recurrent_kernel, bias),
-                                                     ("x_t", "h", "kernel", "recurrent_kernel", "bias"))
+    x_t, h, kernel, recurrent_kernel, bias = common.as_inputs(
+        op, x_t=x_t, h=h, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias)
     parents = (x_t, kernel, recurrent_kernel, bias, h)
     B, _, H, act, rec_act = _checked(op, common.check_step_input(op, x_t), kernel, recurrent_kernel, bias, h,
                                      reset_after, activation, recurrent_activation)
@@ -377,7 +373,7 @@ def gru_cell(x_t, h, kernel, recurrent_kernel, bias, reset_after=True, activatio
     def backward(g):
         common.check_cache(cache, op)
         result = list(_backward(cache, x_tm, W, U, None, reset_after, act, rec_act, None, common.cast(g, dtype),
-                                _needs(*parents)))
+                                common.needs_by_name(GRAD_NAMES, parents)))
         common.free_cache(cache)
         result[0] = None if result[0] is None else result[0][:, 0]  # (B, 1, D) -> (B, D)
         return tuple(common.grad_for(p, g) for p, g in zip(parents, result))

@@ -247,13 +247,7 @@ def _run(op, x_tm, kernel, recurrent_kernel, bias, h0, c0, mask_tm, act, rec_act
     return cache, backward
 
 
-def _prepare(op, *tensors_and_names):
-    return [common.as_input(t, name, op) for t, name in tensors_and_names]
-
-
-def _needs(x, kernel, recurrent_kernel, bias, h0, c0) -> dict:
-    return {"x": common.needs(x), "kernel": common.needs(kernel), "recurrent_kernel": common.needs(recurrent_kernel),
-            "bias": common.needs(bias), "h0": common.needs(h0), "c0": common.needs(c0)}
+GRAD_NAMES = ("x", "kernel", "recurrent_kernel", "bias", "h0", "c0")  # the order of ``parents`` in both ops
 
 
 def _checked(op, x_shape, kernel, recurrent_kernel, bias, h0, c0, activation, recurrent_activation):
@@ -280,8 +274,7 @@ def lstm(x, kernel, recurrent_kernel, bias, h0, c0, mask=None, activation="tanh"
     Returns:
         ``(outputs (B, T, H), h_last (B, H), c_last (B, H))``.
     """
-    names = ("x", "kernel", "recurrent_kernel", "bias", "h0", "c0")
-    parents = tuple(_prepare(OP, *zip((x, kernel, recurrent_kernel, bias, h0, c0), names)))
+    parents = common.as_inputs(OP, x=x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias, h0=h0, c0=c0)
     x, kernel, recurrent_kernel, bias, h0, c0 = parents
     B, T, H, act, rec_act = _checked(OP, x.shape, kernel, recurrent_kernel, bias, h0, c0, activation,
                                  recurrent_activation)
@@ -300,7 +293,7 @@ def lstm(x, kernel, recurrent_kernel, bias, h0, c0, mask=None, activation="tanh"
     def backward(grads):
         g_out, g_h, g_c = grads
         d_out = common.output_grad_time_major(g_out, mask_tm, dtype)  # (T, B, H)
-        result = run_backward(d_out, common.cast(g_h, dtype), common.cast(g_c, dtype), _needs(*parents))
+        result = run_backward(d_out, common.cast(g_h, dtype), common.cast(g_c, dtype), common.needs_by_name(GRAD_NAMES, parents))
         common.release(d_out)
         return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
 
@@ -318,8 +311,8 @@ def lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias, activation="tanh", recu
     1.7299
     """
     op = "lstm_cell"
-    names = ("x_t", "h", "c", "kernel", "recurrent_kernel", "bias")
-    x_t, h, c, kernel, recurrent_kernel, bias = _prepare(op, *zip((x_t, h, c, kernel, recurrent_kernel, bias), names))
+    x_t, h, c, kernel, recurrent_kernel, bias = common.as_inputs(
+        op, x_t=x_t, h=h, c=c, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias)
     parents = (x_t, kernel, recurrent_kernel, bias, h, c)
     B, _, H, act, rec_act = _checked(op, common.check_step_input(op, x_t), kernel, recurrent_kernel, bias, h, c,
                                  activation, recurrent_activation)
@@ -332,7 +325,7 @@ def lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias, activation="tanh", recu
 
     def backward(grads):
         g_h, g_c = grads
-        result = list(run_backward(None, common.cast(g_h, dtype), common.cast(g_c, dtype), _needs(*parents)))
+        result = list(run_backward(None, common.cast(g_h, dtype), common.cast(g_c, dtype), common.needs_by_name(GRAD_NAMES, parents)))
         result[0] = None if result[0] is None else result[0][:, 0]  # (B, 1, D) -> (B, D)
         return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
 

@@ -109,16 +109,7 @@ def _backward(cache, x_tm, kernel, recurrent_kernel, mask_tm, act, d_out, d_last
     return dx, dkernel, drec, dbias, (dh if need["h0"] else None)
 
 
-def _prepare(x, kernel, recurrent_kernel, bias, h0, op):
-    x, kernel = common.as_input(x, "x", op), common.as_input(kernel, "kernel", op)
-    recurrent_kernel = common.as_input(recurrent_kernel, "recurrent_kernel", op)
-    bias, h0 = common.as_input(bias, "bias", op), common.as_input(h0, "h0", op)
-    return x, kernel, recurrent_kernel, bias, h0
-
-
-def _needs(x, kernel, recurrent_kernel, bias, h0) -> dict:
-    return {"x": common.needs(x), "kernel": common.needs(kernel), "recurrent_kernel": common.needs(recurrent_kernel),
-            "bias": common.needs(bias), "h0": common.needs(h0)}
+GRAD_NAMES = ("x", "kernel", "recurrent_kernel", "bias", "h0")  # the order of ``parents`` in both ops
 
 
 def simple_rnn(x, kernel, recurrent_kernel, bias, h0, mask=None, activation="tanh"):
@@ -134,7 +125,8 @@ def simple_rnn(x, kernel, recurrent_kernel, bias, h0, mask=None, activation="tan
     Returns:
         ``(outputs (B, T, H), h_last (B, H))``: every step's output and the state after the last step.
     """
-    x, kernel, recurrent_kernel, bias, h0 = _prepare(x, kernel, recurrent_kernel, bias, h0, OP)
+    x, kernel, recurrent_kernel, bias, h0 = common.as_inputs(
+        OP, x=x, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias, h0=h0)
     B, T, _, H = common.check_weights(OP, x.shape, kernel, recurrent_kernel, gates=1)
     common.check_bias(OP, bias, (H,))
     common.check_state(OP, "h0", h0, B, H)
@@ -154,7 +146,7 @@ def simple_rnn(x, kernel, recurrent_kernel, bias, h0, mask=None, activation="tan
         common.check_cache(cache, OP)
         g_out, g_last = grads
         d_out = common.output_grad_time_major(g_out, mask_tm, dtype)  # (T, B, H)
-        need = _needs(*parents)
+        need = common.needs_by_name(GRAD_NAMES, parents)
         dx, dW, dU, db, dh0 = _backward(cache, x_tm, W, U, mask_tm, act, d_out, common.cast(g_last, dtype), need)
         common.release(d_out)
         common.free_cache(cache)
@@ -174,7 +166,8 @@ def simple_rnn_cell(x_t, h, kernel, recurrent_kernel, bias, activation="tanh"):
     array([[0.7616, 0.7616, 0.7616]], dtype=float32)
     """
     op = "simple_rnn_cell"
-    x_t, kernel, recurrent_kernel, bias, h = _prepare(x_t, kernel, recurrent_kernel, bias, h, op)
+    x_t, kernel, recurrent_kernel, bias, h = common.as_inputs(
+        op, x_t=x_t, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias, h=h)
     B, _, _, H = common.check_weights(op, common.check_step_input(op, x_t), kernel, recurrent_kernel, gates=1)
     common.check_bias(op, bias, (H,))
     common.check_state(op, "h", h, B, H)
@@ -188,7 +181,7 @@ def simple_rnn_cell(x_t, h, kernel, recurrent_kernel, bias, activation="tanh"):
 
     def backward(g):
         common.check_cache(cache, op)
-        need = _needs(*parents)
+        need = common.needs_by_name(GRAD_NAMES, parents)
         dx, dW, dU, db, dh = _backward(cache, x_tm, W, U, None, act, None, common.cast(g, dtype), need)
         common.free_cache(cache)
         dx = None if dx is None else dx[:, 0]  # (B, 1, D) -> (B, D)
