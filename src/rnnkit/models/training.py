@@ -169,6 +169,13 @@ class Trainer:
             arrays.append(a)
         return arrays
 
+    def _prepare_labelled(self, x, y, sample_weight, caller: str):
+        """Inputs, targets and sample weights as arrays, checked to have one length: ``(xs, is_list, ys, sw, n)``."""
+        xs, is_list = self._prepare_x(x)
+        ys = self._prepare_y(y)
+        sw = None if sample_weight is None else np.asarray(sample_weight)
+        return xs, is_list, ys, sw, self._check_lengths(xs, ys, sw, caller)
+
     @staticmethod
     def _check_lengths(xs: list, ys: list, sw, where: str) -> int:
         n = len(xs[0])
@@ -296,10 +303,7 @@ class Trainer:
         self._require_compiled("fit")
         verbose = _verbosity(verbose)
         batch_size = _batch_size(batch_size)
-        xs, is_list = self._prepare_x(x)
-        ys = self._prepare_y(y)
-        sw = None if sample_weight is None else np.asarray(sample_weight)
-        n = self._check_lengths(xs, ys, sw, "fit()")
+        xs, is_list, ys, sw, n = self._prepare_labelled(x, y, sample_weight, "fit()")
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
@@ -447,10 +451,7 @@ class Trainer:
         self._require_compiled("evaluate")
         verbose = _verbosity(verbose)
         batch_size = _batch_size(batch_size)
-        xs, is_list = self._prepare_x(x)
-        ys = self._prepare_y(y)
-        sw = None if sample_weight is None else np.asarray(sample_weight)
-        n = self._check_lengths(xs, ys, sw, "evaluate()")
+        xs, is_list, ys, sw, n = self._prepare_labelled(x, y, sample_weight, "evaluate()")
         if n == 0:
             raise ShapeError("evaluate() got no samples (x has length 0)")
         callback_list = CallbackList(callbacks, add_progbar=verbose > 0, model=self, verbose=verbose,
@@ -492,10 +493,7 @@ class Trainer:
     def train_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """One training step on one batch; returns its loss (``[loss, *metrics]`` with metrics)."""
         self._require_compiled("train_on_batch")
-        xs, is_list = self._prepare_x(x)
-        ys = self._prepare_y(y)
-        sw = None if sample_weight is None else np.asarray(sample_weight)
-        self._check_lengths(xs, ys, sw, "train_on_batch()")
+        xs, is_list, ys, sw, _ = self._prepare_labelled(x, y, sample_weight, "train_on_batch()")
         value, outs = self._train_step(self._model_input(xs, is_list), ys, sw)
         if not math.isfinite(value):
             raise NonFiniteError(f"train_on_batch(): the loss became {value}; the weights were not updated")
@@ -504,10 +502,7 @@ class Trainer:
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """The loss (and metrics) of one batch, without updating the weights."""
         self._require_compiled("test_on_batch")
-        xs, is_list = self._prepare_x(x)
-        ys = self._prepare_y(y)
-        sw = None if sample_weight is None else np.asarray(sample_weight)
-        self._check_lengths(xs, ys, sw, "test_on_batch()")
+        xs, is_list, ys, sw, _ = self._prepare_labelled(x, y, sample_weight, "test_on_batch()")
         with no_grad():
             outs = self._outputs_list(self(self._model_input(xs, is_list), training=False))
             value = float(self._compute_loss(ys, outs, sw).data)
