@@ -36,8 +36,9 @@ def as_input(value, name: str, op: str) -> Tensor | None:
 
 
 def compute_dtype(*tensors) -> np.dtype:
-    """The dtype an op computes in: that of its float inputs (float32 unless some input is float64)."""
-    return np.result_type(*[t.dtype for t in tensors if t is not None])
+    """The dtype an op computes in: float64 if some input is float64 (or wider), else float32 (half-precision
+    inputs are computed in float32, the narrowest type the compiled kernels take)."""
+    return np.result_type(np.float32, *[t.dtype for t in tensors if t is not None])
 
 
 def check_weights(op: str, x_shape: tuple, kernel: Tensor, recurrent_kernel: Tensor, gates: int) -> tuple:
@@ -235,6 +236,11 @@ def select_state(state_out: np.ndarray, candidate: np.ndarray, previous: np.ndar
     """``state_out = candidate`` on valid rows, ``previous`` on masked ones (``valid (B, 1)`` bool)."""
     np.copyto(state_out, previous)
     np.copyto(state_out, candidate, where=valid)
+
+
+def mask_rows(mask_tm: np.ndarray | None) -> np.ndarray | None:
+    """The ``(T, B, 1)`` mask as ``(T, B)`` 0/1 rows for the kernels (a view), or None."""
+    return None if mask_tm is None else mask_tm[:, :, 0]  # (T, B, 1) -> (T, B)
 
 
 # ------------------------------------------------------------------------------------ scratch arrays

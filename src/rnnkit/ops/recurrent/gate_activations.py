@@ -33,6 +33,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from rnnkit.errors import ConfigError
+from rnnkit.ops.recurrent import kernel_math
 
 
 class GateActivation(NamedTuple):
@@ -41,6 +42,7 @@ class GateActivation(NamedTuple):
     name: str
     forward: Callable[[np.ndarray, np.ndarray], np.ndarray]
     derivative: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    code: int  # the compiled kernels' code for it (see kernel_math)
 
 
 # ------------------------------------------------------------------------------------------------ tanh
@@ -101,11 +103,11 @@ def _linear_derivative(y, out):
 
 
 ACTIVATIONS = {
-    "tanh": GateActivation("tanh", _tanh, _tanh_derivative),
-    "sigmoid": GateActivation("sigmoid", _sigmoid, _sigmoid_derivative),
-    "relu": GateActivation("relu", _relu, _relu_derivative),
-    "hard_sigmoid": GateActivation("hard_sigmoid", _hard_sigmoid, _hard_sigmoid_derivative),
-    "linear": GateActivation("linear", _linear, _linear_derivative),
+    "tanh": GateActivation("tanh", _tanh, _tanh_derivative, kernel_math.TANH),
+    "sigmoid": GateActivation("sigmoid", _sigmoid, _sigmoid_derivative, kernel_math.SIGMOID),
+    "relu": GateActivation("relu", _relu, _relu_derivative, kernel_math.RELU),
+    "hard_sigmoid": GateActivation("hard_sigmoid", _hard_sigmoid, _hard_sigmoid_derivative, kernel_math.HARD_SIGMOID),
+    "linear": GateActivation("linear", _linear, _linear_derivative, kernel_math.LINEAR),
 }
 
 

@@ -16,8 +16,8 @@ Backward (``dh``, ``dc``: total gradients reaching the states ``h_t``, ``c_t``; 
     dz_i = dc~ * g * σ'(z_i)   dz_f = dc~ * c_{t-1} * σ'(z_f)   dz_c = dc~ * i * act'(z_c)
     dc_{t-1} = dc~ * f         dh_{t-1} = g_{t-1} + dz_t U^T
 
-The per-step factors (``g σ'(z_i)``, ``o act'(c_t)``, ...) are computed for all steps at once before the loop,
-so a step backward is a handful of multiplies and one ``(B, 4H) @ (4H, H)`` product.
+Each step is one ``h_{t-1} @ U`` product (NumPy's BLAS) and one compiled kernel for all the gate arithmetic
+(:func:`lstm_step`); a step backward is one kernel (:func:`lstm_step_backward`) and one ``dz_t @ U^T`` product.
 
 >>> import numpy as np
 >>> from rnnkit import Tensor
@@ -38,211 +38,177 @@ from __future__ import annotations
 import numpy as np
 
 from rnnkit.ops.recurrent import common
+from rnnkit.ops.recurrent import feature_major as fm
 from rnnkit.ops.recurrent.gate_activations import get_activation
+from rnnkit.ops.recurrent.kernel_math import activate_inplace, activate_row, derivative_row, jit
 
 OP = "lstm"
 
 
-# ------------------------------------------------------------------------------------ internal layout
-# Inside the op the gate blocks are ordered o, i, f, g (Keras: i, f, c, o): the three σ gates are then one
-# contiguous block, and so are the three gates whose gradient is a multiple of the cell-state gradient. The cache
-# keeps each step's gates gate-major, ``(4, B, H)``, so that every gate is one contiguous block: element-wise
-# work on contiguous blocks is about three times faster than on (B, 4H) column slices (measured).
-TO_INTERNAL = (3, 0, 1, 2)  # internal block k is Keras block TO_INTERNAL[k]
-TO_KERAS = (1, 2, 3, 0)  # Keras block k is internal block TO_KERAS[k]
-
-
-def _reorder(a: np.ndarray, order, scale_sigma: float = 1.0) -> np.ndarray:
-    """Reorder the four gate blocks along the last axis into a new array, multiplying the first three blocks of
-    the result (the σ gates in the internal layout) by ``scale_sigma``."""
-    n = a.shape[-1] // 4
-    out = np.empty_like(a)
-    for k, src in enumerate(order):
-        if k < 3 and scale_sigma != 1.0:
-            np.multiply(a[..., src * n : (src + 1) * n], scale_sigma, out=out[..., k * n : (k + 1) * n])
-        else:
-            out[..., k * n : (k + 1) * n] = a[..., src * n : (src + 1) * n]
-    return out
-
-
-def _fused_tanh(act, rec_act) -> bool:
-    """With tanh and σ, one ``tanh`` call does all four gates: σ(z) = (1 + tanh(z/2)) / 2, the halving being
-    folded into the σ gates' weight columns (scaling by 0.5 is exact in floating point)."""
-    return act.name == "tanh" and rec_act.name == "sigmoid"
-
-
-def _forward_weights(kernel, recurrent_kernel, bias, act, rec_act):
-    """Keras-layout weights -> the internal ones the forward pass multiplies with (reordered, σ columns halved
-    when fused). The backward pass's ``U^T`` is made by :func:`_backward_recurrent_t` only when needed: the
-    transposing copy costs about as much as a whole batch-1 forward pass."""
-    scale = 0.5 if _fused_tanh(act, rec_act) else 1.0
-    W, U = _reorder(kernel, TO_INTERNAL, scale), _reorder(recurrent_kernel, TO_INTERNAL, scale)  # (D, 4H), (H, 4H)
-    b = None if bias is None else _reorder(bias, TO_INTERNAL, scale)  # (4H,)
-    return W, U, b
-
-
-def _backward_recurrent_t(recurrent_kernel) -> np.ndarray:
-    """The reordered, unscaled ``U^T (4H, H)`` for the backward pass, C-contiguous (a product with a contiguous
-    operand is faster than with a transposed view, measured: 54 vs 66 µs per step for B = 64, H = 128)."""
-    U = _reorder(recurrent_kernel, TO_INTERNAL)  # (H, 4H)
-    return common.transpose_copy(U)  # (4H, H), a copy (for H = 1, U.T is already contiguous and would be a view)
-
-
-def _activate(gates, act, rec_act):
-    """Gate activations in place on gate-major ``gates (4, B, H)`` = [o, i, f, g] pre-activations."""
-    if _fused_tanh(act, rec_act):
-        np.tanh(gates, out=gates)  # tanh(z/2) for o, i, f (halved weights); tanh(z) for g
-        sig = gates[:3]
-        sig *= 0.5
-        sig += 0.5
-    else:
-        rec_act.forward(gates[:3], gates[:3])
-        act.forward(gates[3], gates[3])
-
-
 # ------------------------------------------------------------------------------------- one time step
-def lstm_step(xw_t, gates_t, h_prev, c_prev, recurrent_kernel, act, rec_act, c_out, tc_out, h_out, rec, tmp):
-    """One step forward. From the input projection ``xw_t (B, 4H)`` (internal layout) write ``[o, i, f, g]`` into
-    ``gates_t (4, B, H)``, ``c_t`` into ``c_out``, ``act(c_t)`` into ``tc_out`` and ``h_t`` into ``h_out``;
-    ``rec (B, 4H)`` is workspace."""
-    B, H = h_prev.shape
-    np.dot(h_prev, recurrent_kernel, out=rec)  # (B, H) @ (H, 4H)
-    np.add(xw_t.reshape(B, 4, H), rec.reshape(B, 4, H), out=gates_t.transpose(1, 0, 2))  # into (4, B, H)
-    _activate(gates_t, act, rec_act)
-    o, i, f, g = gates_t
-    np.multiply(f, c_prev, out=c_out)
-    np.multiply(i, g, out=tmp)
-    c_out += tmp
-    act.forward(c_out, tc_out)
-    return np.multiply(o, tc_out, out=h_out)
+# Per-step arrays are feature-major (see feature_major.py): gates (4H, B) = [i; f; g; o] blocks of (H, B) rows.
+@jit
+def lstm_step(t, k, xw, hs, cs, valid, act, rec_act, gates, tc):
+    """Step ``t`` forward for the whole batch (whole arrays and an index are passed, so that every row the loops
+    walk is known to be contiguous and vectorises).
 
-
-def lstm_step_backward(dh, dc_new, factors_t, f_t, recurrent_kernel_t, dz_t, dh_prev_out):
-    """One step backward. From ``dh`` (into ``h_t``) and ``dc_new`` (into the new cell value ``c~``), write
-    ``dz_t (B, 4H)`` (internal layout), ``dz_t U^T`` into ``dh_prev_out``, and turn ``dc_new`` into
-    ``dc_new * f`` in place.
-
-    ``factors_t (4, B, H)`` are the step's ``[act(c_t) σ'(z_o), g σ'(z_i), c_{t-1} σ'(z_f), i act'(z_c)]``.
+    ``gates[k] (4H, B)`` holds ``U^T h_{t-1}`` on entry and the activated ``[i; f; g; o]`` on exit; ``xw[:, t]``
+    is the step's input projection plus bias (``xw (4H, T, B)``). Reads ``h_{t-1} = hs[:, t]`` and
+    ``c_{t-1} = cs[t]``; writes ``c_t`` to ``cs[t + 1]``, ``act(c_t)`` to ``tc[k]`` and ``h_t`` to
+    ``hs[:, t + 1]`` (``hs (H, T+1, B)``, ``cs (T+1, H, B)``). ``valid (T, B)``: 0 where a step is masked (that
+    column keeps ``h_{t-1}`` and ``c_{t-1}``); zero-length when nothing is masked. ``act``, ``rec_act``:
+    activation codes (see kernel_math).
     """
-    B, H = dh.shape
-    dz4 = dz_t.reshape(B, 4, H)  # (B, 4, H) view of [dz_o, dz_i, dz_f, dz_c]
-    np.multiply(dh, factors_t[0], out=dz4[:, 0])
-    np.multiply(dc_new, factors_t[1:], out=dz4[:, 1:].transpose(1, 0, 2))  # (B, H) * (3, B, H)
-    dc_new *= f_t
-    return np.dot(dz_t, recurrent_kernel_t, out=dh_prev_out)  # (B, 4H) @ (4H, H)
+    H, B = cs.shape[1], cs.shape[2]
+    z = gates[k]
+    for r in range(4 * H):
+        zr, xr = z[r], xw[r, t]
+        for b in range(B):
+            zr[b] += xr[b]
+    flat = z.reshape(-1)  # (4H*B,): the gate blocks are contiguous, so each is activated in one call
+    n = H * B
+    activate_inplace(rec_act, flat[: 2 * n])  # i, f
+    activate_inplace(act, flat[2 * n : 3 * n])  # g
+    activate_inplace(rec_act, flat[3 * n :])  # o
+    i, f, g = flat[:n], flat[n : 2 * n], flat[2 * n : 3 * n]
+    c_prev, c_new, c_act = cs[t].reshape(-1), cs[t + 1].reshape(-1), tc[k].reshape(-1)  # (H*B,) each
+    for e in range(n):
+        c_new[e] = f[e] * c_prev[e] + i[e] * g[e]
+    activate_row(act, c_new, c_act)
+    masked = valid.shape[0] > 0
+    for j in range(H):
+        o, c_j, h_new = z[3 * H + j], tc[k, j], hs[j, t + 1]
+        for b in range(B):
+            h_new[b] = o[b] * c_j[b]
+        if masked:
+            for b in range(B):
+                if valid[t, b] == 0:
+                    cs[t + 1, j, b] = cs[t, j, b]
+                    h_new[b] = hs[j, t, b]
+
+
+@jit
+def lstm_step_backward(t, dh, dc, d_out, gates, cs, tc, valid, act, rec_act, dz, work):
+    """Step ``t`` backward for the whole batch; the product ``U dz_t`` is left to the caller.
+
+    ``dh (H, B)``: the gradient reaching ``h_t`` from later steps; ``d_out[:, t]``: the gradient of this step's
+    output (``d_out (H, T, B)``, zero-length when there is none). ``dc (H, B)``: the gradient reaching ``c_t``,
+    replaced by the one reaching ``c_{t-1}``. Writes ``dz[:, t] (4H, B)``. In a masked column
+    (``valid[t, b] == 0``) ``dz`` is 0 and both gradients pass through: ``dh`` keeps its value, to which the
+    caller adds ``U dz_t``; in the other columns ``dh`` is set to 0 when a mask is given (without a mask the caller
+    replaces ``dh``). ``work (6, H*B)``: workspace.
+    """
+    H, B = dc.shape
+    n = H * B
+    has_out, masked = d_out.shape[0] > 0, valid.shape[0] > 0
+    z = gates[t].reshape(-1)  # (4H*B,): blocks i, f, g, o
+    i, f, g, o = z[:n], z[n : 2 * n], z[2 * n : 3 * n], z[3 * n :]
+    c_act, c_prev = tc[t].reshape(-1), cs[t].reshape(-1)  # (H*B,)
+    di, df, dg, do, dt, dc_in = work[0], work[1], work[2], work[3], work[4], work[5]
+    derivative_row(rec_act, i, di)  # σ'(i) etc., written with the gates' outputs
+    derivative_row(rec_act, f, df)
+    derivative_row(act, g, dg)
+    derivative_row(rec_act, o, do)
+    derivative_row(act, c_act, dt)
+    dh_flat, dc_flat = dh.reshape(-1), dc.reshape(-1)  # (H*B,)
+    if masked:
+        dc_in[:] = dc_flat
+    for j in range(H):
+        dzi, dzf, dzg, dzo = dz[j, t], dz[H + j, t], dz[2 * H + j, t], dz[3 * H + j, t]
+        if has_out:
+            g_out = d_out[j, t]
+            for b in range(B):
+                dh_flat[j * B + b] += g_out[b]
+        for b in range(B):
+            e = j * B + b
+            dzo[b] = dh_flat[e] * c_act[e] * do[e]
+            dcn = dc_flat[e] + dh_flat[e] * o[e] * dt[e]  # gradient of the new cell value
+            dzi[b] = dcn * g[e] * di[e]
+            dzf[b] = dcn * c_prev[e] * df[e]
+            dzg[b] = dcn * i[e] * dg[e]
+            dc_flat[e] = dcn * f[e]
+        if masked:
+            for b in range(B):
+                e = j * B + b
+                if valid[t, b] == 0:  # nothing flowed through the gates: dz is 0, dh and dc are carried
+                    dzi[b] = dzf[b] = dzg[b] = dzo[b] = 0
+                    dc_flat[e] = dc_in[e]
+                else:
+                    dh_flat[e] = 0
 
 
 # ---------------------------------------------------------------------------------- whole sequence
-def _forward(x_tm, kernel, recurrent_kernel, bias, h0, c0, mask_tm, act, rec_act, keep=True):
-    """Run all steps with internal-layout weights (see :func:`_forward_weights`); returns the cache: gates
-    ``(T, 4, B, H)`` = [o, i, f, g], states ``hs, cs (T+1, B, H)``, ``tc (T, B, H)`` = act(c~_t).
+def _forward(x_fm, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, keep=True):
+    """Run all steps on feature-major inputs ``x_fm (D, T, B)``; returns the cache: activated gates
+    ``(T, 4H, B)`` = [i; f; g; o], states ``hs (H, T+1, B)`` and ``cs (T+1, H, B)``, ``tc (T, H, B)`` = act(c_t).
+    ``valid (T, B)``: the mask rows, or None.
 
-    With ``keep=False`` (no backward pass will come) every step reuses one ``(4, B, H)`` gate block and one
-    ``(B, H)`` act(c~) block, which stay in cache, instead of filling ``(T, 4, B, H)``; only the states are kept.
+    With ``keep=False`` (no backward pass will come) every step reuses one gate block and one act(c_t) block,
+    which stay in cache, instead of filling ``(T, ...)`` arrays; only the states are kept.
     """
-    T, B, _ = x_tm.shape
+    D, T, B = x_fm.shape
     H = recurrent_kernel.shape[0]
-    dtype = x_tm.dtype
-    xw = common.project_inputs(x_tm, kernel, bias, out=common.scratch((T, B, 4 * H), dtype))  # (T, B, 4H)
-    gates = common.scratch((T if keep else 1, 4, B, H), dtype)  # gate-major per step
-    hs = np.empty((T + 1, B, H), dtype)  # [0] initial, [t+1] after step t; the outputs view it: not scratch
-    cs = common.scratch((T + 1, B, H), dtype)
-    hs[0], cs[0] = h0, c0
-    tc = common.scratch((T if keep else 1, B, H), dtype)  # act(c~_t)
+    dtype = x_fm.dtype
+    xw = fm.project_inputs(x_fm, kernel, bias)  # (4H, T, B)
+    u_t = common.transpose_copy(recurrent_kernel)  # (4H, H)
+    gates = common.scratch((T if keep else 1, 4 * H, B), dtype)
+    hs = fm.state_history(h0, T)  # (H, T+1, B)
+    cs = common.scratch((T + 1, H, B), dtype)
+    cs[0] = c0.T  # (B, H) -> (H, B)
+    tc = common.scratch((T if keep else 1, H, B), dtype)
     cache = {"gates": gates, "hs": hs, "cs": cs, "tc": tc}
     common.own(cache, gates, cs, tc)
-    if mask_tm is None:
-        h_new, c_new = hs[1:], cs[1:]  # the candidates are the states
-    else:
-        h_new, c_new = common.scratch((T, B, H), dtype), common.scratch((T, B, H), dtype)
-        common.own(cache, h_new, c_new)
-        valid = mask_tm > 0  # (T, B, 1) bool
-    rec, tmp = np.empty((B, 4 * H), dtype), np.empty((B, H), dtype)
+    no_mask = np.zeros((0, 0), dtype)
     for t in range(T):
         k = t if keep else 0  # the step's slot in gates and tc
-        lstm_step(xw[t], gates[k], hs[t], cs[t], recurrent_kernel, act, rec_act, c_new[t], tc[k], h_new[t], rec, tmp)
-        if mask_tm is not None:
-            common.select_state(hs[t + 1], h_new[t], hs[t], valid[t])  # masked rows keep h_{t-1}, c_{t-1}
-            common.select_state(cs[t + 1], c_new[t], cs[t], valid[t])
+        np.dot(u_t, hs[:, t], out=gates[k])  # (4H, H) @ (H, B)
+        lstm_step(t, k, xw, hs, cs, no_mask if valid is None else valid, act, rec_act, gates, tc)
     common.release(xw)
     return cache
 
 
-def _backward_factors(cache, mask_tm, act, rec_act):
-    """All steps' local derivatives at once: ``factors (T, 4, B, H)`` (see :func:`lstm_step_backward`) and
-    ``pc (T, B, H) = o act'(c_t)``, both times the mask."""
-    gates, cs, tc = cache["gates"], cache["cs"], cache["tc"]  # gates (T, 4, B, H): o, i, f, g
-    factors = common.scratch(gates.shape, gates.dtype)  # (T, 4, B, H)
-    rec_act.derivative(gates[:, :3], factors[:, :3])  # σ'(z_o), σ'(z_i), σ'(z_f)
-    act.derivative(gates[:, 3], factors[:, 3])  # act'(z_c)
-    factors[:, 0] *= tc  # act(c_t) σ'(z_o)
-    factors[:, 1] *= gates[:, 3]  # g σ'(z_i)
-    factors[:, 2] *= cs[:-1]  # c_{t-1} σ'(z_f)
-    factors[:, 3] *= gates[:, 1]  # i act'(z_c)
-    pc = act.derivative(tc, common.scratch(tc.shape, tc.dtype))
-    pc *= gates[:, 0]  # o act'(c_t)
-    if mask_tm is not None:
-        factors[:, 0] *= mask_tm
-        pc *= mask_tm
-    return factors, pc
-
-
-def _backward(cache, x_tm, kernel, recurrent_kernel_t, mask_tm, act, rec_act, d_out, dh_last, dc_last, need):
-    """Gradients ``(dx, dkernel, drecurrent_kernel, dbias, dh0, dc0)`` (weights in the internal layout) from
-    ``d_out (T, B, H)`` (or None) and the final-state gradients ``dh_last, dc_last (B, H)``. ``kernel`` is the
-    unscaled internal ``W`` (only used for ``dx``), ``recurrent_kernel_t`` the unscaled internal ``U^T``."""
-    factors, pc = _backward_factors(cache, mask_tm, act, rec_act)
-    T, _, B, H = factors.shape
-    f = cache["gates"][:, 2]  # (T, B, H) view of the forget gates
-    dz = common.scratch((T, B, 4 * H), factors.dtype)
-    dh, dc = dh_last.copy(), dc_last.copy()
-    dc_new, tmp = np.empty_like(dh), np.empty_like(dh)
+def _backward(cache, x_fm, kernel, recurrent_kernel, valid, act, rec_act, d_out, dh_last, dc_last, need):
+    """Gradients ``{name: array}`` for the inputs named in ``need`` (``x``, ``kernel``, ``recurrent_kernel``,
+    ``bias``, ``h0``, ``c0``) from ``d_out (H, T, B)`` (or None) and the final-state gradients ``(B, H)``."""
+    gates, cs, tc = cache["gates"], cache["cs"], cache["tc"]
+    T, H4, B = gates.shape
+    H = H4 // 4
+    dz = common.scratch((H4, T, B), gates.dtype)
+    dh, dc = np.ascontiguousarray(dh_last.T), np.ascontiguousarray(dc_last.T)  # (B, H) -> (H, B)
+    rec = np.empty_like(dh)
+    no_mask, no_out = np.zeros((0, 0), gates.dtype), np.zeros((0, 0, 0), gates.dtype)
     need_states = need["h0"] or need["c0"]
-    if mask_tm is not None:
-        keep = 1 - mask_tm  # (T, B, 1): 1 where the states are carried through
+    work = common.scratch((6, H * B), gates.dtype)
     for t in range(T - 1, -1, -1):
-        if d_out is not None:
-            dh += d_out[t]
-        np.multiply(dh, pc[t], out=dc_new)
-        if mask_tm is None:
-            dc_new += dc
-        else:
-            np.multiply(dc, mask_tm[t], out=tmp)
-            dc_new += tmp
-        lstm_step_backward(dh, dc_new, factors[t], f[t], recurrent_kernel_t, dz[t], tmp)
+        lstm_step_backward(t, dh, dc, no_out if d_out is None else d_out, gates, cs, tc,
+                           no_mask if valid is None else valid, act, rec_act, dz, work)
         if t == 0 and not need_states:
             break
-        if mask_tm is None:
-            dh, tmp = tmp, dh
-            dc, dc_new = dc_new, dc
+        np.dot(recurrent_kernel, dz[:, t], out=rec)  # (H, 4H) @ (4H, B)
+        if valid is None:
+            dh, rec = rec, dh
         else:
-            dh *= keep[t]
-            dh += tmp
-            dc *= keep[t]
-            dc += dc_new
-    dx, dkernel = common.input_side_grads(dz, x_tm, kernel, need["x"], need["kernel"])
-    drec = common.recurrent_grad(cache["hs"][:-1], dz) if need["recurrent_kernel"] else None
-    dbias = common.sum_rows(dz) if need["bias"] else None  # (T*B, 4H) -> (4H,)
-    common.release(factors, pc, dz)
-    return dx, dkernel, drec, dbias, dh, dc
+            dh += rec  # masked columns carried their gradient through
+    grads = fm.weight_grads(dz, x_fm, cache["hs"], need)
+    if need["x"]:
+        grads["x"] = fm.input_grad(dz, kernel)
+    grads["h0"], grads["c0"] = dh.T, dc.T  # (H, B) -> (B, H)
+    common.release(dz, work)
+    return grads
 
 
-def _run(op, x_tm, kernel, recurrent_kernel, bias, h0, c0, mask_tm, act, rec_act, keep=True):
-    """Forward from Keras-layout arrays; returns the cache and ``backward(d_out, dh_last, dc_last, need)`` giving
-    Keras-layout gradients ``(dx (B, T, D), dkernel, drecurrent_kernel, dbias, dh0, dc0)`` (once: it frees the
-    cache). ``keep=False``: no backward pass will come (see :func:`_forward`)."""
-    W, U, b = _forward_weights(kernel, recurrent_kernel, bias, act, rec_act)
-    cache = _forward(x_tm, W, U, b, h0, c0, mask_tm, act, rec_act, keep)
+def _run(op, x_fm, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, keep=True):
+    """Forward from Keras-layout weights; returns the cache and ``backward(d_out, dh_last, dc_last, need)`` giving
+    the gradients in :data:`GRAD_NAMES` order (once: it frees the cache). ``keep=False``: no backward pass will
+    come (see :func:`_forward`)."""
+    codes = act.code, rec_act.code
+    cache = _forward(x_fm, kernel, recurrent_kernel, bias, h0, c0, valid, *codes, keep)
 
     def backward(d_out, dh_last, dc_last, need):
         common.check_cache(cache, op)
-        u_t = _backward_recurrent_t(recurrent_kernel)  # (4H, H)
-        W_plain = _reorder(kernel, TO_INTERNAL) if need["x"] else None  # (D, 4H), unscaled
-        dx, dW, dU, db, dh0, dc0 = _backward(cache, x_tm, W_plain, u_t, mask_tm, act, rec_act, d_out, dh_last,
-                                             dc_last, need)
+        grads = _backward(cache, x_fm, kernel, recurrent_kernel, valid, *codes, d_out, dh_last, dc_last, need)
         common.free_cache(cache)
-        dW, dU, db = (None if g is None else _reorder(g, TO_KERAS) for g in (dW, dU, db))
-        return dx, dW, dU, db, dh0, dc0
+        return tuple(grads.get(name) for name in GRAD_NAMES)
 
     return cache, backward
 
@@ -279,25 +245,25 @@ def lstm(x, kernel, recurrent_kernel, bias, h0, c0, mask=None, activation="tanh"
     B, T, H, act, rec_act = _checked(OP, x.shape, kernel, recurrent_kernel, bias, h0, c0, activation,
                                  recurrent_activation)
     dtype = common.compute_dtype(*parents)
-    x_tm = common.time_major(x.data, dtype)  # (T, B, D)
-    mask_tm = common.time_major_mask(mask, B, T, dtype)  # (T, B, 1) or None
+    x_fm = fm.feature_major(x.data, dtype)  # (D, T, B)
+    valid = common.mask_rows(common.time_major_mask(mask, B, T, dtype))  # (T, B) or None
     W, U = common.cast(kernel.data, dtype), common.cast(recurrent_kernel.data, dtype)
     b = None if bias is None else common.cast(bias.data, dtype)
-    cache, run_backward = _run(OP, x_tm, W, U, b, common.initial_state(h0, B, H, dtype),
-                               common.initial_state(c0, B, H, dtype), mask_tm, act, rec_act,
+    cache, run_backward = _run(OP, x_fm, W, U, b, common.initial_state(h0, B, H, dtype),
+                               common.initial_state(c0, B, H, dtype), valid, act, rec_act,
                                keep=common.will_backward(parents))
-    common.own(cache, x_tm)
-    hs, cs = cache["hs"], cache["cs"]
-    outputs = hs[1:] if mask_tm is None else hs[1:] * mask_tm  # (T, B, H): masked steps output 0
+    common.own(cache, x_fm)
 
     def backward(grads):
         g_out, g_h, g_c = grads
-        d_out = common.output_grad_time_major(g_out, mask_tm, dtype)  # (T, B, H)
-        result = run_backward(d_out, common.cast(g_h, dtype), common.cast(g_c, dtype), common.needs_by_name(GRAD_NAMES, parents))
+        d_out = fm.gradient_history(g_out, valid, dtype)  # (H, T, B) or None
+        result = run_backward(d_out, common.cast(g_h, dtype), common.cast(g_c, dtype),
+                              common.needs_by_name(GRAD_NAMES, parents))
         common.release(d_out)
         return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
 
-    datas = (common.outputs_view(outputs), hs[T].copy(), cs[T].copy())
+    hs, cs = cache["hs"], cache["cs"]
+    datas = (fm.outputs_view(hs, valid), fm.last_state(hs), np.ascontiguousarray(cs[T].T))  # (B, T, H), (B, H) x2
     return common.finish(OP, cache, datas, parents, backward)
 
 
@@ -317,10 +283,10 @@ def lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias, activation="tanh", recu
     B, _, H, act, rec_act = _checked(op, common.check_step_input(op, x_t), kernel, recurrent_kernel, bias, h, c,
                                  activation, recurrent_activation)
     dtype = common.compute_dtype(*parents)
-    x_tm = common.cast(x_t.data, dtype)[None]  # (1, B, D)
+    x_fm = fm.feature_major(x_t.data[:, None], dtype)  # (B, D) -> (B, 1, D) -> (D, 1, B)
     W, U = common.cast(kernel.data, dtype), common.cast(recurrent_kernel.data, dtype)
     b = None if bias is None else common.cast(bias.data, dtype)
-    cache, run_backward = _run(op, x_tm, W, U, b, common.initial_state(h, B, H, dtype),
+    cache, run_backward = _run(op, x_fm, W, U, b, common.initial_state(h, B, H, dtype),
                                common.initial_state(c, B, H, dtype), None, act, rec_act)
 
     def backward(grads):
@@ -329,5 +295,6 @@ def lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias, activation="tanh", recu
         result[0] = None if result[0] is None else result[0][:, 0]  # (B, 1, D) -> (B, D)
         return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
 
-    datas = (cache["hs"][1].copy(), cache["cs"][1].copy())
+    common.own(cache, x_fm)
+    datas = (fm.last_state(cache["hs"]), np.ascontiguousarray(cache["cs"][1].T))  # (B, H) each
     return common.finish(op, cache, datas, parents, backward)

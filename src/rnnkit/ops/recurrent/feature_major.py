@@ -1,0 +1,115 @@
+"""The layout inside the recurrent ops, and the large matrix products before and after their time loops.
+
+Inside an op every per-step array is *feature-major*: a step's hidden state is ``(H, B)``, its gates
+``(G*H, B)``, so the step's product is ``U^T (G*H, H) @ h^T (H, B)``. With OpenBLAS on two threads that product
+runs about twice as fast as the batch-major ``h (B, H) @ U (H, G*H)`` (measured for B = 64, H = 128: 53 vs
+100 µs; the threads split the long G*H side instead of the short batch side), and each gate block is one
+contiguous ``(H, B)`` block for the compiled kernels.
+
+Sequences are stored so that the large products need no copies:
+
+=================  ===================  =====================================================================
+array              shape                note
+=================  ===================  =====================================================================
+inputs             ``(D, T, B)``        ``(D, T*B)`` for ``W^T @ X^T`` and ``dW``
+input projection   ``(G*H, T, B)``      all steps' ``x_t W + b`` in one product
+states ``hs``      ``(H, T+1, B)``      ``hs[:, t]`` before step t; ``hs[:, :T]`` is ``(H, T*B)`` for ``dU``
+gate gradients     ``(G*H, T, B)``      ``(G*H, T*B)`` for ``dW``, ``dU``, ``db`` and ``dX``
+=================  ===================  =====================================================================
+
+The outputs the caller sees are a ``(B, T, H)`` view of ``hs`` (no copy).
+
+>>> import numpy as np
+>>> x = np.arange(12.0).reshape(2, 3, 2)                   # (B, T, D)
+>>> x_fm = feature_major(x, np.dtype("float64"))            # (D, T, B)
+>>> x_fm.shape, bool(x_fm[1, 2, 0] == x[0, 2, 1])
+((2, 3, 2), True)
+>>> hs = np.zeros((4, 3 + 1, 2)); outputs_view(hs).shape  # (H, T+1, B) -> (B, T, H)
+(2, 3, 4)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnkit.ops.recurrent.common import release, scratch
+
+
+def feature_major(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``(B, T, D)`` -> contiguous ``(D, T, B)`` in ``dtype``, in a :func:`scratch` array (the caller releases it)."""
+    B, T, D = x.shape
+    out = scratch((D, T, B), dtype)
+    np.copyto(out, x.transpose(2, 1, 0))  # (B, T, D) -> (D, T, B)
+    return out
+
+
+def state_history(h0: np.ndarray, T: int) -> np.ndarray:
+    """A new ``hs (H, T+1, B)`` with ``hs[:, 0] = h0^T`` (``h0 (B, H)``); not scratch: the outputs view it."""
+    B, H = h0.shape
+    hs = np.empty((H, T + 1, B), h0.dtype)
+    hs[:, 0] = h0.T  # (B, H) -> (H, B)
+    return hs
+
+
+def outputs_view(hs: np.ndarray, mask_rows: np.ndarray | None = None) -> np.ndarray:
+    """The ``(B, T, H)`` outputs from ``hs (H, T+1, B)``: a read-only view (many models use only the final state;
+    read-only because ``hs`` doubles as the backward cache), or, with ``mask_rows (T, B)``, a new array that is 0
+    at masked steps."""
+    steps = hs[:, 1:]  # (H, T, B)
+    if mask_rows is not None:
+        return (steps * mask_rows).transpose(2, 1, 0)  # (H, T, B) -> (B, T, H)
+    view = steps.transpose(2, 1, 0)  # (B, T, H)
+    view.flags.writeable = False
+    return view
+
+
+def last_state(states: np.ndarray) -> np.ndarray:
+    """The final ``(B, H)`` state as a new array, from a feature-major history ``(H, T+1, B)``."""
+    return np.ascontiguousarray(states[:, -1].T)  # (H, B) -> (B, H)
+
+
+def project_inputs(x_fm: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """All steps' input projections in one product: scratch ``(G*H, T, B) = W^T @ X^T + b``."""
+    D, T, B = x_fm.shape
+    out = scratch((kernel.shape[1], T, B), x_fm.dtype)
+    np.dot(kernel.T, x_fm.reshape(D, T * B), out=out.reshape(-1, T * B))  # (G*H, D) @ (D, T*B)
+    if bias is not None:
+        out += bias[:, None, None]
+    return out
+
+
+def gradient_history(g: np.ndarray | None, mask_rows: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:
+    """The gradient of the ``(B, T, H)`` outputs as scratch ``(H, T, B)``, zero at masked steps (whose output is the
+    constant 0); None when there is none or it is all zero (only the final state is used)."""
+    if g is None or not g.any():
+        return None
+    g_fm = feature_major(g, dtype)  # (H, T, B)
+    if mask_rows is not None:
+        g_fm *= mask_rows
+    return g_fm
+
+
+def weight_grads(dz: np.ndarray, x_fm: np.ndarray, hs: np.ndarray | None, need: dict) -> dict:
+    """From the pre-activation gradients ``dz (G*H, T, B)``, one product each: ``kernel (D, G*H)`` from the inputs
+    ``x_fm (D, T, B)``, ``recurrent_kernel (H, G*H)`` from the states ``hs (H, T+1, B)`` before each step, and
+    ``bias (G*H,)``; only those named True in ``need``."""
+    GH, T, B = dz.shape
+    dz2d = dz.reshape(GH, T * B)  # (G*H, T*B)
+    grads = {}
+    if need.get("kernel"):
+        grads["kernel"] = np.dot(x_fm.reshape(-1, T * B), dz2d.T)  # (D, T*B) @ (T*B, G*H)
+    if need.get("recurrent_kernel"):
+        h_prev = hs[:, :T].reshape(-1, T * B)  # (H, T, B) -> (H, T*B), a view (rows of T*B contiguous items)
+        grads["recurrent_kernel"] = np.dot(h_prev, dz2d.T)  # (H, T*B) @ (T*B, G*H)
+    if need.get("bias"):
+        grads["bias"] = np.dot(dz2d, np.ones(T * B, dz.dtype))  # (G*H,)
+    return grads
+
+
+def input_grad(dz: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``dx (B, T, D)`` from ``dz (G*H, T, B)`` in one product: ``W (D, G*H) @ dz``."""
+    GH, T, B = dz.shape
+    dx_fm = scratch((kernel.shape[0], T, B), dz.dtype)  # (D, T, B)
+    np.dot(kernel, dz.reshape(GH, T * B), out=dx_fm.reshape(-1, T * B))  # (D, G*H) @ (G*H, T*B)
+    dx = np.ascontiguousarray(dx_fm.transpose(2, 1, 0))  # (D, T, B) -> (B, T, D)
+    release(dx_fm)
+    return dx
