@@ -2,8 +2,9 @@
 and the gate activations with their derivatives, selected by a small integer code.
 
 The LSTM's time loop calls NumPy's BLAS for the ``h @ U`` products and one compiled kernel per step for all the
-gate arithmetic (SimpleRNN and GRU still make NumPy calls per step) (a single pass over the gates instead of ten NumPy calls, each with its own temporary
-and its own trip through memory). Kernels are compiled by Numba on first use and cached on disk.
+gate arithmetic: a single pass over the gates instead of ten NumPy calls, each with its own temporary and its own
+trip through memory (SimpleRNN and GRU still make NumPy calls per step). Kernels are compiled by Numba on first
+use and cached on disk.
 
 float32 ``tanh`` is a rational function of our own fit, ``x P(s) / Q(s)`` with ``s = (x/9)^2`` on ``|x| <= 9``
 and ``±1`` beyond (where float32 ``tanh`` is 1 to the last bit): it has no branches and no calls, so the
