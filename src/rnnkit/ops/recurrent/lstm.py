@@ -158,11 +158,11 @@ def _forward(x_fm, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, 
     tc = common.scratch((T if keep else 1, H, B), dtype)
     cache = {"gates": gates, "hs": hs, "cs": cs, "tc": tc}
     common.own(cache, gates, cs, tc)
-    no_mask = np.zeros((0, 0), dtype)
+    rows = np.zeros((0, 0), dtype) if valid is None else valid  # zero-length: no mask
     for t in range(T):
         k = t if keep else 0  # the step's slot in gates and tc
         np.dot(u_t, hs[:, t], out=gates[k])  # (4H, H) @ (H, B)
-        lstm_step(t, k, xw, hs, cs, no_mask if valid is None else valid, act, rec_act, gates, tc)
+        lstm_step(t, k, xw, hs, cs, rows, act, rec_act, gates, tc)
     common.release(xw)
     return cache
 
@@ -176,12 +176,12 @@ def _backward(cache, x_fm, kernel, recurrent_kernel, valid, act, rec_act, d_out,
     dz = common.scratch((H4, T, B), gates.dtype)
     dh, dc = np.ascontiguousarray(dh_last.T), np.ascontiguousarray(dc_last.T)  # (B, H) -> (H, B)
     rec = np.empty_like(dh)
-    no_mask, no_out = np.zeros((0, 0), gates.dtype), np.zeros((0, 0, 0), gates.dtype)
+    rows = np.zeros((0, 0), gates.dtype) if valid is None else valid  # zero-length: no mask
+    outs = np.zeros((0, 0, 0), gates.dtype) if d_out is None else d_out  # zero-length: no output gradient
     need_states = need["h0"] or need["c0"]
     work = common.scratch((6, H * B), gates.dtype)
     for t in range(T - 1, -1, -1):
-        lstm_step_backward(t, dh, dc, no_out if d_out is None else d_out, gates, cs, tc,
-                           no_mask if valid is None else valid, act, rec_act, dz, work)
+        lstm_step_backward(t, dh, dc, outs, gates, cs, tc, rows, act, rec_act, dz, work)
         if t == 0 and not need_states:
             break
         np.dot(recurrent_kernel, dz[:, t], out=rec)  # (H, 4H) @ (4H, B)
