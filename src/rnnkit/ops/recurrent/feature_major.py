@@ -8,16 +8,23 @@ contiguous ``(H, B)`` block for the compiled kernels.
 
 Sequences are stored so that the large products need no copies:
 
-=================  ===================  =====================================================================
-array              shape                note
-=================  ===================  =====================================================================
-inputs             ``(D, T, B)``        ``(D, T*B)`` for ``W^T @ X^T`` and ``dW``
-input projection   ``(G*H, T, B)``      all steps' ``x_t W + b`` in one product
-states ``hs``      ``(H, T+1, B)``      ``hs[:, t]`` before step t; ``hs[:, :T]`` is ``(H, T*B)`` for ``dU``
-gate gradients     ``(G*H, T, B)``      ``(G*H, T*B)`` for ``dW``, ``dU``, ``db`` and ``dX``
-=================  ===================  =====================================================================
+=================  =====================  ===================================================================
+array              shape                  note
+=================  =====================  ===================================================================
+inputs             ``(D, T, B)``          ``(D, T*B)`` for ``W^T @ X^T`` and ``dW``
+input projection   ``(G*H, T, B)``        all steps' ``x_t W + b`` in one product
+states ``hs``      ``(H, T+1, B)``        ``hs[:, t]`` before step t; ``hs[:, :T]`` is ``(H, T*B)`` for ``dU``
+stacked ``xh``     ``(D+1+H, T+1, B)``    ``xh[:, t] = [x_t; 1; h_{t-1}]``: inputs, a row of ones, states
+gate gradients     ``(G*H, T, B)``        ``(G*H, T*B)`` for ``dW``, ``dU``, ``db`` and ``dX``
+=================  =====================  ===================================================================
 
-The outputs the caller sees are a ``(B, T, H)`` view of ``hs`` (no copy).
+The *stacked* layout (LSTM, SimpleRNN) folds the input projection and the bias into the step's product:
+``[W^T | b | U^T] (G*H, D+1+H) @ xh[:, t]`` gives ``x_t W + b + h_{t-1} U`` at once, and after the loop one
+product ``xh[:, :T] (D+1+H, T*B) @ dz^T`` gives ``dW``, ``db`` and ``dU`` stacked. The longer step product costs
+less than the separate projection, whose short inner dimension ``D`` runs far below the BLAS peak (measured for
+LSTM 128, B = 64, T = 28, D = 28: forward products 3.7 -> 3.0 ms, weight gradients 3.0 -> 2.5 ms), and no
+``(G*H, T, B)`` projection is stored. The outputs the caller sees are a ``(B, T, H)`` view of the states (no
+copy).
 
 >>> import numpy as np
 >>> x = np.arange(12.0).reshape(2, 3, 2)                   # (B, T, D)
@@ -26,6 +33,9 @@ The outputs the caller sees are a ``(B, T, H)`` view of ``hs`` (no copy).
 ((2, 3, 2), True)
 >>> hs = np.zeros((4, 3 + 1, 2)); outputs_view(hs).shape  # (H, T+1, B) -> (B, T, H)
 (2, 3, 4)
+>>> xh = stacked_inputs(x, np.zeros((2, 4)), np.dtype("float64"))  # (D+1+H, T+1, B) = (2+1+4, 3+1, 2)
+>>> xh.shape, bool(xh[1, 2, 0] == x[0, 2, 1]), float(xh[2, 0, 0]), states(xh, 2).shape
+((7, 4, 2), True, 1.0, (4, 4, 2))
 """
 from __future__ import annotations
 
@@ -65,6 +75,51 @@ def outputs_view(hs: np.ndarray, mask_rows: np.ndarray | None = None) -> np.ndar
 def last_state(states: np.ndarray) -> np.ndarray:
     """The final ``(B, H)`` state as a new array, from a feature-major history ``(H, T+1, B)``."""
     return np.ascontiguousarray(states[:, -1].T)  # (H, B) -> (B, H)
+
+
+def stacked_inputs(x: np.ndarray, h0: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A new ``xh (D+1+H, T+1, B)`` from ``x (B, T, D)`` and ``h0 (B, H)``: ``xh[:D, t] = x_t^T`` (0 in the unused
+    column ``T``), ``xh[D] = 1`` and ``xh[D+1:, 0] = h0^T``; the op writes ``h_t`` into ``xh[D+1:, t+1]``. Not
+    scratch: the outputs view it."""
+    B, T, D = x.shape
+    H = h0.shape[1]
+    xh = np.empty((D + 1 + H, T + 1, B), dtype)
+    np.copyto(xh[:D, :T], x.transpose(2, 1, 0))  # (B, T, D) -> (D, T, B)
+    xh[:D, T] = 0
+    xh[D] = 1
+    xh[D + 1 :, 0] = h0.T  # (B, H) -> (H, B)
+    return xh
+
+
+def states(xh: np.ndarray, D: int) -> np.ndarray:
+    """The state rows ``hs (H, T+1, B)`` of a stacked ``xh``: a C-contiguous view."""
+    return xh[D + 1 :]
+
+
+def stacked_weights(kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """``[W^T | b | U^T] (G*H, D+1+H)``, contiguous, from ``kernel (D, G*H)``, ``bias (G*H,)`` (None: zeros) and
+    ``recurrent_kernel (H, G*H)``: the step product's left factor for a stacked ``xh``."""
+    D, GH = kernel.shape
+    wu = np.empty((GH, D + 1 + recurrent_kernel.shape[0]), kernel.dtype)
+    wu[:, :D] = kernel.T  # (D, G*H) -> (G*H, D)
+    wu[:, D] = 0 if bias is None else bias
+    wu[:, D + 1 :] = recurrent_kernel.T  # (H, G*H) -> (G*H, H)
+    return wu
+
+
+def stacked_weight_grads(dz: np.ndarray, xh: np.ndarray, D: int, need: dict) -> dict:
+    """``kernel (D, G*H)``, ``bias (G*H,)`` and ``recurrent_kernel (H, G*H)`` gradients from ``dz (G*H, T, B)`` and
+    the stacked ``xh``, in one product ``xh[:, :T] (D+1+H, T*B) @ dz^T``; only those named True in ``need``."""
+    GH, T, B = dz.shape
+    dz2d = dz.reshape(GH, T * B)  # (G*H, T*B)
+    grads = {}
+    if need.get("kernel") or need.get("recurrent_kernel"):
+        inputs = xh[:, :T].reshape(-1, T * B)  # (D+1+H, T, B) -> (D+1+H, T*B), a view
+        stacked = np.dot(inputs, dz2d.T)  # (D+1+H, T*B) @ (T*B, G*H)
+        grads.update(kernel=stacked[:D], bias=stacked[D], recurrent_kernel=stacked[D + 1 :])
+    elif need.get("bias"):
+        grads["bias"] = np.dot(dz2d, np.ones(T * B, dz.dtype))  # (G*H,)
+    return {name: grad for name, grad in grads.items() if need.get(name)}
 
 
 def project_inputs(x_fm: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None) -> np.ndarray:

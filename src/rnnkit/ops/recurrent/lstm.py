@@ -16,8 +16,9 @@ Backward (``dh``, ``dc``: total gradients reaching the states ``h_t``, ``c_t``; 
     dz_i = dc~ * g * σ'(z_i)   dz_f = dc~ * c_{t-1} * σ'(z_f)   dz_c = dc~ * i * act'(z_c)
     dc_{t-1} = dc~ * f         dh_{t-1} = g_{t-1} + dz_t U^T
 
-Each step is one ``h_{t-1} @ U`` product (NumPy's BLAS) and one compiled kernel for all the gate arithmetic
-(:func:`lstm_step`); a step backward is one kernel (:func:`lstm_step_backward`) and one ``dz_t @ U^T`` product.
+Each step is one product (NumPy's BLAS), ``[W^T | b | U^T] @ [x_t; 1; h_{t-1}]`` in the stacked layout of
+feature_major.py, and one compiled kernel for all the gate arithmetic (:func:`lstm_step`); a step backward is
+one kernel (:func:`lstm_step_backward`) and one ``U dz_t`` product.
 
 >>> import numpy as np
 >>> from rnnkit import Tensor
@@ -48,12 +49,12 @@ OP = "lstm"
 # ------------------------------------------------------------------------------------- one time step
 # Per-step arrays are feature-major (see feature_major.py): gates (4H, B) = [i; f; g; o] blocks of (H, B) rows.
 @jit
-def lstm_step(t, k, xw, hs, cs, valid, act, rec_act, gates, tc):
+def lstm_step(t, k, hs, cs, valid, act, rec_act, gates, tc):
     """Step ``t`` forward for the whole batch (whole arrays and an index are passed, so that every row the loops
     walk is known to be contiguous and vectorises).
 
-    ``gates[k] (4H, B)`` holds ``U^T h_{t-1}`` on entry and the activated ``[i; f; g; o]`` on exit; ``xw[:, t]``
-    is the step's input projection plus bias (``xw (4H, T, B)``). Reads ``h_{t-1} = hs[:, t]`` and
+    ``gates[k] (4H, B)`` holds the pre-activations ``z_t^T`` on entry and the activated ``[i; f; g; o]`` on exit.
+    Reads ``h_{t-1} = hs[:, t]`` and
     ``c_{t-1} = cs[t]``; writes ``c_t`` to ``cs[t + 1]``, ``act(c_t)`` to ``tc[k]`` and ``h_t`` to
     ``hs[:, t + 1]`` (``hs (H, T+1, B)``, ``cs (T+1, H, B)``). ``valid (T, B)``: 0 where a step is masked (that
     column keeps ``h_{t-1}`` and ``c_{t-1}``); zero-length when nothing is masked. ``act``, ``rec_act``:
@@ -61,10 +62,6 @@ def lstm_step(t, k, xw, hs, cs, valid, act, rec_act, gates, tc):
     """
     H, B = cs.shape[1], cs.shape[2]
     z = gates[k]
-    for r in range(4 * H):
-        zr, xr = z[r], xw[r, t]
-        for b in range(B):
-            zr[b] += xr[b]
     flat = z.reshape(-1)  # (4H*B,): the gate blocks are contiguous, so each is activated in one call
     n = H * B
     activate_inplace(rec_act, flat[: 2 * n])  # i, f
@@ -138,36 +135,33 @@ def lstm_step_backward(t, dh, dc, d_out, gates, cs, tc, valid, act, rec_act, dz,
 
 
 # ---------------------------------------------------------------------------------- whole sequence
-def _forward(x_fm, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, keep=True):
-    """Run all steps on feature-major inputs ``x_fm (D, T, B)``; returns the cache: activated gates
-    ``(T, 4H, B)`` = [i; f; g; o], states ``hs (H, T+1, B)`` and ``cs (T+1, H, B)``, ``tc (T, H, B)`` = act(c_t).
-    ``valid (T, B)``: the mask rows, or None.
+def _forward(xh, D, weights, c0, valid, act, rec_act, keep=True):
+    """Run all steps on the stacked ``xh (D+1+H, T+1, B)`` (inputs, ones, states; it receives the states) with
+    ``weights = [W^T | b | U^T] (4H, D+1+H)``; returns the cache: activated gates ``(T, 4H, B)`` = [i; f; g; o],
+    cell states ``cs (T+1, H, B)``, ``tc (T, H, B)`` = act(c_t). ``valid (T, B)``: the mask rows, or None.
 
     With ``keep=False`` (no backward pass will come) every step reuses one gate block and one act(c_t) block,
     which stay in cache, instead of filling ``(T, ...)`` arrays; only the states are kept.
     """
-    D, T, B = x_fm.shape
-    H = recurrent_kernel.shape[0]
-    dtype = x_fm.dtype
-    xw = fm.project_inputs(x_fm, kernel, bias)  # (4H, T, B)
-    u_t = common.transpose_copy(recurrent_kernel)  # (4H, H)
+    _, T1, B = xh.shape
+    T, H = T1 - 1, c0.shape[1]
+    dtype = xh.dtype
+    hs = fm.states(xh, D)  # (H, T+1, B)
     gates = common.scratch((T if keep else 1, 4 * H, B), dtype)
-    hs = fm.state_history(h0, T)  # (H, T+1, B)
     cs = common.scratch((T + 1, H, B), dtype)
     cs[0] = c0.T  # (B, H) -> (H, B)
     tc = common.scratch((T if keep else 1, H, B), dtype)
-    cache = {"gates": gates, "hs": hs, "cs": cs, "tc": tc}
+    cache = {"gates": gates, "xh": xh, "hs": hs, "cs": cs, "tc": tc}
     common.own(cache, gates, cs, tc)
     rows = np.zeros((0, 0), dtype) if valid is None else valid  # zero-length: no mask
     for t in range(T):
         k = t if keep else 0  # the step's slot in gates and tc
-        np.dot(u_t, hs[:, t], out=gates[k])  # (4H, H) @ (H, B)
-        lstm_step(t, k, xw, hs, cs, rows, act, rec_act, gates, tc)
-    common.release(xw)
+        np.dot(weights, xh[:, t], out=gates[k])  # (4H, D+1+H) @ (D+1+H, B)
+        lstm_step(t, k, hs, cs, rows, act, rec_act, gates, tc)
     return cache
 
 
-def _backward(cache, x_fm, kernel, recurrent_kernel, valid, act, rec_act, d_out, dh_last, dc_last, need):
+def _backward(cache, D, kernel, recurrent_kernel, valid, act, rec_act, d_out, dh_last, dc_last, need):
     """Gradients ``{name: array}`` for the inputs named in ``need`` (``x``, ``kernel``, ``recurrent_kernel``,
     ``bias``, ``h0``, ``c0``) from ``d_out (H, T, B)`` (or None) and the final-state gradients ``(B, H)``."""
     gates, cs, tc = cache["gates"], cache["cs"], cache["tc"]
@@ -189,7 +183,7 @@ def _backward(cache, x_fm, kernel, recurrent_kernel, valid, act, rec_act, d_out,
             dh, rec = rec, dh
         else:
             dh += rec  # masked columns carried their gradient through
-    grads = fm.weight_grads(dz, x_fm, cache["hs"], need)
+    grads = fm.stacked_weight_grads(dz, cache["xh"], D, need)
     if need["x"]:
         grads["x"] = fm.input_grad(dz, kernel)
     grads["h0"], grads["c0"] = dh.T, dc.T  # (H, B) -> (B, H)
@@ -197,16 +191,17 @@ def _backward(cache, x_fm, kernel, recurrent_kernel, valid, act, rec_act, d_out,
     return grads
 
 
-def _run(op, x_fm, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, keep=True):
-    """Forward from Keras-layout weights; returns the cache and ``backward(d_out, dh_last, dc_last, need)`` giving
-    the gradients in :data:`GRAD_NAMES` order (once: it frees the cache). ``keep=False``: no backward pass will
-    come (see :func:`_forward`)."""
-    codes = act.code, rec_act.code
-    cache = _forward(x_fm, kernel, recurrent_kernel, bias, h0, c0, valid, *codes, keep)
+def _run(op, x, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, keep=True):
+    """Forward on ``x (B, T, D)`` from Keras-layout weights; returns the cache and
+    ``backward(d_out, dh_last, dc_last, need)`` giving the gradients in :data:`GRAD_NAMES` order (once: it frees
+    the cache). ``keep=False``: no backward pass will come (see :func:`_forward`)."""
+    codes, D = (act.code, rec_act.code), x.shape[2]
+    xh = fm.stacked_inputs(x, h0, kernel.dtype)  # (D+1+H, T+1, B)
+    cache = _forward(xh, D, fm.stacked_weights(kernel, recurrent_kernel, bias), c0, valid, *codes, keep)
 
     def backward(d_out, dh_last, dc_last, need):
         common.check_cache(cache, op)
-        grads = _backward(cache, x_fm, kernel, recurrent_kernel, valid, *codes, d_out, dh_last, dc_last, need)
+        grads = _backward(cache, D, kernel, recurrent_kernel, valid, *codes, d_out, dh_last, dc_last, need)
         common.free_cache(cache)
         return tuple(grads.get(name) for name in GRAD_NAMES)
 
@@ -245,14 +240,12 @@ def lstm(x, kernel, recurrent_kernel, bias, h0, c0, mask=None, activation="tanh"
     B, T, H, act, rec_act = _checked(OP, x.shape, kernel, recurrent_kernel, bias, h0, c0, activation,
                                  recurrent_activation)
     dtype = common.compute_dtype(*parents)
-    x_fm = fm.feature_major(x.data, dtype)  # (D, T, B)
     valid = common.mask_rows(common.time_major_mask(mask, B, T, dtype))  # (T, B) or None
     W, U = common.cast(kernel.data, dtype), common.cast(recurrent_kernel.data, dtype)
     b = None if bias is None else common.cast(bias.data, dtype)
-    cache, run_backward = _run(OP, x_fm, W, U, b, common.initial_state(h0, B, H, dtype),
+    cache, run_backward = _run(OP, x.data, W, U, b, common.initial_state(h0, B, H, dtype),
                                common.initial_state(c0, B, H, dtype), valid, act, rec_act,
                                keep=common.will_backward(parents))
-    common.own(cache, x_fm)
 
     def backward(grads):
         g_out, g_h, g_c = grads
@@ -283,10 +276,10 @@ def lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias, activation="tanh", recu
     B, _, H, act, rec_act = _checked(op, common.check_step_input(op, x_t), kernel, recurrent_kernel, bias, h, c,
                                  activation, recurrent_activation)
     dtype = common.compute_dtype(*parents)
-    x_fm = fm.feature_major(x_t.data[:, None], dtype)  # (B, D) -> (B, 1, D) -> (D, 1, B)
     W, U = common.cast(kernel.data, dtype), common.cast(recurrent_kernel.data, dtype)
     b = None if bias is None else common.cast(bias.data, dtype)
-    cache, run_backward = _run(op, x_fm, W, U, b, common.initial_state(h, B, H, dtype),
+    x_seq = x_t.data[:, None]  # (B, D) -> (B, 1, D)
+    cache, run_backward = _run(op, x_seq, W, U, b, common.initial_state(h, B, H, dtype),
                                common.initial_state(c, B, H, dtype), None, act, rec_act)
 
     def backward(grads):
@@ -295,6 +288,5 @@ def lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias, activation="tanh", recu
         result[0] = None if result[0] is None else result[0][:, 0]  # (B, 1, D) -> (B, D)
         return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
 
-    common.own(cache, x_fm)
     datas = (fm.last_state(cache["hs"]), np.ascontiguousarray(cache["cs"][1].T))  # (B, H) each
     return common.finish(op, cache, datas, parents, backward)
