@@ -1,18 +1,21 @@
 """The simple (Elman) recurrent network over a whole sequence, with hand-derived backpropagation through time.
 
     z_t = x_t W + h_{t-1} U + b          W: kernel (D, H), U: recurrent_kernel (H, H), b: bias (H,)
-    h_t = act(z_t)                       act: "tanh" (default), "relu", ... (see gate_activations)
+    h_t = act(z_t)                       act: "tanh" (default), "relu", ... (see kernel_math)
 
 With a mask, a masked step keeps the state (``h_t = h_{t-1}``) and outputs 0, as Keras does.
 
 Backward, from the gradient ``g_t`` of the outputs and ``g_T`` of the last state (``dh`` is the total gradient
 reaching the state ``h_t``):
 
-    dz_t     = dh_t * act'(z_t)                           act' written with h_t (gate_activations)
+    dz_t     = dh_t * act'(z_t)                           act' written with act(z_t) (kernel_math)
     dh_{t-1} = g_{t-1} + dz_t U^T
     dW = sum_t x_t^T dz_t,  dU = sum_t h_{t-1}^T dz_t,  db = sum_t dz_t,  dx_t = dz_t W^T
 
-The loop over time computes only ``dz``; the four sums are one matrix product (or sum) each afterwards.
+Each step is one product (NumPy's BLAS), ``[W^T | b | U^T] @ [x_t; 1; h_{t-1}]`` in the stacked layout of
+feature_major.py, and one compiled kernel (:func:`simple_rnn_step`); a step backward is one kernel
+(:func:`simple_rnn_step_backward`) and one ``U dz_t`` product. The sums for ``dW``, ``db`` and ``dU`` are one
+product after the loop, ``dx`` another.
 
 >>> import numpy as np
 >>> from rnnkit import Tensor
@@ -34,79 +37,124 @@ from __future__ import annotations
 import numpy as np
 
 from rnnkit.ops.recurrent import common
+from rnnkit.ops.recurrent import feature_major as fm
 from rnnkit.ops.recurrent.gate_activations import get_activation
+from rnnkit.ops.recurrent.kernel_math import activate_inplace, derivative_row, jit
 
 OP = "simple_rnn"
 
 
 # ------------------------------------------------------------------------------------- one time step
-def simple_rnn_step(xw_t, h_prev, recurrent_kernel, act, out, tmp):
-    """One step forward: ``out (B, H) = act(xw_t + h_prev @ U)``, where ``xw_t = x_t W + b`` (may be ``out``)."""
-    np.dot(h_prev, recurrent_kernel, out=tmp)  # (B, H) @ (H, H)
-    np.add(xw_t, tmp, out=out)
-    return act.forward(out, out)
+# Per-step arrays are feature-major (see feature_major.py): a step's candidates are one (H, B) block.
+@jit
+def simple_rnn_step(t, k, hs, valid, act, cand):
+    """Step ``t`` forward for the whole batch. ``cand[k] (H, B)`` holds ``z_t^T`` on entry and ``act(z_t)^T`` on
+    exit; ``h_t`` is written to ``hs[:, t + 1]`` (``hs (H, T+1, B)``). ``valid (T, B)``: 0 where a step is masked
+    (that column keeps ``h_{t-1}``); zero-length when nothing is masked. ``act``: activation code (kernel_math)."""
+    H, B = cand.shape[1], cand.shape[2]
+    activate_inplace(act, cand[k].reshape(-1))  # (H*B,)
+    masked = valid.shape[0] > 0
+    for j in range(H):
+        y, h_new = cand[k, j], hs[j, t + 1]
+        for b in range(B):
+            h_new[b] = y[b]
+        if masked:
+            for b in range(B):
+                if valid[t, b] == 0:
+                    h_new[b] = hs[j, t, b]
 
 
-def simple_rnn_step_backward(dh, dact_t, recurrent_kernel_t, dz_out, dh_prev_out):
-    """One step backward: ``dz_t = dh * act'(z_t)`` into ``dz_out``; ``dz_t U^T`` into ``dh_prev_out``.
+@jit
+def simple_rnn_step_backward(t, dh, d_out, cand, valid, act, dz, work):
+    """Step ``t`` backward for the whole batch; the product ``U dz_t`` is left to the caller.
 
-    ``dact_t`` is ``act'(z_t)`` (times the step's mask when masked), computed for all steps at once.
+    ``dh (H, B)``: the gradient reaching ``h_t`` from later steps; ``d_out[:, t]``: the gradient of this step's
+    output (``d_out (H, T, B)``, zero-length when there is none). Writes ``dz[:, t] (H, B) = dh * act'(z_t)``. In
+    a masked column (``valid[t, b] == 0``) ``dz`` is 0 and ``dh`` keeps its value (it passes to ``h_{t-1}``, and
+    the caller adds ``U dz_t``); in the other columns ``dh`` is set to 0 when a mask is given (without a mask the
+    caller replaces ``dh``). ``work (H*B,)``: workspace.
     """
-    np.multiply(dh, dact_t, out=dz_out)
-    return np.dot(dz_out, recurrent_kernel_t, out=dh_prev_out)  # (B, H) @ (H, H)
+    H, B = dh.shape
+    has_out, masked = d_out.shape[0] > 0, valid.shape[0] > 0
+    derivative_row(act, cand[t].reshape(-1), work)  # act'(z_t), written with act(z_t)
+    for j in range(H):
+        dzj, dhj = dz[j, t], dh[j]
+        if has_out:
+            g_out = d_out[j, t]
+            for b in range(B):
+                dhj[b] += g_out[b]
+        for b in range(B):
+            dzj[b] = dhj[b] * work[j * B + b]
+        if masked:
+            for b in range(B):
+                if valid[t, b] == 0:
+                    dzj[b] = 0
+                else:
+                    dhj[b] = 0
 
 
 # ---------------------------------------------------------------------------------- whole sequence
-def _forward(x_tm, kernel, recurrent_kernel, bias, h0, mask_tm, act):
-    """Run all steps; returns the cache ``dict`` (states ``hs (T+1, B, H)``, candidates ``cand (T, B, H)``)."""
-    T, B, _ = x_tm.shape
-    H = recurrent_kernel.shape[0]
-    hs = np.empty((T + 1, B, H), x_tm.dtype)  # hs[0] = h0, hs[t+1] = state after step t
-    hs[0] = h0
-    # without a mask the candidate is the state; with one, candidates live apart and the state is selected
-    cand = hs[1:] if mask_tm is None else common.scratch((T, B, H), x_tm.dtype)  # (T, B, H)
-    common.project_inputs(x_tm, kernel, bias, out=cand)  # cand[t] = x_t W + b, overwritten step by step
-    tmp = np.empty((B, H), x_tm.dtype)
-    valid = None if mask_tm is None else mask_tm > 0  # (T, B, 1) bool
+def _forward(xh, D, weights, valid, act, keep=True):
+    """Run all steps on the stacked ``xh (D+1+H, T+1, B)`` (inputs, ones, states; it receives the states) with
+    ``weights = [W^T | b | U^T] (H, D+1+H)``; returns the cache: candidates ``cand (T, H, B)`` = act(z_t) and the
+    states. ``valid (T, B)``: the mask rows, or None. With ``keep=False`` (no backward pass will come) every step
+    reuses one candidate block."""
+    _, T1, B = xh.shape
+    T, H = T1 - 1, weights.shape[0]
+    hs = fm.states(xh, D)  # (H, T+1, B)
+    cand = common.scratch((T if keep else 1, H, B), xh.dtype)
+    cache = {"cand": cand, "xh": xh, "hs": hs}
+    common.own(cache, cand)
+    rows = np.zeros((0, 0), xh.dtype) if valid is None else valid  # zero-length: no mask
     for t in range(T):
-        simple_rnn_step(cand[t], hs[t], recurrent_kernel, act, cand[t], tmp)
-        if valid is not None:
-            common.select_state(hs[t + 1], cand[t], hs[t], valid[t])  # masked rows keep h_{t-1}
-    cache = {"hs": hs, "cand": cand}
-    common.own(cache, None if mask_tm is None else cand)
+        k = t if keep else 0  # the step's slot in cand
+        np.dot(weights, xh[:, t], out=cand[k])  # (H, D+1+H) @ (D+1+H, B)
+        simple_rnn_step(t, k, hs, rows, act, cand)
     return cache
 
 
-def _backward(cache, x_tm, kernel, recurrent_kernel, mask_tm, act, d_out, d_last, need):
-    """Gradients ``(dx (B,T,D), dkernel, drecurrent_kernel, dbias, dh0)`` from ``d_out (T, B, H)`` (or None) and
-    ``d_last (B, H)``; ``need`` is a dict of flags saying which to compute."""
-    hs, cand = cache["hs"], cache["cand"]
-    T, B, H = cand.shape
-    dact = act.derivative(cand, common.scratch(cand.shape, cand.dtype))  # (T, B, H) = act'(z_t), all steps
-    if mask_tm is not None:
-        dact *= mask_tm  # masked steps pass no gradient into z_t
-        keep = 1 - mask_tm  # (T, B, 1): 1 where the state is carried through
-    dz = common.scratch(cand.shape, cand.dtype)  # (T, B, H)
-    u_t = common.transpose_copy(recurrent_kernel)  # (H, H)
-    dh = d_last.copy()
-    tmp = np.empty((B, H), cand.dtype)
+def _backward(cache, D, kernel, recurrent_kernel, valid, act, d_out, dh_last, need):
+    """Gradients ``{name: array}`` for the inputs named in ``need`` (``x``, ``kernel``, ``recurrent_kernel``,
+    ``bias``, ``h0``) from ``d_out (H, T, B)`` (or None) and the final-state gradient ``dh_last (B, H)``."""
+    cand = cache["cand"]
+    T, H, B = cand.shape
+    dz = common.scratch((H, T, B), cand.dtype)
+    dh = np.ascontiguousarray(dh_last.T)  # (B, H) -> (H, B)
+    rec = np.empty_like(dh)
+    rows = np.zeros((0, 0), cand.dtype) if valid is None else valid  # zero-length: no mask
+    outs = np.zeros((0, 0, 0), cand.dtype) if d_out is None else d_out  # zero-length: no output gradient
+    work = common.scratch((H * B,), cand.dtype)
     for t in range(T - 1, -1, -1):
-        if d_out is not None:
-            dh += d_out[t]
+        simple_rnn_step_backward(t, dh, outs, cand, rows, act, dz, work)
         if t == 0 and not need["h0"]:
-            np.multiply(dh, dact[0], out=dz[0])
             break
-        simple_rnn_step_backward(dh, dact[t], u_t, dz[t], tmp)
-        if mask_tm is None:
-            dh, tmp = tmp, dh
+        np.dot(recurrent_kernel, dz[:, t], out=rec)  # (H, H) @ (H, B)
+        if valid is None:
+            dh, rec = rec, dh
         else:
-            dh *= keep[t]
-            dh += tmp
-    dx, dkernel = common.input_side_grads(dz, x_tm, kernel, need["x"], need["kernel"])
-    drec = common.recurrent_grad(hs[:-1], dz) if need["recurrent_kernel"] else None
-    dbias = common.sum_rows(dz) if need["bias"] else None  # (T*B, H) -> (H,)
-    common.release(dact, dz)
-    return dx, dkernel, drec, dbias, (dh if need["h0"] else None)
+            dh += rec  # masked columns carried their gradient through
+    grads = fm.stacked_weight_grads(dz, cache["xh"], D, need)
+    if need["x"]:
+        grads["x"] = fm.input_grad(dz, kernel)
+    grads["h0"] = dh.T  # (H, B) -> (B, H)
+    common.release(dz, work)
+    return grads
+
+
+def _run(op, x, kernel, recurrent_kernel, bias, h0, valid, act, keep=True):
+    """Forward on ``x (B, T, D)`` from Keras-layout weights; returns the cache and ``backward(d_out, dh_last,
+    need)`` giving the gradients in :data:`GRAD_NAMES` order (once: it frees the cache)."""
+    D = x.shape[2]
+    xh = fm.stacked_inputs(x, h0, kernel.dtype)  # (D+1+H, T+1, B)
+    cache = _forward(xh, D, fm.stacked_weights(kernel, recurrent_kernel, bias), valid, act.code, keep)
+
+    def backward(d_out, dh_last, need):
+        common.check_cache(cache, op)
+        grads = _backward(cache, D, kernel, recurrent_kernel, valid, act.code, d_out, dh_last, need)
+        common.free_cache(cache)
+        return tuple(grads.get(name) for name in GRAD_NAMES)
+
+    return cache, backward
 
 
 GRAD_NAMES = ("x", "kernel", "recurrent_kernel", "bias", "h0")  # the order of ``parents`` in both ops
@@ -131,29 +179,23 @@ def simple_rnn(x, kernel, recurrent_kernel, bias, h0, mask=None, activation="tan
     common.check_bias(OP, bias, (H,))
     common.check_state(OP, "h0", h0, B, H)
     act = get_activation(activation)
-    dtype = common.compute_dtype(x, kernel, recurrent_kernel, bias, h0)
-    x_tm = common.time_major(x.data, dtype)  # (T, B, D)
-    mask_tm = common.time_major_mask(mask, B, T, dtype)  # (T, B, 1) or None
+    parents = (x, kernel, recurrent_kernel, bias, h0)
+    dtype = common.compute_dtype(*parents)
+    valid = common.mask_rows(common.time_major_mask(mask, B, T, dtype))  # (T, B) or None
     W, U = common.cast(kernel.data, dtype), common.cast(recurrent_kernel.data, dtype)
     b = None if bias is None else common.cast(bias.data, dtype)
-    cache = _forward(x_tm, W, U, b, common.initial_state(h0, B, H, dtype), mask_tm, act)
-    common.own(cache, x_tm)
-    hs = cache["hs"]
-    outputs = hs[1:] if mask_tm is None else hs[1:] * mask_tm  # (T, B, H): masked steps output 0
-    parents = (x, kernel, recurrent_kernel, bias, h0)
+    cache, run_backward = _run(OP, x.data, W, U, b, common.initial_state(h0, B, H, dtype), valid, act,
+                               keep=common.will_backward(parents))
 
     def backward(grads):
-        common.check_cache(cache, OP)
         g_out, g_last = grads
-        d_out = common.output_grad_time_major(g_out, mask_tm, dtype)  # (T, B, H)
-        need = common.needs_by_name(GRAD_NAMES, parents)
-        dx, dW, dU, db, dh0 = _backward(cache, x_tm, W, U, mask_tm, act, d_out, common.cast(g_last, dtype), need)
+        d_out = fm.gradient_history(g_out, valid, dtype)  # (H, T, B) or None
+        result = run_backward(d_out, common.cast(g_last, dtype), common.needs_by_name(GRAD_NAMES, parents))
         common.release(d_out)
-        common.free_cache(cache)
-        return tuple(common.grad_for(p, g) for p, g in zip(parents, (dx, dW, dU, db, dh0)))
+        return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
 
-    datas = (common.outputs_view(outputs), hs[T].copy())
-    return common.finish(OP, cache, datas, parents, backward)
+    hs = cache["hs"]
+    return common.finish(OP, cache, (fm.outputs_view(hs, valid), fm.last_state(hs)), parents, backward)
 
 
 def simple_rnn_cell(x_t, h, kernel, recurrent_kernel, bias, activation="tanh"):
@@ -172,20 +214,17 @@ def simple_rnn_cell(x_t, h, kernel, recurrent_kernel, bias, activation="tanh"):
     common.check_bias(op, bias, (H,))
     common.check_state(op, "h", h, B, H)
     act = get_activation(activation)
-    dtype = common.compute_dtype(x_t, kernel, recurrent_kernel, bias, h)
-    x_tm = common.cast(x_t.data, dtype)[None]  # (1, B, D)
+    parents = (x_t, kernel, recurrent_kernel, bias, h)
+    dtype = common.compute_dtype(*parents)
     W, U = common.cast(kernel.data, dtype), common.cast(recurrent_kernel.data, dtype)
     b = None if bias is None else common.cast(bias.data, dtype)
-    cache = _forward(x_tm, W, U, b, common.initial_state(h, B, H, dtype), None, act)
-    parents = (x_t, kernel, recurrent_kernel, bias, h)
+    x_seq = x_t.data[:, None]  # (B, D) -> (B, 1, D)
+    cache, run_backward = _run(op, x_seq, W, U, b, common.initial_state(h, B, H, dtype), None, act)
 
     def backward(g):
-        common.check_cache(cache, op)
-        need = common.needs_by_name(GRAD_NAMES, parents)
-        dx, dW, dU, db, dh = _backward(cache, x_tm, W, U, None, act, None, common.cast(g, dtype), need)
-        common.free_cache(cache)
-        dx = None if dx is None else dx[:, 0]  # (B, 1, D) -> (B, D)
-        return tuple(common.grad_for(p, g) for p, g in zip(parents, (dx, dW, dU, db, dh)))
+        result = list(run_backward(None, common.cast(g, dtype), common.needs_by_name(GRAD_NAMES, parents)))
+        result[0] = None if result[0] is None else result[0][:, 0]  # (B, 1, D) -> (B, D)
+        return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
 
-    return common.finish(op, cache, cache["hs"][1].copy(), parents, backward)
+    return common.finish(op, cache, fm.last_state(cache["hs"]), parents, backward)
 
