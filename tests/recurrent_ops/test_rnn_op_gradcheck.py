@@ -8,10 +8,12 @@ KINDS_AND_OPTIONS = [
     ("simple_rnn", {"activation": "tanh"}),
     ("simple_rnn", {"activation": "relu"}),
     ("lstm", {}),
+    ("lstm", {"activation": "sigmoid", "recurrent_activation": "hard_sigmoid"}),  # the kernels' general path
     ("gru", {"reset_after": True}),
     ("gru", {"reset_after": False}),
+    ("gru", {"reset_after": True, "activation": "sigmoid", "recurrent_activation": "hard_sigmoid"}),
 ]
-IDS = ["rnn-tanh", "rnn-relu", "lstm", "gru-after", "gru-before"]
+IDS = ["rnn-tanh", "rnn-relu", "lstm", "lstm-other-activations", "gru-after", "gru-before", "gru-other-activations"]
 
 
 def _mixed_mask(B, T):
