@@ -100,11 +100,14 @@ def stacked_weights(kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.n
     """``[W^T | b | U^T] (G*H, D+1+H)``, contiguous, from ``kernel (D, G*H)``, ``bias (G*H,)`` (None: zeros) and
     ``recurrent_kernel (H, G*H)``: the step product's left factor for a stacked ``xh``."""
     D, GH = kernel.shape
-    wu = np.empty((GH, D + 1 + recurrent_kernel.shape[0]), kernel.dtype)
-    wu[:, :D] = kernel.T  # (D, G*H) -> (G*H, D)
-    wu[:, D] = 0 if bias is None else bias
-    wu[:, D + 1 :] = recurrent_kernel.T  # (H, G*H) -> (G*H, H)
-    return wu
+    # Stack [W; b; U] (D+1+H, G*H) in rows padded by 16 items, then transpose: reading columns of rows G*H long
+    # (a power of two, often) maps every read to one cache set and runs several times slower (see
+    # common.transpose_copy; measured 170 -> 40 µs for LSTM 128).
+    rows = np.empty((D + 1 + recurrent_kernel.shape[0], GH + 16), kernel.dtype)
+    rows[:D, :GH] = kernel
+    rows[D, :GH] = 0 if bias is None else bias
+    rows[D + 1 :, :GH] = recurrent_kernel
+    return np.ascontiguousarray(rows[:, :GH].T)  # (D+1+H, G*H) -> (G*H, D+1+H)
 
 
 def stacked_weight_grads(dz: np.ndarray, xh: np.ndarray, D: int, need: dict) -> dict:
