@@ -1,17 +1,8 @@
-"""The activations a recurrent op may apply to its gates, each as a forward and a derivative.
+"""The activations a recurrent op may apply to its gates, by name.
 
-Every entry writes into a preallocated array (``out=``, which may be the input itself) so the time loop makes
-no temporaries, and gives its derivative *from the activation's output* ``y``, which the op has cached:
-
-    ==============  ===================================  ==================================
-    name            y = f(x)                             f'(x) written with y
-    ==============  ===================================  ==================================
-    tanh            tanh(x)                              1 - y²
-    sigmoid         1 / (1 + e^-x) = (tanh(x/2) + 1) / 2 y (1 - y)
-    relu            max(x, 0)                            1 if y > 0 else 0
-    hard_sigmoid    clip(x/6 + 1/2, 0, 1)   (Keras 3)    1/6 if 0 < y < 1 else 0
-    linear          x                                    1
-    ==============  ===================================  ==================================
+The ops evaluate them inside their compiled kernels, selected by an integer code; kernel_math has the formulas
+(a table of each activation and its derivative written with the activation's output ``y``, which the ops cache).
+:class:`GateActivation` also evaluates them on arrays, with the same compiled code.
 
 At the kinks of ``relu`` and ``hard_sigmoid`` the derivative from the output is the one-sided value the
 frameworks use (0 at ``x = 0`` for relu). The sigmoid goes through ``tanh``, which never overflows
@@ -28,7 +19,7 @@ array([0.   , 0.25 , 0.105])
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -37,78 +28,37 @@ from rnnkit.ops.recurrent import kernel_math
 
 
 class GateActivation(NamedTuple):
-    """An activation for the recurrent ops: ``forward(x, out) -> out`` and ``derivative(y, out) -> out``."""
+    """An activation for the recurrent ops: its ``name`` and the compiled kernels' ``code`` for it.
+
+    ``forward(x, out)`` writes ``f(x)`` and ``derivative(y, out)`` writes ``f'(x)`` from ``y = f(x)``, into ``out``
+    (which may be the input), computed in ``out``'s dtype (float32 or float64).
+
+    >>> import numpy as np
+    >>> tanh = get_activation("tanh")
+    >>> y = tanh.forward(np.array([0.0, 1.0]), np.empty(2))
+    >>> y.round(4), tanh.derivative(y, np.empty(2)).round(4)
+    (array([0.    , 0.7616]), array([1.   , 0.42]))
+    """
 
     name: str
-    forward: Callable[[np.ndarray, np.ndarray], np.ndarray]
-    derivative: Callable[[np.ndarray, np.ndarray], np.ndarray]
-    code: int  # the compiled kernels' code for it (see kernel_math)
+    code: int
+
+    def forward(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        return _evaluate(kernel_math.apply_activation, x, out, self.code)
+
+    def derivative(self, y: np.ndarray, out: np.ndarray) -> np.ndarray:
+        return _evaluate(kernel_math.apply_derivative, y, out, self.code)
 
 
-# ------------------------------------------------------------------------------------------------ tanh
-def _tanh(x, out):
-    return np.tanh(x, out=out)
-
-
-def _tanh_derivative(y, out):
-    np.multiply(y, y, out=out)
-    return np.subtract(1, out, out=out)
-
-
-# --------------------------------------------------------------------------------------------- sigmoid
-def _sigmoid(x, out):
-    np.multiply(x, 0.5, out=out)
-    np.tanh(out, out=out)
-    np.multiply(out, 0.5, out=out)
-    return np.add(out, 0.5, out=out)
-
-
-def _sigmoid_derivative(y, out):
-    np.subtract(1, y, out=out)
-    return np.multiply(out, y, out=out)
-
-
-# ------------------------------------------------------------------------------------------------ relu
-def _relu(x, out):
-    return np.maximum(x, 0, out=out)
-
-
-def _relu_derivative(y, out):
-    return np.sign(y, out=out)  # y >= 0, so sign(y) is 1 where y > 0 and 0 elsewhere
-
-
-# ---------------------------------------------------------------------------------------- hard_sigmoid
-def _hard_sigmoid(x, out):
-    np.multiply(x, 1 / 6, out=out)
-    np.add(out, 0.5, out=out)
-    return np.clip(out, 0, 1, out=out)
-
-
-def _hard_sigmoid_derivative(y, out):
-    inside = (y > 0) & (y < 1)
-    np.copyto(out, inside)
-    return np.multiply(out, 1 / 6, out=out)
-
-
-# ---------------------------------------------------------------------------------------------- linear
-def _linear(x, out):
-    if out is not x:
-        np.copyto(out, x)
+def _evaluate(compiled, a, out, code):
+    """``out = compiled(a)`` through a contiguous copy in ``out``'s dtype (the compiled functions work in place
+    on contiguous arrays)."""
+    work = np.array(a, dtype=out.dtype, order="C")  # a copy: ``a`` may be ``out``
+    np.copyto(out, compiled(work, code))
     return out
 
 
-def _linear_derivative(y, out):
-    out.fill(1)
-    return out
-
-
-ACTIVATIONS = {
-    "tanh": GateActivation("tanh", _tanh, _tanh_derivative, kernel_math.TANH),
-    "sigmoid": GateActivation("sigmoid", _sigmoid, _sigmoid_derivative, kernel_math.SIGMOID),
-    "relu": GateActivation("relu", _relu, _relu_derivative, kernel_math.RELU),
-    "hard_sigmoid": GateActivation("hard_sigmoid", _hard_sigmoid, _hard_sigmoid_derivative, kernel_math.HARD_SIGMOID),
-    "linear": GateActivation("linear", _linear, _linear_derivative, kernel_math.LINEAR),
-}
+ACTIVATIONS = {name: GateActivation(name, code) for name, code in kernel_math.CODES.items()}
 
 
 def get_activation(name) -> GateActivation:

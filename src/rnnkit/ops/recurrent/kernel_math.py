@@ -1,10 +1,9 @@
 """The scalar arithmetic the compiled recurrent kernels share: the JIT options, a vectorisable float32 ``tanh``,
 and the gate activations with their derivatives, selected by a small integer code.
 
-The LSTM's time loop calls NumPy's BLAS for the ``h @ U`` products and one compiled kernel per step for all the
-gate arithmetic: a single pass over the gates instead of ten NumPy calls, each with its own temporary and its own
-trip through memory (SimpleRNN and GRU still make NumPy calls per step). Kernels are compiled by Numba on first
-use and cached on disk.
+Every recurrent op's time loop calls NumPy's BLAS for the step's product and one compiled kernel per step for
+all the gate arithmetic: a single pass over the gates instead of ten NumPy calls, each with its own temporary and
+its own trip through memory. Kernels are compiled by Numba on first use and cached on disk.
 
 float32 ``tanh`` is a rational function of our own fit, ``x P(s) / Q(s)`` with ``s = (x/9)^2`` on ``|x| <= 9``
 and ``±1`` beyond (where float32 ``tanh`` is 1 to the last bit): it has no branches and no calls, so the
@@ -182,6 +181,14 @@ def derivative_row(code, y, out):
 
 @numba.njit(**JIT_OPTIONS)
 def apply_activation(a, code):
-    """Apply the activation ``code`` to a contiguous array in place; return it (used by tests)."""
+    """Apply the activation ``code`` to a contiguous array in place; return it."""
     activate_inplace(code, a.reshape(-1))  # (N,) view
     return a
+
+
+@numba.njit(**JIT_OPTIONS)
+def apply_derivative(y, code):
+    """Replace the activation outputs ``y`` (a contiguous array) by the derivatives ``f'(x)``; return it."""
+    flat = y.reshape(-1)  # (N,) view
+    derivative_row(code, flat.copy(), flat)
+    return y
