@@ -49,3 +49,27 @@ def test_second_backward_through_the_same_op_is_an_error(kind, options):
     finals[0].sum().backward()
     with pytest.raises(RnnkitError, match="saved arrays were freed after the first backward pass"):
         finals[0].sum().backward()
+
+
+@pytest.mark.parametrize("kind, options", KINDS, ids=IDS)
+@pytest.mark.parametrize("T", [1, 3])
+def test_batch_of_one_results_do_not_share_memory_with_reused_buffers(kind, options, T):
+    """With B = 1 (and T = 1) the transposes between the ops' feature-major arrays and the caller's batch-major
+    ones are contiguous already; results must still be copies, not views of arrays a later call reuses, and the
+    incoming gradients must not be written into."""
+    def one_call(seed):
+        case = make_case(kind, B=1, T=T, seed=seed, reset_after=options.get("reset_after", True))
+        arrays, names = arrays_and_names(case)
+        leaves, outputs, finals = _grads(kind, names, arrays, options, None)
+        upstream = [np.full(f.shape, 0.5) for f in finals]
+        sum(f * u for f, u in zip(finals, upstream)).sum().backward()
+        assert all((u == 0.5).all() for u in upstream)
+        with no_grad():  # inference frees its buffers at once
+            inferred = [r.data for r in run(kind, names, [Tensor(a, dtype="float64") for a in arrays], **options)]
+        return [leaf.grad for leaf in leaves] + [f.data for f in finals] + inferred
+
+    first = one_call(63)
+    snapshot = [a.copy() for a in first]
+    one_call(64)  # same shapes, different values: reuses every buffer the first call gave back
+    for got, want in zip(first, snapshot):
+        np.testing.assert_array_equal(got, want)

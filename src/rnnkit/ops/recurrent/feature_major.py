@@ -74,7 +74,7 @@ def outputs_view(hs: np.ndarray, mask_rows: np.ndarray | None = None) -> np.ndar
 
 def last_state(states: np.ndarray) -> np.ndarray:
     """The final ``(B, H)`` state as a new array, from a feature-major history ``(H, T+1, B)``."""
-    return np.ascontiguousarray(states[:, -1].T)  # (H, B) -> (B, H)
+    return states[:, -1].T.copy()  # (H, B) -> (B, H); a copy even where the transpose is contiguous (B = 1)
 
 
 def stacked_inputs(x: np.ndarray, h0: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -168,6 +168,6 @@ def input_grad(dz: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     GH, T, B = dz.shape
     dx_fm = scratch((kernel.shape[0], T, B), dz.dtype)  # (D, T, B)
     np.dot(kernel, dz.reshape(GH, T * B), out=dx_fm.reshape(-1, T * B))  # (D, G*H) @ (G*H, T*B)
-    dx = np.ascontiguousarray(dx_fm.transpose(2, 1, 0))  # (D, T, B) -> (B, T, D)
+    dx = dx_fm.transpose(2, 1, 0).copy()  # (D, T, B) -> (B, T, D), a copy even where already contiguous
     release(dx_fm)
     return dx

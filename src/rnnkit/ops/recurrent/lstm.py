@@ -205,7 +205,7 @@ def _backward(cache, D, kernel, recurrent_kernel, valid, act, rec_act, d_out, dh
     T, H4, B = gates.shape
     H = H4 // 4
     dz = common.scratch((H4, T, B), gates.dtype)
-    dh, dc = np.ascontiguousarray(dh_last.T), np.ascontiguousarray(dc_last.T)  # (B, H) -> (H, B)
+    dh, dc = dh_last.T.copy(), dc_last.T.copy()  # (B, H) -> (H, B); copies: the kernels write into them
     rec = np.empty_like(dh)
     rows = np.zeros((0, 0), gates.dtype) if valid is None else valid  # zero-length: no mask
     outs = np.zeros((0, 0, 0), gates.dtype) if d_out is None else d_out  # zero-length: no output gradient
@@ -293,7 +293,7 @@ def lstm(x, kernel, recurrent_kernel, bias, h0, c0, mask=None, activation="tanh"
         return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
 
     hs, cs = cache["hs"], cache["cs"]
-    datas = (fm.outputs_view(hs, valid), fm.last_state(hs), np.ascontiguousarray(cs[T].T))  # (B, T, H), (B, H) x2
+    datas = (fm.outputs_view(hs, valid), fm.last_state(hs), cs[T].T.copy())  # (B, T, H), (B, H) x2
     return common.finish(OP, cache, datas, parents, backward)
 
 
@@ -325,5 +325,5 @@ def lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias, activation="tanh", recu
         result[0] = None if result[0] is None else result[0][:, 0]  # (B, 1, D) -> (B, D)
         return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
 
-    datas = (fm.last_state(cache["hs"]), np.ascontiguousarray(cache["cs"][1].T))  # (B, H) each
+    datas = (fm.last_state(cache["hs"]), cache["cs"][1].T.copy())  # (B, H) each
     return common.finish(op, cache, datas, parents, backward)

@@ -119,7 +119,7 @@ def _backward(cache, D, kernel, recurrent_kernel, valid, act, d_out, dh_last, ne
     cand = cache["cand"]
     T, H, B = cand.shape
     dz = common.scratch((H, T, B), cand.dtype)
-    dh = np.ascontiguousarray(dh_last.T)  # (B, H) -> (H, B)
+    dh = dh_last.T.copy()  # (B, H) -> (H, B); a copy: the kernels write into it
     rec = np.empty_like(dh)
     rows = np.zeros((0, 0), cand.dtype) if valid is None else valid  # zero-length: no mask
     outs = np.zeros((0, 0, 0), cand.dtype) if d_out is None else d_out  # zero-length: no output gradient
