@@ -1,16 +1,13 @@
-"""What every recurrent sequence op shares: input checks, the time-major layout, the input projection before the
-time loop and the input/weight gradients after it.
+"""What every recurrent sequence op shares: input checks, the mask's rows, the reuse of large arrays between calls
+(scratch) and the wrapping of results on the autograd tape. The ops' array layout is in feature_major.py.
 
 Shape symbols: ``B`` batch, ``T`` time steps, ``D`` input features, ``H`` units, ``G`` gates (1, 4 or 3).
-Inside the ops everything is time-major ``(T, B, ...)`` so that step ``t`` is one contiguous block.
 
 >>> import numpy as np
->>> x = np.arange(12.0).reshape(2, 3, 2)                  # (B, T, D)
->>> time_major(x, np.dtype("float64")).shape              # (T, B, D)
-(3, 2, 2)
->>> bool((transpose_copy(x[0]) == x[0].T).all())
+>>> x = np.arange(6.0).reshape(2, 3)
+>>> bool((transpose_copy(x) == x.T).all())
 True
->>> time_major_mask(np.array([[True, True, False], [True, True, True]]), 2, 3, np.dtype("float64"))[:, :, 0]
+>>> mask_rows(np.array([[True, True, False], [True, True, True]]), 2, 3, np.dtype("float64"))  # (T, B)
 array([[1., 1.],
        [1., 1.],
        [0., 1.]])
@@ -83,27 +80,6 @@ def cast(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return array.astype(dtype, copy=False)
 
 
-def time_major(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """``(B, T, D)`` -> contiguous ``(T, B, D)`` in ``dtype``, in a :func:`scratch` array (the caller releases it)."""
-    B, T, D = x.shape
-    out = scratch((T, B, D), dtype)
-    np.copyto(out, x.transpose(1, 0, 2))  # (T, B, D)
-    return out
-
-
-def batch_major(a: np.ndarray) -> np.ndarray:
-    """``(T, B, H)`` -> contiguous ``(B, T, H)``."""
-    return np.ascontiguousarray(a.transpose(1, 0, 2))  # (B, T, H)
-
-
-def outputs_view(a: np.ndarray) -> np.ndarray:
-    """``(T, B, H)`` -> a read-only ``(B, T, H)`` view (no copy: many models use only the final state; read-only
-    because the array doubles as the backward cache)."""
-    view = a.transpose(1, 0, 2)  # (B, T, H)
-    view.flags.writeable = False
-    return view
-
-
 def transpose_copy(a: np.ndarray) -> np.ndarray:
     """``a (M, N)`` -> a new C-contiguous ``a^T (N, M)``.
 
@@ -120,15 +96,9 @@ def transpose_copy(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(padded[:, :N].T)  # (N, M)
 
 
-def sum_rows(a: np.ndarray) -> np.ndarray:
-    """``a (..., N)`` summed over every leading axis, as one matrix-vector product (much faster than
-    ``sum(axis=0)`` over many short rows)."""
-    a2d = a.reshape(-1, a.shape[-1])  # (rows, N)
-    return np.dot(np.ones(a2d.shape[0], a.dtype), a2d)
-
-
-def time_major_mask(mask, B: int, T: int, dtype: np.dtype) -> np.ndarray | None:
-    """A ``(B, T)`` boolean mask as a ``(T, B, 1)`` array of 0/1 in ``dtype``; ``None`` when nothing is masked."""
+def mask_rows(mask, B: int, T: int, dtype: np.dtype) -> np.ndarray | None:
+    """A ``(B, T)`` boolean mask as ``(T, B)`` rows of 0/1 in ``dtype`` for the kernels; ``None`` when nothing is
+    masked."""
     if mask is None:
         return None
     if isinstance(mask, Tensor):
@@ -140,52 +110,12 @@ def time_major_mask(mask, B: int, T: int, dtype: np.dtype) -> np.ndarray | None:
         mask = mask.astype(bool)
     if mask.all():
         return None  # nothing masked: take the faster unmasked path
-    return np.ascontiguousarray(mask.T[:, :, None], dtype=dtype)  # (T, B, 1)
+    return np.ascontiguousarray(mask.T, dtype=dtype)  # (B, T) -> (T, B)
 
 
 def initial_state(state: Tensor | None, B: int, H: int, dtype: np.dtype) -> np.ndarray:
     """The initial state's data in ``dtype`` (zeros when ``None``)."""
     return np.zeros((B, H), dtype) if state is None else cast(state.data, dtype)
-
-
-def project_inputs(x_tm: np.ndarray, kernel: np.ndarray, bias_row: np.ndarray | None, out: np.ndarray) -> np.ndarray:
-    """All steps' input projections at once: ``out (T, B, G*H) = x (T, B, D) @ kernel + bias``."""
-    T, B, D = x_tm.shape
-    out2d = out.reshape(T * B, out.shape[-1])  # (T*B, G*H), a view
-    np.dot(x_tm.reshape(T * B, D), kernel, out=out2d)  # (T*B, D) @ (D, G*H)
-    if bias_row is not None:
-        out2d += bias_row
-    return out
-
-
-def input_side_grads(dz: np.ndarray, x_tm: np.ndarray, kernel: np.ndarray, need_x: bool, need_kernel: bool):
-    """From the input-side pre-activation gradients ``dz (T, B, G*H)``: ``dx (B, T, D)`` and ``dkernel (D, G*H)``,
-    each as one matrix product (``None`` where not needed)."""
-    T, B, D = x_tm.shape
-    dz2d = dz.reshape(T * B, dz.shape[-1])  # (T*B, G*H)
-    dkernel = np.dot(x_tm.reshape(T * B, D).T, dz2d) if need_kernel else None  # (D, T*B) @ (T*B, G*H)
-    dx = None
-    if need_x:
-        dx = np.dot(dz2d, kernel.T).reshape(T, B, D)  # (T*B, G*H) @ (G*H, D) -> (T, B, D)
-        dx = batch_major(dx)  # (B, T, D)
-    return dx, dkernel
-
-
-def recurrent_grad(h_prev: np.ndarray, dz: np.ndarray) -> np.ndarray:
-    """``drecurrent_kernel (H, G*H) = sum_t h_{t-1}^T dz_t`` as one product over ``(T*B)`` rows."""
-    T, B, H = h_prev.shape
-    return np.dot(h_prev.reshape(T * B, H).T, dz.reshape(T * B, dz.shape[-1]))  # (H, T*B) @ (T*B, G*H)
-
-
-def output_grad_time_major(g: np.ndarray | None, mask_tm: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:
-    """The gradient of the ``(B, T, H)`` outputs as time-major ``(T, B, H)``, zero at masked steps (whose output
-    is the constant 0)."""
-    if g is None or not g.any():
-        return None  # e.g. only the final state is used: skip the per-step additions
-    g_tm = time_major(g, dtype)  # (T, B, H), a fresh copy we may change
-    if mask_tm is not None:
-        g_tm *= mask_tm
-    return g_tm
 
 
 def grad_for(parent: Tensor | None, grad: np.ndarray | None):
@@ -231,16 +161,6 @@ def skip_absent(backward, parents: tuple):
 
     return present_only
 
-
-def select_state(state_out: np.ndarray, candidate: np.ndarray, previous: np.ndarray, valid: np.ndarray) -> None:
-    """``state_out = candidate`` on valid rows, ``previous`` on masked ones (``valid (B, 1)`` bool)."""
-    np.copyto(state_out, previous)
-    np.copyto(state_out, candidate, where=valid)
-
-
-def mask_rows(mask_tm: np.ndarray | None) -> np.ndarray | None:
-    """The ``(T, B, 1)`` mask as ``(T, B)`` 0/1 rows for the kernels (a view), or None."""
-    return None if mask_tm is None else mask_tm[:, :, 0]  # (T, B, 1) -> (T, B)
 
 
 # ------------------------------------------------------------------------------------ scratch arrays

@@ -12,7 +12,7 @@ Sequences are stored so that the large products need no copies:
 array              shape                  note
 =================  =====================  ===================================================================
 inputs             ``(D, T, B)``          ``(D, T*B)`` for ``W^T @ X^T`` and ``dW``
-input projection   ``(G*H, T, B)``        all steps' ``x_t W + b`` in one product
+input projection   ``(G*H, T, B)``        all steps' ``x_t W`` in one product (GRU)
 states ``hs``      ``(H, T+1, B)``        ``hs[:, t]`` before step t; ``hs[:, :T]`` is ``(H, T*B)`` for ``dU``
 stacked ``xh``     ``(D+1+H, T+1, B)``    ``xh[:, t] = [x_t; 1; h_{t-1}]``: inputs, a row of ones, states
 gate gradients     ``(G*H, T, B)``        ``(G*H, T*B)`` for ``dW``, ``dU``, ``db`` and ``dX``
@@ -125,13 +125,11 @@ def stacked_weight_grads(dz: np.ndarray, xh: np.ndarray, D: int, need: dict) -> 
     return {name: grad for name, grad in grads.items() if need.get(name)}
 
 
-def project_inputs(x_fm: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    """All steps' input projections in one product: scratch ``(G*H, T, B) = W^T @ X^T + b``."""
+def project_inputs(x_fm: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """All steps' input projections in one product: scratch ``(G*H, T, B) = W^T @ X^T`` (no bias)."""
     D, T, B = x_fm.shape
     out = scratch((kernel.shape[1], T, B), x_fm.dtype)
     np.dot(kernel.T, x_fm.reshape(D, T * B), out=out.reshape(-1, T * B))  # (G*H, D) @ (D, T*B)
-    if bias is not None:
-        out += bias[:, None, None]
     return out
 
 

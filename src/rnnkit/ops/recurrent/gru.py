@@ -347,7 +347,7 @@ def _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, 
     _, T, B = x_fm.shape
     H = recurrent_kernel.shape[0]
     dtype = x_fm.dtype
-    xw = fm.project_inputs(x_fm, kernel, None)  # (3H, T, B); the kernels add the bias
+    xw = fm.project_inputs(x_fm, kernel)  # (3H, T, B); the kernels add the bias
     bias = _kernel_bias(bias, H, reset_after, dtype)  # (2, 3H)
     hs = fm.state_history(h0, T)  # (H, T+1, B)
     slots = T if keep else 1
@@ -525,7 +525,7 @@ def gru(x, kernel, recurrent_kernel, bias, h0, mask=None, reset_after=True, acti
     B, T, H, act, rec_act = _checked(OP, x.shape, kernel, recurrent_kernel, bias, h0, reset_after, activation,
                                      recurrent_activation)
     dtype = common.compute_dtype(*parents)
-    valid = common.mask_rows(common.time_major_mask(mask, B, T, dtype))  # (T, B) or None
+    valid = common.mask_rows(mask, B, T, dtype)  # (T, B) or None
     W, U = common.cast(kernel.data, dtype), common.cast(recurrent_kernel.data, dtype)
     b = None if bias is None else common.cast(bias.data, dtype)
     cache, run_backward = _run(OP, x.data, W, U, b, common.initial_state(h0, B, H, dtype), valid, reset_after, act,

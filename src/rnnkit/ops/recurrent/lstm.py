@@ -277,7 +277,7 @@ def lstm(x, kernel, recurrent_kernel, bias, h0, c0, mask=None, activation="tanh"
     B, T, H, act, rec_act = _checked(OP, x.shape, kernel, recurrent_kernel, bias, h0, c0, activation,
                                  recurrent_activation)
     dtype = common.compute_dtype(*parents)
-    valid = common.mask_rows(common.time_major_mask(mask, B, T, dtype))  # (T, B) or None
+    valid = common.mask_rows(mask, B, T, dtype)  # (T, B) or None
     W, U = common.cast(kernel.data, dtype), common.cast(recurrent_kernel.data, dtype)
     b = None if bias is None else common.cast(bias.data, dtype)
     cache, run_backward = _run(OP, x.data, W, U, b, common.initial_state(h0, B, H, dtype),

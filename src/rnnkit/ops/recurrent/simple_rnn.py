@@ -181,7 +181,7 @@ def simple_rnn(x, kernel, recurrent_kernel, bias, h0, mask=None, activation="tan
     act = get_activation(activation)
     parents = (x, kernel, recurrent_kernel, bias, h0)
     dtype = common.compute_dtype(*parents)
-    valid = common.mask_rows(common.time_major_mask(mask, B, T, dtype))  # (T, B) or None
+    valid = common.mask_rows(mask, B, T, dtype)  # (T, B) or None
     W, U = common.cast(kernel.data, dtype), common.cast(recurrent_kernel.data, dtype)
     b = None if bias is None else common.cast(bias.data, dtype)
     cache, run_backward = _run(OP, x.data, W, U, b, common.initial_state(h0, B, H, dtype), valid, act,
