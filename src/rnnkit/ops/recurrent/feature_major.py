@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnkit.ops.recurrent.common import release, scratch
+from rnnkit.ops.recurrent.common import release, scratch, transpose_copy
 
 
 def feature_major(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -117,9 +117,15 @@ def stacked_weight_grads(dz: np.ndarray, xh: np.ndarray, D: int, need: dict) -> 
     dz2d = dz.reshape(GH, T * B)  # (G*H, T*B)
     grads = {}
     if need.get("kernel") or need.get("recurrent_kernel"):
-        inputs = xh[:, :T].reshape(-1, T * B)  # (D+1+H, T, B) -> (D+1+H, T*B), a view
-        stacked = np.dot(inputs, dz2d.T)  # (D+1+H, T*B) @ (T*B, G*H)
-        grads.update(kernel=stacked[:D], bias=stacked[D], recurrent_kernel=stacked[D + 1 :])
+        # The product on a contiguous copy, with the long G*H side first, runs faster than on the strided view
+        # (measured for LSTM 128, B = 64: 2.5 -> 2.0 ms including the copy).
+        inputs = scratch(xh[:, :T].shape, dz.dtype)  # (D+1+H, T, B)
+        np.copyto(inputs, xh[:, :T])
+        stacked_t = np.dot(dz2d, inputs.reshape(-1, T * B).T)  # (G*H, T*B) @ (T*B, D+1+H) -> (G*H, D+1+H)
+        release(inputs)
+        grads["kernel"] = transpose_copy(stacked_t[:, :D])  # (G*H, D) -> (D, G*H)
+        grads["bias"] = stacked_t[:, D].copy()
+        grads["recurrent_kernel"] = transpose_copy(stacked_t[:, D + 1 :])  # (G*H, H) -> (H, G*H)
     elif need.get("bias"):
         grads["bias"] = np.dot(dz2d, np.ones(T * B, dz.dtype))  # (G*H,)
     return {name: grad for name, grad in grads.items() if need.get(name)}
