@@ -54,11 +54,10 @@ def lstm_step(t, k, hs, cs, valid, act, rec_act, gates, tc):
     walk is known to be contiguous and vectorises).
 
     ``gates[k] (4H, B)`` holds the pre-activations ``z_t^T`` on entry and the activated ``[i; f; g; o]`` on exit.
-    Reads ``h_{t-1} = hs[:, t]`` and
-    ``c_{t-1} = cs[t]``; writes ``c_t`` to ``cs[t + 1]``, ``act(c_t)`` to ``tc[k]`` and ``h_t`` to
-    ``hs[:, t + 1]`` (``hs (H, T+1, B)``, ``cs (T+1, H, B)``). ``valid (T, B)``: 0 where a step is masked (that
-    column keeps ``h_{t-1}`` and ``c_{t-1}``); zero-length when nothing is masked. ``act``, ``rec_act``:
-    activation codes (see kernel_math).
+    Reads ``h_{t-1} = hs[:, t]`` and ``c_{t-1} = cs[t]``; writes ``c_t`` to ``cs[t + 1]``, ``act(c_t)`` to
+    ``tc[k]`` and ``h_t`` to ``hs[:, t + 1]`` (``hs (H, T+1, B)``, ``cs (T+1, H, B)``). ``valid (T, B)``: 0 where
+    a step is masked (that column keeps ``h_{t-1}`` and ``c_{t-1}``); zero-length when nothing is masked. ``act``,
+    ``rec_act``: activation codes (see kernel_math).
     """
     H, B = cs.shape[1], cs.shape[2]
     z = gates[k]
