@@ -1,0 +1,86 @@
+"""Paths every recurrent op has: float32 (the kernels' fast tanh) against float64, the no-grad forward (one
+reused gate block per step), and gradients wanted for only some inputs."""
+import numpy as np
+import pytest
+from helpers.gradcheck import relative_error
+from recurrent_op_cases import arrays_and_names, lengths_mask, make_case, run
+
+from rnnkit import Tensor, no_grad
+
+KINDS = [("simple_rnn", {}), ("lstm", {}), ("gru", {"reset_after": True}), ("gru", {"reset_after": False})]
+IDS = ["rnn", "lstm", "gru-after", "gru-before"]
+
+
+def _mask(B, T):
+    """Row 0 right-padded, row 1 masked in the middle, the rest full."""
+    mask = np.ones((B, T), bool)
+    mask[0, T - 2 :] = False
+    mask[1, 1 : T - 1] = False
+    return mask
+
+
+def _case(kind, options, **kw):
+    return make_case(kind, reset_after=options.get("reset_after", True), **kw)
+
+
+def _forward_backward(kind, options, case, dtype, mask):
+    arrays, names = arrays_and_names(case)
+    leaves = [Tensor(a, requires_grad=True, dtype=dtype) for a in arrays]
+    outputs, *finals = run(kind, names, leaves, mask=mask, **options)
+    rng = np.random.default_rng(1)
+    loss = (outputs * Tensor(rng.standard_normal(outputs.shape), dtype=dtype)).sum()
+    for final in finals:
+        loss = loss + (final * Tensor(rng.standard_normal(final.shape), dtype=dtype)).sum()
+    loss.backward()
+    results = [outputs.data] + [f.data for f in finals] + [leaf.grad for leaf in leaves]
+    return results, ["outputs"] + [f"final{i}" for i in range(len(finals))] + names
+
+
+@pytest.mark.parametrize("kind, options", KINDS, ids=IDS)
+@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
+def test_float32_agrees_with_float64(kind, options, masked):
+    """float32 runs the rational tanh and float32 arithmetic; it must stay close to the exact float64 run. An odd
+    batch and unit count leave remainders after the vectorised loops."""
+    B, T = 7, 9
+    case = _case(kind, options, B=B, T=T, D=5, H=11, seed=71)
+    mask = lengths_mask([9, 3, 9, 0, 5, 9, 1], T) if masked else None
+    got, names = _forward_backward(kind, options, case, "float32", mask)
+    want, _ = _forward_backward(kind, options, case, "float64", mask)
+    for name, a, b in zip(names, got, want):
+        assert a.dtype == np.float32
+        assert relative_error(a.astype(np.float64), b) < 2e-5, name
+
+
+@pytest.mark.parametrize("kind, options", KINDS, ids=IDS)
+@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_no_grad_forward_equals_the_recording_one(kind, options, masked, dtype):
+    """Without a backward pass to come the op reuses one gate block per step; the results must not change."""
+    case = _case(kind, options, B=5, T=6, seed=72)
+    arrays, names = arrays_and_names(case)
+    mask = _mask(5, 6) if masked else None
+    leaves = [Tensor(a, requires_grad=True, dtype=dtype) for a in arrays]
+    recorded = run(kind, names, leaves, mask=mask, **options)
+    with no_grad():
+        inferred = run(kind, names, [Tensor(a, dtype=dtype) for a in arrays], mask=mask, **options)
+    for a, b in zip(inferred, recorded):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+@pytest.mark.parametrize("kind, options", KINDS, ids=IDS)
+@pytest.mark.parametrize("wanted", ["x", "kernel", "recurrent_kernel", "bias", "h0"])
+def test_one_input_wanting_a_gradient_gets_the_full_runs_gradient(kind, options, wanted):
+    """The op computes only the gradients asked for; each must equal the one from a run that wants them all."""
+    case = _case(kind, options, B=3, T=5, seed=73)
+    arrays, names = arrays_and_names(case)
+    mask = _mask(3, 5)
+
+    def grads(want):
+        leaves = [Tensor(a, requires_grad=(n in want), dtype="float64") for a, n in zip(arrays, names)]
+        outputs, *finals = run(kind, names, leaves, mask=mask, **options)
+        (outputs.sum() + 2 * sum(f.sum() for f in finals)).backward()
+        return {n: leaf.grad for n, leaf in zip(names, leaves)}
+
+    alone, full = grads({wanted}), grads(set(names))
+    assert all(g is None for n, g in alone.items() if n != wanted)
+    np.testing.assert_allclose(alone[wanted], full[wanted], rtol=1e-13, atol=1e-15)
