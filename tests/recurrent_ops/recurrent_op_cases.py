@@ -52,3 +52,11 @@ def run(kind, names, arrays, mask=None, **options):
 def lengths_mask(lengths, T):
     """Right-padded mask ``(B, T)``: True for the first ``lengths[b]`` steps of each row."""
     return np.arange(T)[None, :] < np.asarray(lengths)[:, None]
+
+
+def padded_and_gapped_mask(B, T):
+    """``(B, T)`` mask: row 0 right-padded by two steps, row 1 masked in the middle, the rest full."""
+    mask = np.ones((B, T), bool)
+    mask[0, T - 2 :] = False
+    mask[1, 1 : T - 1] = False
+    return mask

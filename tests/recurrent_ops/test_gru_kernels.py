@@ -1,22 +1,13 @@
 """GRU paths the shared op tests leave out: the compiled kernels' general (non tanh/sigmoid) branches with and
 without reset_after, and mixed activations (one inline derivative, one general)."""
-import numpy as np
 import pytest
 from helpers.gradcheck import check_gradients
-from recurrent_op_cases import arrays_and_names, make_case, run
+from recurrent_op_cases import arrays_and_names, make_case, padded_and_gapped_mask, run
 
 RESET = [True, False]
 RESET_IDS = ["after", "before"]
 ACTIVATIONS = [("sigmoid", "hard_sigmoid"), ("relu", "sigmoid"), ("tanh", "hard_sigmoid"), ("linear", "linear")]
 ACTIVATION_IDS = ["sigmoid-hard_sigmoid", "relu-sigmoid", "tanh-hard_sigmoid", "linear-linear"]
-
-
-def _mask(B, T):
-    """Row 0 right-padded, row 1 masked in the middle, the rest full."""
-    mask = np.ones((B, T), bool)
-    mask[0, T - 2 :] = False
-    mask[1, 1 : T - 1] = False
-    return mask
 
 
 @pytest.mark.parametrize("reset_after", RESET, ids=RESET_IDS)
@@ -25,6 +16,6 @@ def _mask(B, T):
 def test_gradients_with_other_activations(reset_after, activation, recurrent_activation, masked):
     case = make_case("gru", B=4, T=4, seed=70, reset_after=reset_after)
     arrays, names = arrays_and_names(case)
-    mask = _mask(4, 4) if masked else None
+    mask = padded_and_gapped_mask(4, 4) if masked else None
     options = dict(reset_after=reset_after, activation=activation, recurrent_activation=recurrent_activation)
     check_gradients(lambda *a: run("gru", names, a, mask=mask, **options), arrays)

@@ -3,20 +3,12 @@ reused gate block per step), and gradients wanted for only some inputs."""
 import numpy as np
 import pytest
 from helpers.gradcheck import relative_error
-from recurrent_op_cases import arrays_and_names, lengths_mask, make_case, run
+from recurrent_op_cases import arrays_and_names, lengths_mask, make_case, padded_and_gapped_mask, run
 
 from rnnkit import Tensor, no_grad
 
 KINDS = [("simple_rnn", {}), ("lstm", {}), ("gru", {"reset_after": True}), ("gru", {"reset_after": False})]
 IDS = ["rnn", "lstm", "gru-after", "gru-before"]
-
-
-def _mask(B, T):
-    """Row 0 right-padded, row 1 masked in the middle, the rest full."""
-    mask = np.ones((B, T), bool)
-    mask[0, T - 2 :] = False
-    mask[1, 1 : T - 1] = False
-    return mask
 
 
 def _case(kind, options, **kw):
@@ -58,7 +50,7 @@ def test_no_grad_forward_equals_the_recording_one(kind, options, masked, dtype):
     """Without a backward pass to come the op reuses one gate block per step; the results must not change."""
     case = _case(kind, options, B=5, T=6, seed=72)
     arrays, names = arrays_and_names(case)
-    mask = _mask(5, 6) if masked else None
+    mask = padded_and_gapped_mask(5, 6) if masked else None
     leaves = [Tensor(a, requires_grad=True, dtype=dtype) for a in arrays]
     recorded = run(kind, names, leaves, mask=mask, **options)
     with no_grad():
@@ -73,7 +65,7 @@ def test_one_input_wanting_a_gradient_gets_the_full_runs_gradient(kind, options,
     """The op computes only the gradients asked for; each must equal the one from a run that wants them all."""
     case = _case(kind, options, B=3, T=5, seed=73)
     arrays, names = arrays_and_names(case)
-    mask = _mask(3, 5)
+    mask = padded_and_gapped_mask(3, 5)
 
     def grads(want):
         leaves = [Tensor(a, requires_grad=(n in want), dtype="float64") for a, n in zip(arrays, names)]

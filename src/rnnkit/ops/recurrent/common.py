@@ -113,6 +113,12 @@ def mask_rows(mask, B: int, T: int, dtype: np.dtype) -> np.ndarray | None:
     return np.ascontiguousarray(mask.T, dtype=dtype)  # (B, T) -> (T, B)
 
 
+def or_empty(array: np.ndarray | None, ndim: int, dtype: np.dtype) -> np.ndarray:
+    """``array``, or for ``None`` a zero-length ``ndim``-d array: the compiled kernels take no ``None``, so an absent
+    mask or output gradient reaches them as an array whose first dimension is 0."""
+    return np.zeros((0,) * ndim, dtype) if array is None else array
+
+
 def initial_state(state: Tensor | None, B: int, H: int, dtype: np.dtype) -> np.ndarray:
     """The initial state's data in ``dtype`` (zeros when ``None``)."""
     return np.zeros((B, H), dtype) if state is None else cast(state.data, dtype)

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnkit.ops.recurrent import common
 from rnnkit.ops.recurrent.common import release, scratch
 from rnnkit.ops.recurrent.kernel_math import jit
 
@@ -170,6 +171,34 @@ def gradient_history(g: np.ndarray | None, mask_rows: np.ndarray | None, dtype: 
     if mask_rows is not None:
         g_fm *= mask_rows
     return g_fm
+
+
+def tape_backward(run_backward, valid: np.ndarray | None, dtype: np.dtype, parents: tuple, names: tuple):
+    """The backward function a sequence op puts on the tape: it receives ``(g_outputs (B, T, H), g_state, ...)``,
+    turns the outputs' gradient feature-major (:func:`gradient_history`) and the state gradients into ``dtype``,
+    calls ``run_backward(d_out, *state_grads, need)`` (``need``: which of ``names`` want a gradient) and matches
+    the results to ``parents``."""
+    def backward(grads):
+        g_out, *g_states = grads
+        d_out = gradient_history(g_out, valid, dtype)  # (H, T, B) or None
+        result = run_backward(d_out, *(common.cast(g, dtype) for g in g_states), common.needs_by_name(names, parents))
+        release(d_out)
+        return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
+
+    return backward
+
+
+def cell_tape_backward(run_backward, dtype: np.dtype, parents: tuple, names: tuple):
+    """:func:`tape_backward` for a one-step cell op: it receives the new states' gradients (one array, or a sequence
+    for the LSTM's ``(h, c)``), there is no outputs' gradient, and the input's gradient ``(B, 1, D)`` is returned
+    as ``(B, D)``."""
+    def backward(grads):
+        g_states = grads if isinstance(grads, (tuple, list)) else (grads,)
+        result = list(run_backward(None, *(common.cast(g, dtype) for g in g_states), common.needs_by_name(names, parents)))
+        result[0] = None if result[0] is None else result[0][:, 0]  # (B, 1, D) -> (B, D)
+        return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
+
+    return backward
 
 
 def weight_grads(dz: np.ndarray, x_fm: np.ndarray, hs: np.ndarray | None, need: dict) -> dict:

@@ -357,7 +357,7 @@ def _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, 
     common.own(cache, gates, rh, x_fm if keep else None)
     if not keep:
         common.release(x_fm)  # read by the weight gradients only
-    rows = np.zeros((0, 0), dtype) if valid is None else valid  # zero-length: no mask
+    rows = common.or_empty(valid, 2, dtype)  # the mask rows; zero-length: no mask
     rec = np.empty((3 * H, B), dtype)
     if reset_after:
         u_t = common.transpose_copy(recurrent_kernel)  # (H, 3H) -> (3H, H)
@@ -463,8 +463,8 @@ def _backward(cache, kernel, recurrent_kernel, valid, reset_after, act, rec_act,
     dtype = gates.dtype
     dz = common.scratch((H3 + H3 // 3 if reset_after else H3, T, B), dtype)  # see the loops
     dh = dh_last.T.copy()  # (B, H) -> (H, B); a copy: the kernels write into it
-    rows = np.zeros((0, 0), dtype) if valid is None else valid  # zero-length: no mask
-    outs = np.zeros((0, 0, 0), dtype) if d_out is None else d_out  # zero-length: no output gradient
+    rows = common.or_empty(valid, 2, dtype)  # the mask rows; zero-length: no mask
+    outs = common.or_empty(d_out, 3, dtype)  # zero-length: no output gradient
     if reset_after:
         dh0 = _backward_reset_after(cache, recurrent_kernel, rows, outs, act, rec_act, dh, dz, need["h0"])
         grads = _grads_reset_after(dz, x_fm, hs, kernel, need)
@@ -531,13 +531,7 @@ def gru(x, kernel, recurrent_kernel, bias, h0, mask=None, reset_after=True, acti
     cache, run_backward = _run(OP, x.data, W, U, b, common.initial_state(h0, B, H, dtype), valid, reset_after, act,
                                rec_act, keep=common.will_backward(parents))
 
-    def backward(grads):
-        g_out, g_last = grads
-        d_out = fm.gradient_history(g_out, valid, dtype)  # (H, T, B) or None
-        result = run_backward(d_out, common.cast(g_last, dtype), common.needs_by_name(GRAD_NAMES, parents))
-        common.release(d_out)
-        return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
-
+    backward = fm.tape_backward(run_backward, valid, dtype, parents, GRAD_NAMES)
     hs = cache["hs"]
     datas = (fm.outputs_view(hs, valid), fm.last_state(hs))  # (B, T, H), (B, H)
     return common.finish(OP, cache, datas, parents, backward)
@@ -566,9 +560,5 @@ def gru_cell(x_t, h, kernel, recurrent_kernel, bias, reset_after=True, activatio
     cache, run_backward = _run(op, x_seq, W, U, b, common.initial_state(h, B, H, dtype), None, reset_after, act,
                                rec_act)
 
-    def backward(g):
-        result = list(run_backward(None, common.cast(g, dtype), common.needs_by_name(GRAD_NAMES, parents)))
-        result[0] = None if result[0] is None else result[0][:, 0]  # (B, 1, D) -> (B, D)
-        return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
-
+    backward = fm.cell_tape_backward(run_backward, dtype, parents, GRAD_NAMES)
     return common.finish(op, cache, fm.last_state(cache["hs"]), parents, backward)

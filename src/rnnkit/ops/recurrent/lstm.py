@@ -189,7 +189,7 @@ def _forward(xh, D, weights, c0, valid, act, rec_act, keep=True):
     tc = common.scratch((T if keep else 1, H, B), dtype)
     cache = {"gates": gates, "xh": xh, "hs": hs, "cs": cs, "tc": tc}
     common.own(cache, gates, cs, tc)
-    rows = np.zeros((0, 0), dtype) if valid is None else valid  # zero-length: no mask
+    rows = common.or_empty(valid, 2, dtype)  # the mask rows; zero-length: no mask
     for t in range(T):
         k = t if keep else 0  # the step's slot in gates and tc
         np.dot(weights, xh[:, t], out=gates[k])  # (4H, D+1+H) @ (D+1+H, B)
@@ -206,8 +206,8 @@ def _backward(cache, D, kernel, recurrent_kernel, valid, act, rec_act, d_out, dh
     dz = common.scratch((H4, T, B), gates.dtype)
     dh, dc = dh_last.T.copy(), dc_last.T.copy()  # (B, H) -> (H, B); copies: the kernels write into them
     rec = np.empty_like(dh)
-    rows = np.zeros((0, 0), gates.dtype) if valid is None else valid  # zero-length: no mask
-    outs = np.zeros((0, 0, 0), gates.dtype) if d_out is None else d_out  # zero-length: no output gradient
+    rows = common.or_empty(valid, 2, gates.dtype)  # the mask rows; zero-length: no mask
+    outs = common.or_empty(d_out, 3, gates.dtype)  # zero-length: no output gradient
     need_states = need["h0"] or need["c0"]
     work = common.scratch((6, H * B), gates.dtype)
     for t in range(T - 1, -1, -1):
@@ -283,14 +283,7 @@ def lstm(x, kernel, recurrent_kernel, bias, h0, c0, mask=None, activation="tanh"
                                common.initial_state(c0, B, H, dtype), valid, act, rec_act,
                                keep=common.will_backward(parents))
 
-    def backward(grads):
-        g_out, g_h, g_c = grads
-        d_out = fm.gradient_history(g_out, valid, dtype)  # (H, T, B) or None
-        result = run_backward(d_out, common.cast(g_h, dtype), common.cast(g_c, dtype),
-                              common.needs_by_name(GRAD_NAMES, parents))
-        common.release(d_out)
-        return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
-
+    backward = fm.tape_backward(run_backward, valid, dtype, parents, GRAD_NAMES)
     hs, cs = cache["hs"], cache["cs"]
     datas = (fm.outputs_view(hs, valid), fm.last_state(hs), cs[T].T.copy())  # (B, T, H), (B, H) x2
     return common.finish(OP, cache, datas, parents, backward)
@@ -318,11 +311,6 @@ def lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias, activation="tanh", recu
     cache, run_backward = _run(op, x_seq, W, U, b, common.initial_state(h, B, H, dtype),
                                common.initial_state(c, B, H, dtype), None, act, rec_act)
 
-    def backward(grads):
-        g_h, g_c = grads
-        result = list(run_backward(None, common.cast(g_h, dtype), common.cast(g_c, dtype), common.needs_by_name(GRAD_NAMES, parents)))
-        result[0] = None if result[0] is None else result[0][:, 0]  # (B, 1, D) -> (B, D)
-        return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
-
+    backward = fm.cell_tape_backward(run_backward, dtype, parents, GRAD_NAMES)
     datas = (fm.last_state(cache["hs"]), cache["cs"][1].T.copy())  # (B, H) each
     return common.finish(op, cache, datas, parents, backward)

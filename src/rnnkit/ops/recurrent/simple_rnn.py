@@ -105,7 +105,7 @@ def _forward(xh, D, weights, valid, act, keep=True):
     cand = common.scratch((T if keep else 1, H, B), xh.dtype)
     cache = {"cand": cand, "xh": xh, "hs": hs}
     common.own(cache, cand)
-    rows = np.zeros((0, 0), xh.dtype) if valid is None else valid  # zero-length: no mask
+    rows = common.or_empty(valid, 2, xh.dtype)  # the mask rows; zero-length: no mask
     for t in range(T):
         k = t if keep else 0  # the step's slot in cand
         np.dot(weights, xh[:, t], out=cand[k])  # (H, D+1+H) @ (D+1+H, B)
@@ -121,8 +121,8 @@ def _backward(cache, D, kernel, recurrent_kernel, valid, act, d_out, dh_last, ne
     dz = common.scratch((H, T, B), cand.dtype)
     dh = dh_last.T.copy()  # (B, H) -> (H, B); a copy: the kernels write into it
     rec = np.empty_like(dh)
-    rows = np.zeros((0, 0), cand.dtype) if valid is None else valid  # zero-length: no mask
-    outs = np.zeros((0, 0, 0), cand.dtype) if d_out is None else d_out  # zero-length: no output gradient
+    rows = common.or_empty(valid, 2, cand.dtype)  # the mask rows; zero-length: no mask
+    outs = common.or_empty(d_out, 3, cand.dtype)  # zero-length: no output gradient
     work = common.scratch((H * B,), cand.dtype)
     for t in range(T - 1, -1, -1):
         simple_rnn_step_backward(t, dh, outs, cand, rows, act, dz, work)
@@ -187,13 +187,7 @@ def simple_rnn(x, kernel, recurrent_kernel, bias, h0, mask=None, activation="tan
     cache, run_backward = _run(OP, x.data, W, U, b, common.initial_state(h0, B, H, dtype), valid, act,
                                keep=common.will_backward(parents))
 
-    def backward(grads):
-        g_out, g_last = grads
-        d_out = fm.gradient_history(g_out, valid, dtype)  # (H, T, B) or None
-        result = run_backward(d_out, common.cast(g_last, dtype), common.needs_by_name(GRAD_NAMES, parents))
-        common.release(d_out)
-        return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
-
+    backward = fm.tape_backward(run_backward, valid, dtype, parents, GRAD_NAMES)
     hs = cache["hs"]
     return common.finish(OP, cache, (fm.outputs_view(hs, valid), fm.last_state(hs)), parents, backward)
 
@@ -221,10 +215,6 @@ def simple_rnn_cell(x_t, h, kernel, recurrent_kernel, bias, activation="tanh"):
     x_seq = x_t.data[:, None]  # (B, D) -> (B, 1, D)
     cache, run_backward = _run(op, x_seq, W, U, b, common.initial_state(h, B, H, dtype), None, act)
 
-    def backward(g):
-        result = list(run_backward(None, common.cast(g, dtype), common.needs_by_name(GRAD_NAMES, parents)))
-        result[0] = None if result[0] is None else result[0][:, 0]  # (B, 1, D) -> (B, D)
-        return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
-
+    backward = fm.cell_tape_backward(run_backward, dtype, parents, GRAD_NAMES)
     return common.finish(op, cache, fm.last_state(cache["hs"]), parents, backward)
 
