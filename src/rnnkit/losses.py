@@ -270,7 +270,25 @@ class Loss:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items() if v)})"
 
 
-class CategoricalCrossentropy(Loss):
+class _SmoothedCrossentropy(Loss):
+    """A cross-entropy with ``from_logits`` and ``label_smoothing``, computed by the subclass's ``function``."""
+
+    function = None
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= label_smoothing <= 1:
+            raise ConfigError(f"label_smoothing must be in [0, 1]; got {label_smoothing!r}")
+        self.from_logits, self.label_smoothing = bool(from_logits), float(label_smoothing)
+
+    def call(self, y_true, y_pred):
+        return self.function(y_true, y_pred, self.from_logits, self.label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+
+class CategoricalCrossentropy(_SmoothedCrossentropy):
     """Cross-entropy with one-hot targets (Keras ``CategoricalCrossentropy``).
 
     Args:
@@ -286,17 +304,7 @@ class CategoricalCrossentropy(Loss):
 
     default_name = "categorical_crossentropy"
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, **kwargs):
-        super().__init__(**kwargs)
-        if not 0 <= label_smoothing <= 1:
-            raise ConfigError(f"label_smoothing must be in [0, 1]; got {label_smoothing!r}")
-        self.from_logits, self.label_smoothing = bool(from_logits), float(label_smoothing)
-
-    def call(self, y_true, y_pred):
-        return categorical_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing)
-
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+    function = staticmethod(categorical_crossentropy)
 
 
 class SparseCategoricalCrossentropy(Loss):
@@ -325,7 +333,7 @@ class SparseCategoricalCrossentropy(Loss):
         return {**super().get_config(), "from_logits": self.from_logits}
 
 
-class BinaryCrossentropy(Loss):
+class BinaryCrossentropy(_SmoothedCrossentropy):
     """Binary cross-entropy, averaged over the last axis (Keras ``BinaryCrossentropy``).
 
     Args:
@@ -340,17 +348,7 @@ class BinaryCrossentropy(Loss):
 
     default_name = "binary_crossentropy"
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, **kwargs):
-        super().__init__(**kwargs)
-        if not 0 <= label_smoothing <= 1:
-            raise ConfigError(f"label_smoothing must be in [0, 1]; got {label_smoothing!r}")
-        self.from_logits, self.label_smoothing = bool(from_logits), float(label_smoothing)
-
-    def call(self, y_true, y_pred):
-        return binary_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing)
-
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+    function = staticmethod(binary_crossentropy)
 
 
 class MeanSquaredError(Loss):
