@@ -28,6 +28,7 @@ import numpy as np
 
 from rnnkit.autograd import Tensor, as_tensor, make
 from rnnkit.errors import DataError, ShapeError
+from rnnkit.ops.shape import id_out_of_range
 
 EPSILON = 1e-7  # Keras' backend.epsilon(), used to clip probabilities
 
@@ -52,14 +53,10 @@ def _class_ids(t: np.ndarray, num_classes: int) -> np.ndarray:
         t = t.astype(np.int64)
     elif t.dtype.kind not in "iub":
         raise DataError(f"softmax_cross_entropy: class-id targets must be integers; got dtype {t.dtype}")
-    if t.size:
-        low, high = t.min(), t.max()
-        if low < 0 or high >= num_classes:
-            bad = int(low) if low < 0 else int(high)
-            raise DataError(
-                f"softmax_cross_entropy: class id {bad} is out of range for {num_classes} classes; "
-                f"ids must be in [0, {num_classes - 1}]"
-            )
+    bad = id_out_of_range(t, num_classes)
+    if bad is not None:
+        raise DataError(f"softmax_cross_entropy: class id {bad} is out of range for {num_classes} classes; "
+                        f"ids must be in [0, {num_classes - 1}]")
     return t.astype(np.intp, copy=False)
 
 

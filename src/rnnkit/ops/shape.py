@@ -151,6 +151,16 @@ def _is_boolean_only(index) -> bool:
     )
 
 
+def id_out_of_range(ids: np.ndarray, count: int) -> int | None:
+    """An integer id in ``ids`` outside ``[0, count)`` (the lowest if one is negative, else the highest), or None."""
+    if not ids.size:
+        return None
+    low, high = ids.min(), ids.max()
+    if low < 0:
+        return int(low)
+    return int(high) if high >= count else None
+
+
 def take(weights, indices) -> Tensor:
     """Embedding gather: rows of ``weights`` (V, ...) picked by integer ``indices`` of any shape.
 
@@ -176,14 +186,10 @@ def take(weights, indices) -> Tensor:
             ids = ids.astype(np.int64)
         else:
             raise DataError(f"take: indices must be integers (token ids); got dtype {ids.dtype}")
-    if ids.size:
-        low, high = ids.min(), ids.max()
-        if low < 0 or high >= vocab:
-            bad = int(low) if low < 0 else int(high)
-            raise DataError(
-                f"take: index {bad} is out of range for a vocabulary of size {vocab} (input_dim); "
-                f"ids must be in [0, {vocab - 1}]"
-            )
+    bad = id_out_of_range(ids, vocab)
+    if bad is not None:
+        raise DataError(f"take: index {bad} is out of range for a vocabulary of size {vocab} (input_dim); "
+                        f"ids must be in [0, {vocab - 1}]")
     out = weights.data[ids]  # (*ids.shape, *weights.shape[1:])
 
     def backward(g):
