@@ -220,10 +220,9 @@ def reduce_weighted(values: Tensor, sample_weight=None, mask=None, reduction="su
         values = mul(values, Tensor(np.broadcast_to(weights, values.shape), dtype=values.dtype))
     if reduction in ("none", None) or values.ndim == 0:
         return values
-    total = sum_(values)
     if reduction == "sum" or values.size == 0:
-        return total
-    return total / float(values.size)
+        return sum_(values)
+    return mean(values)  # sum / size in one op
 
 
 # ------------------------------------------------------------------------------------------ objects

@@ -65,6 +65,23 @@ def test_one_hot_equals_class_ids_and_trailing_axis_ids():
     np.testing.assert_allclose(expected, by_hand, rtol=1e-12)
 
 
+def test_class_id_kernels_match_the_general_path_values_and_gradients():
+    # float32/float64 class ids take the compiled kernels, float16 and one-hot targets the general NumPy path.
+    logits = rng.standard_normal((2, 7, 5)) * 3
+    ids = rng.integers(0, 5, (2, 7))
+    upstream = rng.standard_normal((2, 7))
+    results = {}
+    for name, dtype, target in (("kernel", "float32", ids), ("one_hot", "float32", np.eye(5)[ids]),
+                                ("float16", "float16", ids)):
+        x = Tensor(logits, dtype=dtype, requires_grad=True)
+        loss = softmax_cross_entropy(x, target)
+        (loss * Tensor(upstream, dtype=dtype)).sum().backward()
+        results[name] = (loss.numpy().astype(np.float64), x.grad.astype(np.float64))
+    for name, tol in (("one_hot", 1e-5), ("float16", 2e-2)):
+        np.testing.assert_allclose(results["kernel"][0], results[name][0], rtol=tol, atol=tol)
+        np.testing.assert_allclose(results["kernel"][1], results[name][1], rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_softmax_cross_entropy_extreme_logits(dtype):
     x = Tensor([[400.0, -400.0, 0.0], [-400.0, 400.0, 0.0]], requires_grad=True, dtype=dtype)

@@ -490,3 +490,22 @@ def test_scheduled_optimizer_config_round_trip_and_fixed_rate():
     assert clone.learning_rate == 0.01
     with pytest.raises(ConfigError, match="schedule"):
         opt.learning_rate = 0.5
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_adam_compiled_update_matches_the_numpy_path(dtype):
+    # A C-contiguous gradient takes the compiled one-pass kernel, its transposed (non-contiguous) twin the NumPy
+    # ufunc path; ten steps of each must agree to rounding.
+    rng = np.random.default_rng(3)
+    start = rng.standard_normal((6, 5)).astype(dtype)
+    grads = [rng.standard_normal((5, 6)).astype(dtype) for _ in range(10)]
+    compiled, ufuncs = Tensor(start.copy(), dtype=dtype), Tensor(start.copy(), dtype=dtype)
+    opt_compiled, opt_ufuncs = Adam(learning_rate=0.05), Adam(learning_rate=0.05)
+    for g in grads:
+        opt_compiled.apply([np.ascontiguousarray(g.T)], [compiled])
+        opt_ufuncs.apply([g.T], [ufuncs])
+    assert not np.array_equal(compiled.data, start)
+    tol = 2e-6 if dtype == "float32" else 1e-13
+    np.testing.assert_allclose(compiled.data, ufuncs.data, rtol=tol, atol=tol)
+    for name in ("momentum", "velocity"):
+        np.testing.assert_allclose(opt_compiled._slots[name][0], opt_ufuncs._slots[name][0], rtol=tol, atol=tol)

@@ -80,18 +80,17 @@ def first_nonfinite(arrays, names):
 
     One fast sum per array; the exact element test runs only when a sum is not finite.
     """
-    for array, name in zip(arrays, names):
-        if array is None:
-            continue
-        array = getattr(array, "data", array) if not isinstance(array, np.ndarray) else array
-        with np.errstate(over="ignore", invalid="ignore"):
-            total = float(np.sum(array))
-        if math.isfinite(total):
-            continue
-        if np.isnan(array).any():
-            return getattr(name, "name", name), "NaN"
-        if np.isinf(array).any():
-            return getattr(name, "name", name), "infinite"
+    with np.errstate(over="ignore", invalid="ignore"):
+        for array, name in zip(arrays, names):
+            if array is None:
+                continue
+            array = array if isinstance(array, np.ndarray) else np.asarray(getattr(array, "data", array))
+            if math.isfinite(array.sum()):
+                continue
+            if np.isnan(array).any():
+                return getattr(name, "name", name), "NaN"
+            if np.isinf(array).any():
+                return getattr(name, "name", name), "infinite"
     return None
 
 

@@ -27,8 +27,10 @@ from __future__ import annotations
 import numpy as np
 
 from rnnkit.autograd import Tensor, as_tensor, make
+from rnnkit.compiled import compilable
 from rnnkit.errors import DataError, ShapeError
 from rnnkit.ops.shape import id_out_of_range
+from rnnkit.ops.sparse_cross_entropy_kernels import class_id_loss_grad, softmax_rows_and_loss
 
 EPSILON = 1e-7  # Keras' backend.epsilon(), used to clip probabilities
 
@@ -78,7 +80,8 @@ def softmax_cross_entropy(logits, targets, axis: int = -1) -> Tensor:
     axis = axis % logits.ndim if -logits.ndim <= axis < logits.ndim else None
     if axis is None:
         raise ShapeError(f"softmax_cross_entropy: class axis out of range for logits of shape {logits.shape}")
-    x = np.ascontiguousarray(np.moveaxis(logits.data, axis, -1))  # (..., C) with the classes last, C-ordered
+    x = logits.data if axis == logits.ndim - 1 else np.moveaxis(logits.data, axis, -1)  # (..., C), classes last
+    x = np.ascontiguousarray(x)
     num_classes = x.shape[-1]
     t = _target_array(targets)
     sample_shape = x.shape[:-1]
@@ -95,6 +98,8 @@ def softmax_cross_entropy(logits, targets, axis: int = -1) -> Tensor:
             f"or one-hot/probabilities of the logits' shape {logits.shape}"
         )
 
+    if sparse and compilable(x):
+        return _compiled_class_id_loss(logits, x, ids, axis)
     shifted = x - x.max(axis=-1, keepdims=True)
     log_z = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     log_p = shifted - log_z  # (..., C) log-softmax
@@ -125,6 +130,26 @@ def softmax_cross_entropy(logits, targets, axis: int = -1) -> Tensor:
         return tuple(grads)
 
     return make("softmax_cross_entropy", out, parents, backward)
+
+
+def _compiled_class_id_loss(logits: Tensor, x: np.ndarray, ids: np.ndarray, axis: int) -> Tensor:
+    """:func:`softmax_cross_entropy` against class ids ``ids (...)`` by the compiled kernels, for float32/64 logits
+    ``x (..., C)`` (C-contiguous, classes last; ``axis`` their place in ``logits``)."""
+    C = x.shape[-1]
+    rows = x.reshape(-1, C)  # (..., C) -> (N, C), a view
+    flat_ids = ids.reshape(-1)  # (N,)
+    p = np.empty_like(rows)  # softmax, kept for the backward
+    out = np.empty(rows.shape[0], x.dtype)
+    softmax_rows_and_loss(rows, flat_ids, out, p)
+
+    def backward(g):
+        if not logits.requires_grad:
+            return (None,)
+        dx = np.empty_like(p)
+        class_id_loss_grad(p, flat_ids, np.asarray(g, x.dtype).reshape(-1), dx)
+        return (np.moveaxis(dx.reshape(x.shape), -1, axis),)  # (N, C) -> (..., C) -> logits' layout
+
+    return make("softmax_cross_entropy", out.reshape(x.shape[:-1]), (logits,), backward)
 
 
 def binary_cross_entropy(pred, targets, from_logits: bool = False) -> Tensor:

@@ -19,6 +19,7 @@ array([[0. , 0.5, 0.5],
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -72,7 +73,7 @@ def mean(a, axis=None, keepdims: bool = False) -> Tensor:
     """
     a = as_tensor(a)
     axes = _axes(axis, a.ndim, "mean")
-    count = int(np.prod([a.shape[ax] for ax in axes])) if axes else 1
+    count = math.prod(a.shape[ax] for ax in axes)
     out = np.asarray(a.data.mean(axis=axes, keepdims=keepdims))
 
     def backward(g):

@@ -29,8 +29,20 @@ import math
 
 import numpy as np
 
+from rnnkit.compiled import compilable, jit
 from rnnkit.errors import ConfigError
 from rnnkit.optimizers.base import Optimizer
+
+
+@jit
+def _adam_update(value, grad, m, v, alpha, keep_1, keep_2, epsilon):
+    """One Adam step over flat arrays in one pass (eleven NumPy calls otherwise, each its own trip through
+    memory): the same arithmetic as :meth:`Adam.update_step`'s NumPy path, ``keep_i = 1 - beta_i``."""
+    for e in range(value.size):
+        g = grad[e]
+        m[e] += (g - m[e]) * keep_1
+        v[e] += (g * g - v[e]) * keep_2
+        value[e] -= alpha * (m[e] / (math.sqrt(v[e]) + epsilon))
 
 
 class Adam(Optimizer):
@@ -63,6 +75,11 @@ class Adam(Optimizer):
         t = self.iterations + 1
         alpha = lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
         m, v = slots["momentum"], slots["velocity"]
+        if not self.amsgrad and compilable(value, grad, m, v):
+            kind = value.dtype.type  # the scalars in the arrays' precision, as NumPy's mixed arithmetic uses them
+            _adam_update(value.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1), kind(alpha),
+                         kind(1 - self.beta_1), kind(1 - self.beta_2), kind(self.epsilon))
+            return
         np.subtract(grad, m, out=scratch)
         scratch *= 1 - self.beta_1
         m += scratch  # m += (g - m) * (1 - beta_1)

@@ -147,10 +147,10 @@ def stacked_weight_grads(dz: np.ndarray, xh: np.ndarray, D: int, need: dict) -> 
     grads = {}
     if need.get("kernel") or need.get("recurrent_kernel"):
         inputs = xh[:, :T].reshape(-1, T * B)  # (D+1+H, T, B) -> (D+1+H, T*B), a view
-        stacked = np.dot(inputs, dz2d.T)  # (D+1+H, T*B) @ (T*B, G*H)
+        stacked = np.matmul(inputs, dz2d.T)  # (D+1+H, T*B) @ (T*B, G*H)
         grads.update(kernel=stacked[:D], bias=stacked[D], recurrent_kernel=stacked[D + 1 :])
     elif need.get("bias"):
-        grads["bias"] = np.dot(dz2d, np.ones(T * B, dz.dtype))  # (G*H,)
+        grads["bias"] = np.matmul(dz2d, np.ones(T * B, dz.dtype))  # (G*H,)
     return {name: grad for name, grad in grads.items() if need.get(name)}
 
 
@@ -158,7 +158,7 @@ def project_inputs(x_fm: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """All steps' input projections in one product: scratch ``(G*H, T, B) = W^T @ X^T`` (no bias)."""
     D, T, B = x_fm.shape
     out = scratch((kernel.shape[1], T, B), x_fm.dtype)
-    np.dot(kernel.T, x_fm.reshape(D, T * B), out=out.reshape(-1, T * B))  # (G*H, D) @ (D, T*B)
+    np.matmul(kernel.T, x_fm.reshape(D, T * B), out=out.reshape(-1, T * B))  # (G*H, D) @ (D, T*B)
     return out
 
 
@@ -209,12 +209,12 @@ def weight_grads(dz: np.ndarray, x_fm: np.ndarray, hs: np.ndarray | None, need: 
     dz2d = dz.reshape(GH, T * B)  # (G*H, T*B)
     grads = {}
     if need.get("kernel"):
-        grads["kernel"] = np.dot(x_fm.reshape(-1, T * B), dz2d.T)  # (D, T*B) @ (T*B, G*H)
+        grads["kernel"] = np.matmul(x_fm.reshape(-1, T * B), dz2d.T)  # (D, T*B) @ (T*B, G*H)
     if need.get("recurrent_kernel"):
         h_prev = hs[:, :T].reshape(-1, T * B)  # (H, T, B) -> (H, T*B), a view (rows of T*B contiguous items)
-        grads["recurrent_kernel"] = np.dot(h_prev, dz2d.T)  # (H, T*B) @ (T*B, G*H)
+        grads["recurrent_kernel"] = np.matmul(h_prev, dz2d.T)  # (H, T*B) @ (T*B, G*H)
     if need.get("bias"):
-        grads["bias"] = np.dot(dz2d, np.ones(T * B, dz.dtype))  # (G*H,)
+        grads["bias"] = np.matmul(dz2d, np.ones(T * B, dz.dtype))  # (G*H,)
     return grads
 
 
@@ -222,7 +222,7 @@ def input_grad(dz: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """``dx (B, T, D)`` from ``dz (G*H, T, B)`` in one product: ``W (D, G*H) @ dz``."""
     GH, T, B = dz.shape
     dx_fm = scratch((kernel.shape[0], T, B), dz.dtype)  # (D, T, B)
-    np.dot(kernel, dz.reshape(GH, T * B), out=dx_fm.reshape(-1, T * B))  # (D, G*H) @ (G*H, T*B)
+    np.matmul(kernel, dz.reshape(GH, T * B), out=dx_fm.reshape(-1, T * B))  # (D, G*H) @ (G*H, T*B)
     dx = swap_outer(dx_fm, np.empty((B, T, kernel.shape[0]), dz.dtype))  # (D, T, B) -> (B, T, D)
     release(dx_fm)
     return dx

@@ -363,7 +363,7 @@ def _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, 
         u_t = common.transpose_copy(recurrent_kernel)  # (H, 3H) -> (3H, H)
         for t in range(T):
             k = t if keep else 0  # the step's slot in gates and rh
-            np.dot(u_t, hs[:, t], out=rec)  # (3H, H) @ (H, B)
+            np.matmul(u_t, hs[:, t], out=rec)  # (3H, H) @ (H, B)
             gru_step(t, k, xw, rec, bias, hs, rows, act, rec_act, gates, rh)
     else:
         u_zr_t = common.transpose_copy(recurrent_kernel[:, : 2 * H])  # (H, 2H) -> (2H, H)
@@ -371,9 +371,9 @@ def _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, 
         rec_zr, rec_h = rec[: 2 * H], rec[2 * H :]  # (2H, B), (H, B)
         for t in range(T):
             k = t if keep else 0
-            np.dot(u_zr_t, hs[:, t], out=rec_zr)  # (2H, H) @ (H, B)
+            np.matmul(u_zr_t, hs[:, t], out=rec_zr)  # (2H, H) @ (H, B)
             gru_step_zr(t, k, xw, rec, bias, hs, rec_act, gates, rh)
-            np.dot(u_h_t, rh[:, k], out=rec_h)  # (H, H) @ (H, B)
+            np.matmul(u_h_t, rh[:, k], out=rec_h)  # (H, H) @ (H, B)
             gru_step_candidate(t, k, xw, rec, bias, hs, rows, act, gates)
     common.release(xw)
     return cache
@@ -391,7 +391,7 @@ def _backward_reset_after(cache, recurrent_kernel, rows, outs, act, rec_act, dh,
     for t in range(T - 1, -1, -1):
         gru_step_backward(t, dh, rec, outs, gates, hs, rh, rows, act, rec_act, dz, work)
         if t > 0 or need_h0:
-            np.dot(u_hzr, dz[:H3, t], out=rec)  # (H, 3H) @ (3H, B)
+            np.matmul(u_hzr, dz[:H3, t], out=rec)  # (H, 3H) @ (3H, B)
     common.release(work)
     return dh + rec if need_h0 else None
 
@@ -408,10 +408,10 @@ def _backward_reset_before(cache, recurrent_kernel, rows, outs, act, rec_act, dh
     work = common.scratch((4, H * B), gates.dtype)
     for t in range(T - 1, -1, -1):
         gru_step_backward_candidate(t, dh, rec, outs, gates, hs, rows, act, rec_act, dz, work)
-        np.dot(u_h, dz[2 * H :, t], out=dq)  # (H, H) @ (H, B)
+        np.matmul(u_h, dz[2 * H :, t], out=dq)  # (H, H) @ (H, B)
         gru_step_backward_reset(t, dh, dq, gates, hs, rec_act, dz, work)
         if t > 0 or need_h0:
-            np.dot(u_zr, dz[: 2 * H, t], out=rec)  # (H, 2H) @ (2H, B)
+            np.matmul(u_zr, dz[: 2 * H, t], out=rec)  # (H, 2H) @ (2H, B)
     common.release(work)
     return dh + rec if need_h0 else None
 
@@ -448,7 +448,7 @@ def _grads_reset_before(dz, x_fm, hs, q, kernel, need):
     if need["recurrent_kernel"]:
         drec = np.empty((H, GH), dz.dtype)
         drec[:, : 2 * H] = fm.weight_grads(dz[: 2 * H], None, hs, {"recurrent_kernel": True})["recurrent_kernel"]
-        drec[:, 2 * H :] = np.dot(q.reshape(H, T * B), dz[2 * H :].reshape(H, T * B).T)  # (H, T*B) @ (T*B, H)
+        drec[:, 2 * H :] = np.matmul(q.reshape(H, T * B), dz[2 * H :].reshape(H, T * B).T)  # (H, T*B) @ (T*B, H)
         grads["recurrent_kernel"] = drec
     if need["x"]:
         grads["x"] = fm.input_grad(dz, kernel)  # (B, T, D)

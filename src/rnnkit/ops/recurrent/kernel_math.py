@@ -1,9 +1,10 @@
-"""The scalar arithmetic the compiled recurrent kernels share: the JIT options, a vectorisable float32 ``tanh``,
-and the gate activations with their derivatives, selected by a small integer code.
+"""The scalar arithmetic the compiled recurrent kernels share: a vectorisable float32 ``tanh``, and the gate
+activations with their derivatives, selected by a small integer code.
 
 Every recurrent op's time loop calls NumPy's BLAS for the step's product and one compiled kernel per step for
 all the gate arithmetic: a single pass over the gates instead of ten NumPy calls, each with its own temporary and
-its own trip through memory. Kernels are compiled by Numba on first use and cached on disk.
+its own trip through memory. Kernels are compiled by Numba on first use and cached on disk
+(:mod:`rnnkit.compiled`).
 
 float32 ``tanh`` is a rational function of our own fit, ``x P(s) / Q(s)`` with ``s = (x/9)^2`` on ``|x| <= 9``
 and ``±1`` beyond (where float32 ``tanh`` is 1 to the last bit): it has no branches and no calls, so the
@@ -33,16 +34,11 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 from numba import types
 from numba.extending import overload
 
-# Every float flag except 'nnan' and 'ninf': the compiler may fuse multiply-adds and reorder, but must keep NaN and
-# infinity semantics, so that a NaN loss still shows up. error_model='numpy' lets divisions vectorise (no
-# ZeroDivisionError check per element).
-JIT_OPTIONS = dict(fastmath={"contract", "arcp", "reassoc", "nsz", "afn"}, error_model="numpy", nogil=True,
-                   cache=True)
+from rnnkit.compiled import JIT_OPTIONS, jit
 
 TANH, SIGMOID, RELU, HARD_SIGMOID, LINEAR = 0, 1, 2, 3, 4
 CODES = {"tanh": TANH, "sigmoid": SIGMOID, "relu": RELU, "hard_sigmoid": HARD_SIGMOID, "linear": LINEAR}
@@ -52,11 +48,6 @@ CODES = {"tanh": TANH, "sigmoid": SIGMOID, "relu": RELU, "hard_sigmoid": HARD_SI
 _P = (0.99999974, 10.45764147, 19.10549458, 4.88658032, -0.54199955, 0.06219703)
 _Q = (1.0, 37.45756017, 155.66696919, 120.60468593)
 _CLAMP = 9.0
-
-
-def jit(function):
-    """Compile ``function`` with :data:`JIT_OPTIONS` (type-specialised on first call, cached on disk)."""
-    return numba.njit(**JIT_OPTIONS)(function)
 
 
 def tanh(x):
@@ -84,7 +75,7 @@ def _tanh_for(x):
     return lambda x: math.tanh(x)
 
 
-@numba.njit(**JIT_OPTIONS)
+@jit
 def activate(code, x):
     """``f(x)`` for the activation with ``code`` (see the table above)."""
     half = type(x)(0.5)
@@ -101,7 +92,7 @@ def activate(code, x):
     return x
 
 
-@numba.njit(**JIT_OPTIONS)
+@jit
 def derivative(code, y):
     """``f'(x)`` written with the activation's output ``y = f(x)``."""
     one, zero = type(y)(1), type(y)(0)
@@ -118,7 +109,7 @@ def derivative(code, y):
 
 # The row functions branch on the code once, outside the loop, so that each loop body is branch-free and
 # vectorises (a code tested inside the loop kept it scalar: measured 4x slower).
-@numba.njit(**JIT_OPTIONS)
+@jit
 def activate_row(code, x, out):
     """``out[i] = f(x[i])`` over 1-D rows that do not overlap (see :func:`activate_inplace`)."""
     n = x.shape[0]
@@ -139,7 +130,7 @@ def activate_row(code, x, out):
             out[i] = x[i]
 
 
-@numba.njit(**JIT_OPTIONS)
+@jit
 def activate_inplace(code, x):
     """``x[i] = f(x[i])`` over a 1-D row. (Calling :func:`activate_row` with ``out`` = ``x`` would be correct but
     scalar: the compiler's overlap check sees the same memory on both sides and skips the SIMD loop.)"""
@@ -158,7 +149,7 @@ def activate_inplace(code, x):
             x[i] = activate(HARD_SIGMOID, x[i])
 
 
-@numba.njit(**JIT_OPTIONS)
+@jit
 def derivative_row(code, y, out):
     """``out[i] = f'(x[i])`` from the outputs ``y[i] = f(x[i])`` over 1-D rows."""
     n = y.shape[0]
@@ -179,14 +170,14 @@ def derivative_row(code, y, out):
             out[i] = derivative(LINEAR, y[i])
 
 
-@numba.njit(**JIT_OPTIONS)
+@jit
 def apply_activation(a, code):
     """Apply the activation ``code`` to a contiguous array in place; return it."""
     activate_inplace(code, a.reshape(-1))  # (N,) view
     return a
 
 
-@numba.njit(**JIT_OPTIONS)
+@jit
 def apply_derivative(y, code):
     """Replace the activation outputs ``y`` (a contiguous array) by the derivatives ``f'(x)``; return it."""
     flat = y.reshape(-1)  # (N,) view

@@ -192,7 +192,7 @@ def _forward(xh, D, weights, c0, valid, act, rec_act, keep=True):
     rows = common.or_empty(valid, 2, dtype)  # the mask rows; zero-length: no mask
     for t in range(T):
         k = t if keep else 0  # the step's slot in gates and tc
-        np.dot(weights, xh[:, t], out=gates[k])  # (4H, D+1+H) @ (D+1+H, B)
+        np.matmul(weights, xh[:, t], out=gates[k])  # (4H, D+1+H) @ (D+1+H, B)
         lstm_step(t, k, hs, cs, rows, act, rec_act, gates, tc)
     return cache
 
@@ -214,7 +214,7 @@ def _backward(cache, D, kernel, recurrent_kernel, valid, act, rec_act, d_out, dh
         lstm_step_backward(t, dh, dc, outs, gates, cs, tc, rows, act, rec_act, dz, work)
         if t == 0 and not need_states:
             break
-        np.dot(recurrent_kernel, dz[:, t], out=rec)  # (H, 4H) @ (4H, B)
+        np.matmul(recurrent_kernel, dz[:, t], out=rec)  # (H, 4H) @ (4H, B)
         if valid is None:
             dh, rec = rec, dh
         else:

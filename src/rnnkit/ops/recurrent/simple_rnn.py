@@ -108,7 +108,7 @@ def _forward(xh, D, weights, valid, act, keep=True):
     rows = common.or_empty(valid, 2, xh.dtype)  # the mask rows; zero-length: no mask
     for t in range(T):
         k = t if keep else 0  # the step's slot in cand
-        np.dot(weights, xh[:, t], out=cand[k])  # (H, D+1+H) @ (D+1+H, B)
+        np.matmul(weights, xh[:, t], out=cand[k])  # (H, D+1+H) @ (D+1+H, B)
         simple_rnn_step(t, k, hs, rows, act, cand)
     return cache
 
@@ -128,7 +128,7 @@ def _backward(cache, D, kernel, recurrent_kernel, valid, act, d_out, dh_last, ne
         simple_rnn_step_backward(t, dh, outs, cand, rows, act, dz, work)
         if t == 0 and not need["h0"]:
             break
-        np.dot(recurrent_kernel, dz[:, t], out=rec)  # (H, H) @ (H, B)
+        np.matmul(recurrent_kernel, dz[:, t], out=rec)  # (H, H) @ (H, B)
         if valid is None:
             dh, rec = rec, dh
         else:
