@@ -76,3 +76,43 @@ def test_one_input_wanting_a_gradient_gets_the_full_runs_gradient(kind, options,
     alone, full = grads({wanted}), grads(set(names))
     assert all(g is None for n, g in alone.items() if n != wanted)
     np.testing.assert_allclose(alone[wanted], full[wanted], rtol=1e-13, atol=1e-15)
+
+
+def _run_with_cotangents(kind, options, case, dtype, mask, cotangents):
+    """Outputs, final states and every input's gradient of ``sum(result * cotangent)`` over the op's results."""
+    arrays, names = arrays_and_names(case)
+    leaves = [Tensor(a, requires_grad=True, dtype=dtype) for a in arrays]
+    results = run(kind, names, leaves, mask=mask, **options)
+    loss = sum((r * Tensor(c, dtype=dtype)).sum() for r, c in zip(results, cotangents))
+    loss.backward()
+    return [r.data for r in results], dict(zip(names, (leaf.grad for leaf in leaves)))
+
+
+@pytest.mark.parametrize("kind, options", KINDS, ids=IDS)
+@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_batch_of_one_equals_its_row_in_a_larger_batch(kind, options, masked, dtype):
+    """A batch of one runs its forward loop whole in compiled code (small_batch.py), a larger one through NumPy's
+    product: each sample alone must give its row of the batched run, outputs, final states and gradients."""
+    B, T, H = 3, 6, 5
+    case = _case(kind, options, B=B, T=T, D=4, H=H, seed=73)
+    mask = padded_and_gapped_mask(B, T) if masked else None
+    rng = np.random.default_rng(5)
+    finals = 2 if kind == "lstm" else 1  # (h_last, c_last) or h_last
+    cotangents = [rng.standard_normal((B, T, H))] + [rng.standard_normal((B, H)) for _ in range(finals)]
+    batched, batched_grads = _run_with_cotangents(kind, options, case, dtype, mask, cotangents)
+    tol = 2e-6 if dtype == "float32" else 1e-12
+    summed = {}
+    for b in range(B):
+        alone = {k: (v[b : b + 1] if k in ("x", "h0", "c0") else v) for k, v in case.items()}
+        results, grads = _run_with_cotangents(kind, options, alone, dtype, None if mask is None else mask[b : b + 1],
+                                              [c[b : b + 1] for c in cotangents])
+        for got, want in zip(results, batched):
+            np.testing.assert_allclose(got, want[b : b + 1], rtol=tol, atol=tol)
+        for name, grad in grads.items():
+            if name in ("x", "h0", "c0"):
+                np.testing.assert_allclose(grad, batched_grads[name][b : b + 1], rtol=tol, atol=tol, err_msg=name)
+            else:
+                summed[name] = summed.get(name, 0) + grad  # a weight's gradient sums over the samples
+    for name, total in summed.items():
+        np.testing.assert_allclose(total, batched_grads[name], rtol=10 * tol, atol=10 * tol, err_msg=name)

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnkit.ops.recurrent import common
+from rnnkit.ops.recurrent import common, small_batch
 from rnnkit.ops.recurrent.common import release, scratch
 from rnnkit.ops.recurrent.kernel_math import jit
 
@@ -125,18 +125,32 @@ def states(xh: np.ndarray, D: int) -> np.ndarray:
     return xh[D + 1 :]
 
 
-def stacked_weights(kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    """``[W^T | b | U^T] (G*H, D+1+H)``, contiguous, from ``kernel (D, G*H)``, ``bias (G*H,)`` (None: zeros) and
-    ``recurrent_kernel (H, G*H)``: the step product's left factor for a stacked ``xh``."""
+def stacked_rows(kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray | None,
+                 pad: int = 0) -> np.ndarray:
+    """``[W; b; U] (D+1+H, G*H)`` from ``kernel (D, G*H)``, ``bias (G*H,)`` (None: zeros) and
+    ``recurrent_kernel (H, G*H)``, as a view of rows ``pad`` items longer."""
     D, GH = kernel.shape
-    # Stack [W; b; U] (D+1+H, G*H) in rows padded by 16 items, then transpose: reading columns of rows G*H long
-    # (a power of two, often) maps every read to one cache set and runs several times slower (see
-    # common.transpose_copy; measured 170 -> 40 µs for LSTM 128).
-    rows = np.empty((D + 1 + recurrent_kernel.shape[0], GH + 16), kernel.dtype)
+    rows = np.empty((D + 1 + recurrent_kernel.shape[0], GH + pad), kernel.dtype)
     rows[:D, :GH] = kernel
     rows[D, :GH] = 0 if bias is None else bias
     rows[D + 1 :, :GH] = recurrent_kernel
-    return np.ascontiguousarray(rows[:, :GH].T)  # (D+1+H, G*H) -> (G*H, D+1+H)
+    return rows[:, :GH]
+
+
+def stacked_weights(kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """``[W^T | b | U^T] (G*H, D+1+H)``, contiguous: the step product's left factor for a stacked ``xh``."""
+    # Transposed from rows padded by 16 items: reading columns of rows G*H long (a power of two, often) maps every
+    # read to one cache set and runs several times slower (see common.transpose_copy; measured 170 -> 40 µs for
+    # LSTM 128).
+    return np.ascontiguousarray(stacked_rows(kernel, recurrent_kernel, bias, pad=16).T)  # -> (G*H, D+1+H)
+
+
+def step_weights(kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray | None, batch: int):
+    """The stacked weights in the layout the forward loop for ``batch`` reads: :func:`stacked_rows` for the
+    compiled loop of small_batch.py, else :func:`stacked_weights`."""
+    if batch <= small_batch.MAX_BATCH:
+        return stacked_rows(kernel, recurrent_kernel, bias)
+    return stacked_weights(kernel, recurrent_kernel, bias)
 
 
 def stacked_weight_grads(dz: np.ndarray, xh: np.ndarray, D: int, need: dict) -> dict:

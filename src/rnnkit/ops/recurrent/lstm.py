@@ -40,6 +40,7 @@ import numpy as np
 
 from rnnkit.ops.recurrent import common
 from rnnkit.ops.recurrent import feature_major as fm
+from rnnkit.ops.recurrent import small_batch
 from rnnkit.ops.recurrent.gate_activations import get_activation
 from rnnkit.ops.recurrent.kernel_math import SIGMOID, TANH, activate_inplace, activate_row, derivative_row, jit
 
@@ -173,8 +174,9 @@ def _gate_grads_tanh_sigmoid(t, dh, dc, gates, cs, tc, dz):
 # ---------------------------------------------------------------------------------- whole sequence
 def _forward(xh, D, weights, c0, valid, act, rec_act, keep=True):
     """Run all steps on the stacked ``xh (D+1+H, T+1, B)`` (inputs, ones, states; it receives the states) with
-    ``weights = [W^T | b | U^T] (4H, D+1+H)``; returns the cache: activated gates ``(T, 4H, B)`` = [i; f; g; o],
-    cell states ``cs (T+1, H, B)``, ``tc (T, H, B)`` = act(c_t). ``valid (T, B)``: the mask rows, or None.
+    ``weights`` from ``fm.step_weights`` (``[W^T | b | U^T] (4H, D+1+H)``, or untransposed for a batch of one);
+    returns the cache: activated gates ``(T, 4H, B)`` = [i; f; g; o], cell states ``cs (T+1, H, B)``,
+    ``tc (T, H, B)`` = act(c_t). ``valid (T, B)``: the mask rows, or None.
 
     With ``keep=False`` (no backward pass will come) every step reuses one gate block and one act(c_t) block,
     which stay in cache, instead of filling ``(T, ...)`` arrays; only the states are kept.
@@ -190,11 +192,24 @@ def _forward(xh, D, weights, c0, valid, act, rec_act, keep=True):
     cache = {"gates": gates, "xh": xh, "hs": hs, "cs": cs, "tc": tc}
     common.own(cache, gates, cs, tc)
     rows = common.or_empty(valid, 2, dtype)  # the mask rows; zero-length: no mask
+    if B <= small_batch.MAX_BATCH:
+        _small_batch_loop(weights, xh, hs, cs, rows, act, rec_act, gates, tc, keep)
+        return cache
     for t in range(T):
         k = t if keep else 0  # the step's slot in gates and tc
         np.matmul(weights, xh[:, t], out=gates[k])  # (4H, D+1+H) @ (D+1+H, B)
         lstm_step(t, k, hs, cs, rows, act, rec_act, gates, tc)
     return cache
+
+
+@jit
+def _small_batch_loop(weights, xh, hs, cs, rows, act, rec_act, gates, tc, keep):
+    """:func:`_forward`'s time loop for a batch of one, whole in compiled code (see small_batch.py); ``weights``
+    are the unstransposed stacked rows ``[W; b; U]``."""
+    for t in range(xh.shape[1] - 1):
+        k = t if keep else 0
+        small_batch.step_product(weights, xh, t, gates[k])
+        lstm_step(t, k, hs, cs, rows, act, rec_act, gates, tc)
 
 
 def _backward(cache, D, kernel, recurrent_kernel, valid, act, rec_act, d_out, dh_last, dc_last, need):
@@ -233,7 +248,7 @@ def _run(op, x, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, kee
     the cache). ``keep=False``: no backward pass will come (see :func:`_forward`)."""
     codes, D = (act.code, rec_act.code), x.shape[2]
     xh = fm.stacked_inputs(x, h0, kernel.dtype)  # (D+1+H, T+1, B)
-    cache = _forward(xh, D, fm.stacked_weights(kernel, recurrent_kernel, bias), c0, valid, *codes, keep)
+    cache = _forward(xh, D, fm.step_weights(kernel, recurrent_kernel, bias, x.shape[0]), c0, valid, *codes, keep)
 
     def backward(d_out, dh_last, dc_last, need):
         common.check_cache(cache, op)

@@ -38,6 +38,7 @@ import numpy as np
 
 from rnnkit.ops.recurrent import common
 from rnnkit.ops.recurrent import feature_major as fm
+from rnnkit.ops.recurrent import small_batch
 from rnnkit.ops.recurrent.gate_activations import get_activation
 from rnnkit.ops.recurrent.kernel_math import activate_inplace, derivative_row, jit
 
@@ -96,21 +97,34 @@ def simple_rnn_step_backward(t, dh, d_out, cand, valid, act, dz, work):
 # ---------------------------------------------------------------------------------- whole sequence
 def _forward(xh, D, weights, valid, act, keep=True):
     """Run all steps on the stacked ``xh (D+1+H, T+1, B)`` (inputs, ones, states; it receives the states) with
-    ``weights = [W^T | b | U^T] (H, D+1+H)``; returns the cache: candidates ``cand (T, H, B)`` = act(z_t) and the
-    states. ``valid (T, B)``: the mask rows, or None. With ``keep=False`` (no backward pass will come) every step
-    reuses one candidate block."""
+    ``weights`` from ``fm.step_weights`` (``[W^T | b | U^T] (H, D+1+H)``, or untransposed for a batch of one);
+    returns the cache: candidates ``cand (T, H, B)`` = act(z_t) and the states. ``valid (T, B)``: the mask rows,
+    or None. With ``keep=False`` (no backward pass will come) every step reuses one candidate block."""
     _, T1, B = xh.shape
-    T, H = T1 - 1, weights.shape[0]
+    T, H = T1 - 1, xh.shape[0] - D - 1
     hs = fm.states(xh, D)  # (H, T+1, B)
     cand = common.scratch((T if keep else 1, H, B), xh.dtype)
     cache = {"cand": cand, "xh": xh, "hs": hs}
     common.own(cache, cand)
     rows = common.or_empty(valid, 2, xh.dtype)  # the mask rows; zero-length: no mask
+    if B <= small_batch.MAX_BATCH:
+        _small_batch_loop(weights, xh, hs, rows, act, cand, keep)
+        return cache
     for t in range(T):
         k = t if keep else 0  # the step's slot in cand
         np.matmul(weights, xh[:, t], out=cand[k])  # (H, D+1+H) @ (D+1+H, B)
         simple_rnn_step(t, k, hs, rows, act, cand)
     return cache
+
+
+@jit
+def _small_batch_loop(weights, xh, hs, rows, act, cand, keep):
+    """:func:`_forward`'s time loop for a batch of one, whole in compiled code (see small_batch.py); ``weights``
+    are the unstransposed stacked rows ``[W; b; U]``."""
+    for t in range(xh.shape[1] - 1):
+        k = t if keep else 0
+        small_batch.step_product(weights, xh, t, cand[k])
+        simple_rnn_step(t, k, hs, rows, act, cand)
 
 
 def _backward(cache, D, kernel, recurrent_kernel, valid, act, d_out, dh_last, need):
@@ -146,7 +160,7 @@ def _run(op, x, kernel, recurrent_kernel, bias, h0, valid, act, keep=True):
     need)`` giving the gradients in :data:`GRAD_NAMES` order (once: it frees the cache)."""
     D = x.shape[2]
     xh = fm.stacked_inputs(x, h0, kernel.dtype)  # (D+1+H, T+1, B)
-    cache = _forward(xh, D, fm.stacked_weights(kernel, recurrent_kernel, bias), valid, act.code, keep)
+    cache = _forward(xh, D, fm.step_weights(kernel, recurrent_kernel, bias, x.shape[0]), valid, act.code, keep)
 
     def backward(d_out, dh_last, need):
         common.check_cache(cache, op)
