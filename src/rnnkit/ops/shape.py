@@ -283,7 +283,8 @@ def flip(a, axis=1) -> Tensor:
     a = as_tensor(a)
     axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
     axes = tuple(_axis(ax, a.ndim, "flip") for ax in axes)
-    out = np.ascontiguousarray(np.flip(a.data, axes))
+    out = np.flip(a.data, axes)  # a view, no copy: the ops that read it (the recurrent ones copy their input into
+    out.flags.writeable = False  # their own layout anyway) take any strides; read-only, as it shares a's memory
 
     def backward(g):
         return (np.flip(g, axes),)
