@@ -55,16 +55,18 @@ def no_grad():
 
 
 class Node:
-    """One recorded op: its parent tensors, its backward closure and the shapes of its outputs."""
+    """One recorded op: its parent tensors, its backward closure and the shapes of its outputs; ``zero_fill``:
+    whether an output that received no gradient is handed to the backward as zeros (else as None)."""
 
-    __slots__ = ("name", "parents", "backward", "out_shapes", "out_dtypes")
+    __slots__ = ("name", "parents", "backward", "out_shapes", "out_dtypes", "zero_fill")
 
-    def __init__(self, name, parents, backward, out_shapes, out_dtypes):
+    def __init__(self, name, parents, backward, out_shapes, out_dtypes, zero_fill=True):
         self.name = name
         self.parents = parents
         self.backward = backward
         self.out_shapes = out_shapes
         self.out_dtypes = out_dtypes
+        self.zero_fill = zero_fill
 
 
 def _to_array(data, dtype) -> np.ndarray:
@@ -222,7 +224,7 @@ def _run_backward(root: Node, index: int, grad: np.ndarray) -> None:
         if grads is None:
             continue
         for i, g in enumerate(grads):
-            if g is None:
+            if g is None and node.zero_fill:
                 grads[i] = np.zeros(node.out_shapes[i], dtype=node.out_dtypes[i])
         parent_grads = node.backward(grads if len(grads) > 1 else grads[0])
         for parent, g in zip(node.parents, parent_grads):
@@ -263,9 +265,11 @@ def make(name: str, data: np.ndarray, parents: Sequence[Tensor], backward: Calla
     return out
 
 
-def make_many(name: str, datas: Sequence[np.ndarray], parents: Sequence[Tensor], backward: Callable) -> tuple:
-    """Like :func:`make` for an op with several outputs; ``backward`` receives a list of output gradients
-    (zeros for outputs that received none)."""
+def make_many(name: str, datas: Sequence[np.ndarray], parents: Sequence[Tensor], backward: Callable,
+              zero_fill: bool = True) -> tuple:
+    """Like :func:`make` for an op with several outputs; ``backward`` receives a list of output gradients, with
+    zeros for outputs that received none (None instead with ``zero_fill=False``: an op whose backward skips an
+    absent gradient then saves allocating and adding a zero array)."""
     outs = tuple(make(name, d, (), None) for d in datas)
     if len(datas) == 1:  # the tape hands a one-output node a bare array; keep the promised list
         many_backward = backward
@@ -274,7 +278,8 @@ def make_many(name: str, datas: Sequence[np.ndarray], parents: Sequence[Tensor],
             return many_backward([g])
 
     if _grad_enabled and any(p.requires_grad for p in parents):
-        node = Node(name, tuple(parents), backward, tuple(d.shape for d in datas), tuple(d.dtype for d in datas))
+        node = Node(name, tuple(parents), backward, tuple(d.shape for d in datas), tuple(d.dtype for d in datas),
+                    zero_fill)
         for i, out in enumerate(outs):
             out.requires_grad = True
             out._node = node

@@ -233,7 +233,7 @@ def finish(op: str, cache: dict, datas, parents: tuple, backward):
     backward pass can come (no parent requires grad, or under ``no_grad``)."""
     parents_present, backward = present(parents), skip_absent(backward, parents)
     if isinstance(datas, tuple):
-        outs = make_many(op, datas, parents_present, backward)
+        outs = make_many(op, datas, parents_present, backward, zero_fill=False)  # see fm.tape_backward
         first = outs[0]
     else:
         outs = first = make(op, datas, parents_present, backward)

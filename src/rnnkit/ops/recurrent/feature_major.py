@@ -178,8 +178,8 @@ def project_inputs(x_fm: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 def gradient_history(g: np.ndarray | None, mask_rows: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:
     """The gradient of the ``(B, T, H)`` outputs as scratch ``(H, T, B)``, zero at masked steps (whose output is the
-    constant 0); None when there is none or it is all zero (only the final state is used)."""
-    if g is None or not g.any():
+    constant 0); None when there is none (only the final state is used)."""
+    if g is None:
         return None
     g_fm = feature_major(g, dtype)  # (H, T, B)
     if mask_rows is not None:
@@ -188,18 +188,25 @@ def gradient_history(g: np.ndarray | None, mask_rows: np.ndarray | None, dtype: 
 
 
 def tape_backward(run_backward, valid: np.ndarray | None, dtype: np.dtype, parents: tuple, names: tuple):
-    """The backward function a sequence op puts on the tape: it receives ``(g_outputs (B, T, H), g_state, ...)``,
-    turns the outputs' gradient feature-major (:func:`gradient_history`) and the state gradients into ``dtype``,
-    calls ``run_backward(d_out, *state_grads, need)`` (``need``: which of ``names`` want a gradient) and matches
-    the results to ``parents``."""
+    """The backward function a sequence op puts on the tape: it receives ``(g_outputs (B, T, H), g_state, ...)``
+    (None where an output received no gradient), turns the outputs' gradient feature-major
+    (:func:`gradient_history`) and the state gradients into ``dtype``, calls ``run_backward(d_out, *state_grads,
+    need)`` (``need``: which of ``names`` want a gradient) and matches the results to ``parents``."""
     def backward(grads):
         g_out, *g_states = grads
         d_out = gradient_history(g_out, valid, dtype)  # (H, T, B) or None
-        result = run_backward(d_out, *(common.cast(g, dtype) for g in g_states), common.needs_by_name(names, parents))
+        result = run_backward(d_out, *_state_grads(g_states, parents, dtype), common.needs_by_name(names, parents))
         release(d_out)
         return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
 
     return backward
+
+
+def _state_grads(g_states, parents: tuple, dtype: np.dtype) -> list:
+    """The final states' gradients in ``dtype``, zeros ``(B, H)`` for a state that received none (the ops' outputs
+    are recorded without zero fill, see common.finish); ``parents`` start ``(x, kernel, recurrent_kernel, ...)``."""
+    shape = (parents[0].shape[0], parents[2].shape[0])  # (B, H)
+    return [np.zeros(shape, dtype) if g is None else common.cast(g, dtype) for g in g_states]
 
 
 def cell_tape_backward(run_backward, dtype: np.dtype, parents: tuple, names: tuple):
@@ -208,7 +215,7 @@ def cell_tape_backward(run_backward, dtype: np.dtype, parents: tuple, names: tup
     as ``(B, D)``."""
     def backward(grads):
         g_states = grads if isinstance(grads, (tuple, list)) else (grads,)
-        result = list(run_backward(None, *(common.cast(g, dtype) for g in g_states), common.needs_by_name(names, parents)))
+        result = list(run_backward(None, *_state_grads(g_states, parents, dtype), common.needs_by_name(names, parents)))
         result[0] = None if result[0] is None else result[0][:, 0]  # (B, 1, D) -> (B, D)
         return tuple(common.grad_for(p, g) for p, g in zip(parents, result))
 
