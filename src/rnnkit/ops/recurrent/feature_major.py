@@ -26,6 +26,9 @@ LSTM 128, B = 64, T = 28, D = 28: forward products 3.7 -> 3.0 ms, weight gradien
 ``(G*H, T, B)`` projection is stored. The outputs the caller sees are a ``(B, T, H)`` view of the states (no
 copy).
 
+The products are ``np.matmul``, never ``np.dot``: on a strided view such as ``xh[:, t]`` or ``dz[:, t]`` NumPy's
+``dot`` runs far slower (measured for LSTM 128, B = 64, per step: forward 83 -> 68 µs, backward 93 -> 64 µs).
+
 >>> import numpy as np
 >>> x = np.arange(12.0).reshape(2, 3, 2)                   # (B, T, D)
 >>> x_fm = feature_major(x, np.dtype("float64"))            # (D, T, B)
