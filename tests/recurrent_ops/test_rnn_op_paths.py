@@ -6,6 +6,7 @@ from helpers.gradcheck import relative_error
 from recurrent_op_cases import arrays_and_names, lengths_mask, make_case, padded_and_gapped_mask, run
 
 from rnnkit import Tensor, no_grad
+from rnnkit.ops.recurrent import lstm
 
 KINDS = [("simple_rnn", {}), ("lstm", {}), ("gru", {"reset_after": True}), ("gru", {"reset_after": False})]
 IDS = ["rnn", "lstm", "gru-after", "gru-before"]
@@ -116,3 +117,24 @@ def test_a_batch_of_one_equals_its_row_in_a_larger_batch(kind, options, masked, 
                 summed[name] = summed.get(name, 0) + grad  # a weight's gradient sums over the samples
     for name, total in summed.items():
         np.testing.assert_allclose(total, batched_grads[name], rtol=10 * tol, atol=10 * tol, err_msg=name)
+
+
+def test_recurrent_op_gradients_do_not_depend_on_which_outputs_were_used():
+    # The recurrent ops record their outputs without zero fill: an unused output reaches their backward as None.
+    # Using an output with a zero cotangent must give the same gradients as not using it at all.
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) * 0.5 for s in ((2, 4, 3), (3, 8), (2, 8), (8,), (2, 2), (2, 2))]
+    cotangent = [rng.standard_normal(s) for s in ((2, 4, 2), (2, 2), (2, 2))]
+    for used in range(3):  # only the outputs, only h_last, only c_last
+        grads = []
+        for with_zeros in (False, True):
+            leaves = [Tensor(a, requires_grad=True, dtype="float64") for a in arrays]
+            results = lstm(*leaves)
+            loss = (results[used] * Tensor(cotangent[used], dtype="float64")).sum()
+            if with_zeros:
+                for i in set(range(3)) - {used}:
+                    loss = loss + (results[i] * 0.0).sum()
+            loss.backward()
+            grads.append([leaf.grad for leaf in leaves])
+        for a, b in zip(*grads):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)

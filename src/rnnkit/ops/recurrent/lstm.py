@@ -18,7 +18,8 @@ Backward (``dh``, ``dc``: total gradients reaching the states ``h_t``, ``c_t``; 
 
 Each step is one product (NumPy's BLAS), ``[W^T | b | U^T] @ [x_t; 1; h_{t-1}]`` in the stacked layout of
 feature_major.py, and one compiled kernel for all the gate arithmetic (:func:`lstm_step`); a step backward is
-one kernel (:func:`lstm_step_backward`) and one ``U dz_t`` product.
+one kernel (:func:`lstm_step_backward`) and one ``U dz_t`` product. At batch size 1 the forward loop runs whole in
+compiled code, its product too (small_batch.py).
 
 >>> import numpy as np
 >>> from rnnkit import Tensor

@@ -14,7 +14,8 @@ reaching the state ``h_t``):
 
 Each step is one product (NumPy's BLAS), ``[W^T | b | U^T] @ [x_t; 1; h_{t-1}]`` in the stacked layout of
 feature_major.py, and one compiled kernel (:func:`simple_rnn_step`); a step backward is one kernel
-(:func:`simple_rnn_step_backward`) and one ``U dz_t`` product. The sums for ``dW``, ``db`` and ``dU`` are one
+(:func:`simple_rnn_step_backward`) and one ``U dz_t`` product. At batch size 1 the forward loop runs whole in
+compiled code, its product too (small_batch.py). The sums for ``dW``, ``db`` and ``dU`` are one
 product after the loop, ``dx`` another.
 
 >>> import numpy as np
