@@ -35,7 +35,15 @@ def as_input(value, name: str, op: str) -> Tensor | None:
 def compute_dtype(*tensors) -> np.dtype:
     """The dtype an op computes in: float64 if some input is float64 (or wider), else float32 (half-precision
     inputs are computed in float32, the narrowest type the compiled kernels take)."""
-    return np.result_type(np.float32, *[t.dtype for t in tensors if t is not None])
+    dtypes = {t.dtype for t in tensors if t is not None}
+    if len(dtypes) == 1:
+        (dtype,) = dtypes
+        if dtype in _OWN_DTYPES:  # the usual case, without result_type's cost (about 1 µs)
+            return dtype
+    return np.result_type(np.float32, *dtypes)
+
+
+_OWN_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # the dtypes an op computes in when all inputs have it
 
 
 def check_weights(op: str, x_shape: tuple, kernel: Tensor, recurrent_kernel: Tensor, gates: int) -> tuple:

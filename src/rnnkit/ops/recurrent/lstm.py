@@ -16,10 +16,11 @@ Backward (``dh``, ``dc``: total gradients reaching the states ``h_t``, ``c_t``; 
     dz_i = dc~ * g * σ'(z_i)   dz_f = dc~ * c_{t-1} * σ'(z_f)   dz_c = dc~ * i * act'(z_c)
     dc_{t-1} = dc~ * f         dh_{t-1} = g_{t-1} + dz_t U^T
 
-Each step is one product (NumPy's BLAS), ``[W^T | b | U^T] @ [x_t; 1; h_{t-1}]`` in the stacked layout of
-feature_major.py, and one compiled kernel for all the gate arithmetic (:func:`lstm_step`); a step backward is
-one kernel (:func:`lstm_step_backward`) and one ``U dz_t`` product. At batch size 1 the forward loop runs whole in
-compiled code, its product too (small_batch.py).
+Each step is one product, ``[W^T | b | U^T] @ [x_t; 1; h_{t-1}]`` in the stacked layout of feature_major.py, and
+one compiled kernel for all the gate arithmetic (:func:`lstm_step`); a step backward is one kernel
+(:func:`lstm_step_backward`) and one ``U dz_t`` product. The loops run whole in compiled code, calling NumPy's
+BLAS routine for the products (blas.py; a NumPy loop where that routine cannot be found), and at batch size 1
+computing the product themselves (small_batch.py).
 
 >>> import numpy as np
 >>> from rnnkit import Tensor
@@ -39,6 +40,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnkit import blas
+from rnnkit.compiled import compilable
 from rnnkit.ops.recurrent import common
 from rnnkit.ops.recurrent import feature_major as fm
 from rnnkit.ops.recurrent import small_batch
@@ -193,14 +196,32 @@ def _forward(xh, D, weights, c0, valid, act, rec_act, keep=True):
     cache = {"gates": gates, "xh": xh, "hs": hs, "cs": cs, "tc": tc}
     common.own(cache, gates, cs, tc)
     rows = common.or_empty(valid, 2, dtype)  # the mask rows; zero-length: no mask
+    gemm = blas.gemm_address(dtype)
     if B <= small_batch.MAX_BATCH:
         _small_batch_loop(weights, xh, hs, cs, rows, act, rec_act, gates, tc, keep)
-        return cache
-    for t in range(T):
+    elif gemm:
+        _compiled_loop(gemm, weights, xh, hs, cs, rows, act, rec_act, gates, tc, keep)
+    else:
+        _numpy_loop(weights, xh, hs, cs, rows, act, rec_act, gates, tc, keep)
+    return cache
+
+
+def _numpy_loop(weights, xh, hs, cs, rows, act, rec_act, gates, tc, keep):
+    """:func:`_forward`'s time loop with NumPy's product, where no BLAS can be called from compiled code."""
+    for t in range(xh.shape[1] - 1):
         k = t if keep else 0  # the step's slot in gates and tc
         np.matmul(weights, xh[:, t], out=gates[k])  # (4H, D+1+H) @ (D+1+H, B)
         lstm_step(t, k, hs, cs, rows, act, rec_act, gates, tc)
-    return cache
+
+
+@jit
+def _compiled_loop(gemm, weights, xh, hs, cs, rows, act, rec_act, gates, tc, keep):
+    """:func:`_forward`'s time loop whole in compiled code, the step product from the BLAS routine at ``gemm``
+    (blas.py)."""
+    for t in range(xh.shape[1] - 1):
+        k = t if keep else 0
+        blas.matmul_into(gemm, weights, xh[:, t], gates[k], 0.0)  # (4H, D+1+H) @ (D+1+H, B)
+        lstm_step(t, k, hs, cs, rows, act, rec_act, gates, tc)
 
 
 @jit
@@ -221,26 +242,44 @@ def _backward(cache, D, kernel, recurrent_kernel, valid, act, rec_act, d_out, dh
     H = H4 // 4
     dz = common.scratch((H4, T, B), gates.dtype)
     dh, dc = dh_last.T.copy(), dc_last.T.copy()  # (B, H) -> (H, B); copies: the kernels write into them
-    rec = np.empty_like(dh)
     rows = common.or_empty(valid, 2, gates.dtype)  # the mask rows; zero-length: no mask
     outs = common.or_empty(d_out, 3, gates.dtype)  # zero-length: no output gradient
-    need_states = need["h0"] or need["c0"]
     work = common.scratch((6, H * B), gates.dtype)
-    for t in range(T - 1, -1, -1):
-        lstm_step_backward(t, dh, dc, outs, gates, cs, tc, rows, act, rec_act, dz, work)
-        if t == 0 and not need_states:
-            break
-        np.matmul(recurrent_kernel, dz[:, t], out=rec)  # (H, 4H) @ (4H, B)
-        if valid is None:
-            dh, rec = rec, dh
-        else:
-            dh += rec  # masked columns carried their gradient through
+    gemm = blas.gemm_address(gates.dtype) if compilable(recurrent_kernel, gates) else 0
+    loop = _compiled_backward_loop if gemm else _numpy_backward_loop
+    loop(gemm, recurrent_kernel, dh, dc, outs, gates, cs, tc, rows, act, rec_act, dz, work, need["h0"] or need["c0"])
     grads = fm.stacked_weight_grads(dz, cache["xh"], D, need)
     if need["x"]:
         grads["x"] = fm.input_grad(dz, kernel)
     grads["h0"], grads["c0"] = dh.T, dc.T  # (H, B) -> (B, H)
     common.release(dz, work)
     return grads
+
+
+def _numpy_backward_loop(gemm, recurrent_kernel, dh, dc, outs, gates, cs, tc, rows, act, rec_act, dz, work,
+                         to_states):
+    """:func:`_backward`'s time loop with NumPy's product (``gemm`` unused): ``dh`` and ``dc`` end as the
+    gradients of ``h0`` and ``c0`` (``dh`` complete only when ``to_states``)."""
+    rec = np.empty_like(dh)
+    for t in range(gates.shape[0] - 1, -1, -1):
+        lstm_step_backward(t, dh, dc, outs, gates, cs, tc, rows, act, rec_act, dz, work)
+        if t == 0 and not to_states:
+            break
+        if rows.shape[0] == 0:
+            np.matmul(recurrent_kernel, dz[:, t], out=dh)  # (H, 4H) @ (4H, B)
+        else:
+            dh += np.matmul(recurrent_kernel, dz[:, t], out=rec)  # masked columns carried their gradient through
+
+
+@jit
+def _compiled_backward_loop(gemm, recurrent_kernel, dh, dc, outs, gates, cs, tc, rows, act, rec_act, dz, work,
+                            to_states):
+    """:func:`_numpy_backward_loop` whole in compiled code, the product from the BLAS routine at ``gemm``."""
+    beta = 1.0 if rows.shape[0] > 0 else 0.0  # with a mask, masked columns carried their gradient through dh
+    for t in range(gates.shape[0] - 1, -1, -1):
+        lstm_step_backward(t, dh, dc, outs, gates, cs, tc, rows, act, rec_act, dz, work)
+        if t > 0 or to_states:
+            blas.matmul_into(gemm, recurrent_kernel, dz[:, t], dh, beta)  # (H, 4H) @ (4H, B)
 
 
 def _run(op, x, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, keep=True):

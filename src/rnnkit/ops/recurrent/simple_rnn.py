@@ -12,11 +12,11 @@ reaching the state ``h_t``):
     dh_{t-1} = g_{t-1} + dz_t U^T
     dW = sum_t x_t^T dz_t,  dU = sum_t h_{t-1}^T dz_t,  db = sum_t dz_t,  dx_t = dz_t W^T
 
-Each step is one product (NumPy's BLAS), ``[W^T | b | U^T] @ [x_t; 1; h_{t-1}]`` in the stacked layout of
-feature_major.py, and one compiled kernel (:func:`simple_rnn_step`); a step backward is one kernel
-(:func:`simple_rnn_step_backward`) and one ``U dz_t`` product. At batch size 1 the forward loop runs whole in
-compiled code, its product too (small_batch.py). The sums for ``dW``, ``db`` and ``dU`` are one
-product after the loop, ``dx`` another.
+Each step is one product, ``[W^T | b | U^T] @ [x_t; 1; h_{t-1}]`` in the stacked layout of feature_major.py, and
+one compiled kernel (:func:`simple_rnn_step`); a step backward is one kernel (:func:`simple_rnn_step_backward`)
+and one ``U dz_t`` product. The loops run whole in compiled code, calling NumPy's BLAS routine for the products
+(blas.py; a NumPy loop where that routine cannot be found), and at batch size 1 computing the product themselves
+(small_batch.py). The sums for ``dW``, ``db`` and ``dU`` are one product after the loop, ``dx`` another.
 
 >>> import numpy as np
 >>> from rnnkit import Tensor
@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnkit import blas
+from rnnkit.compiled import compilable
 from rnnkit.ops.recurrent import common
 from rnnkit.ops.recurrent import feature_major as fm
 from rnnkit.ops.recurrent import small_batch
@@ -108,14 +110,32 @@ def _forward(xh, D, weights, valid, act, keep=True):
     cache = {"cand": cand, "xh": xh, "hs": hs}
     common.own(cache, cand)
     rows = common.or_empty(valid, 2, xh.dtype)  # the mask rows; zero-length: no mask
+    gemm = blas.gemm_address(xh.dtype)
     if B <= small_batch.MAX_BATCH:
         _small_batch_loop(weights, xh, hs, rows, act, cand, keep)
-        return cache
-    for t in range(T):
+    elif gemm:
+        _compiled_loop(gemm, weights, xh, hs, rows, act, cand, keep)
+    else:
+        _numpy_loop(weights, xh, hs, rows, act, cand, keep)
+    return cache
+
+
+def _numpy_loop(weights, xh, hs, rows, act, cand, keep):
+    """:func:`_forward`'s time loop with NumPy's product, where no BLAS can be called from compiled code."""
+    for t in range(xh.shape[1] - 1):
         k = t if keep else 0  # the step's slot in cand
         np.matmul(weights, xh[:, t], out=cand[k])  # (H, D+1+H) @ (D+1+H, B)
         simple_rnn_step(t, k, hs, rows, act, cand)
-    return cache
+
+
+@jit
+def _compiled_loop(gemm, weights, xh, hs, rows, act, cand, keep):
+    """:func:`_forward`'s time loop whole in compiled code, the step product from the BLAS routine at ``gemm``
+    (blas.py)."""
+    for t in range(xh.shape[1] - 1):
+        k = t if keep else 0
+        blas.matmul_into(gemm, weights, xh[:, t], cand[k], 0.0)  # (H, D+1+H) @ (D+1+H, B)
+        simple_rnn_step(t, k, hs, rows, act, cand)
 
 
 @jit
@@ -135,25 +155,42 @@ def _backward(cache, D, kernel, recurrent_kernel, valid, act, d_out, dh_last, ne
     T, H, B = cand.shape
     dz = common.scratch((H, T, B), cand.dtype)
     dh = dh_last.T.copy()  # (B, H) -> (H, B); a copy: the kernels write into it
-    rec = np.empty_like(dh)
     rows = common.or_empty(valid, 2, cand.dtype)  # the mask rows; zero-length: no mask
     outs = common.or_empty(d_out, 3, cand.dtype)  # zero-length: no output gradient
     work = common.scratch((H * B,), cand.dtype)
-    for t in range(T - 1, -1, -1):
-        simple_rnn_step_backward(t, dh, outs, cand, rows, act, dz, work)
-        if t == 0 and not need["h0"]:
-            break
-        np.matmul(recurrent_kernel, dz[:, t], out=rec)  # (H, H) @ (H, B)
-        if valid is None:
-            dh, rec = rec, dh
-        else:
-            dh += rec  # masked columns carried their gradient through
+    gemm = blas.gemm_address(cand.dtype) if compilable(recurrent_kernel, cand) else 0
+    loop = _compiled_backward_loop if gemm else _numpy_backward_loop
+    loop(gemm, recurrent_kernel, dh, outs, cand, rows, act, dz, work, need["h0"])
     grads = fm.stacked_weight_grads(dz, cache["xh"], D, need)
     if need["x"]:
         grads["x"] = fm.input_grad(dz, kernel)
     grads["h0"] = dh.T  # (H, B) -> (B, H)
     common.release(dz, work)
     return grads
+
+
+def _numpy_backward_loop(gemm, recurrent_kernel, dh, outs, cand, rows, act, dz, work, to_h0):
+    """:func:`_backward`'s time loop with NumPy's product (``gemm`` unused): ``dh`` ends as the gradient of
+    ``h0`` (computed only when ``to_h0``)."""
+    rec = np.empty_like(dh)
+    for t in range(cand.shape[0] - 1, -1, -1):
+        simple_rnn_step_backward(t, dh, outs, cand, rows, act, dz, work)
+        if t == 0 and not to_h0:
+            break
+        if rows.shape[0] == 0:
+            np.matmul(recurrent_kernel, dz[:, t], out=dh)  # (H, H) @ (H, B)
+        else:
+            dh += np.matmul(recurrent_kernel, dz[:, t], out=rec)  # masked columns carried their gradient through
+
+
+@jit
+def _compiled_backward_loop(gemm, recurrent_kernel, dh, outs, cand, rows, act, dz, work, to_h0):
+    """:func:`_numpy_backward_loop` whole in compiled code, the product from the BLAS routine at ``gemm``."""
+    beta = 1.0 if rows.shape[0] > 0 else 0.0  # with a mask, masked columns carried their gradient through dh
+    for t in range(cand.shape[0] - 1, -1, -1):
+        simple_rnn_step_backward(t, dh, outs, cand, rows, act, dz, work)
+        if t > 0 or to_h0:
+            blas.matmul_into(gemm, recurrent_kernel, dz[:, t], dh, beta)  # (H, H) @ (H, B)
 
 
 def _run(op, x, kernel, recurrent_kernel, bias, h0, valid, act, keep=True):
