@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from rnnkit.layers.arguments import activation_fn, activation_name, check_units, initializer_config
 from rnnkit.layers.base import Layer
-from rnnkit.ops import matmul
+from rnnkit.ops import affine
 
 
 class Dense(Layer):
@@ -53,10 +53,7 @@ class Dense(Layer):
             self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
 
     def call(self, inputs):
-        y = matmul(inputs, self.kernel)  # (..., D) @ (D, units) -> (..., units)
-        if self.use_bias:
-            y = y + self.bias
-        return self.activation(y)
+        return self.activation(affine(inputs, self.kernel, self.bias))  # (..., D) @ (D, units) + (units,)
 
     def get_config(self):
         config = super().get_config()

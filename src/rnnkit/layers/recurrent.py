@@ -161,7 +161,7 @@ class RNN(Layer):
             return self.cell.as_states(initial_state, batch, self.name)
         if self.stateful and self.states is not None:
             return self.states
-        return self.cell.get_initial_state(batch)
+        return [None] * len(self.cell.state_names)  # zeros: the sequence ops make them (no Tensors to create)
 
     def reset_states(self, states=None) -> None:
         """Stateful layers: set the carried states to zeros, or to ``states`` (a list of ``(B, H)`` arrays)."""

@@ -12,6 +12,7 @@ array([4., 7.], dtype=float32)
 """
 from rnnkit.autograd import Tensor
 from rnnkit.ops import activations
+from rnnkit.ops.affine import affine
 from rnnkit.ops.activations import (
     elu,
     hard_sigmoid,
@@ -65,6 +66,7 @@ __all__ = [
     "absolute",
     "activations",
     "add",
+    "affine",
     "binary_cross_entropy",
     "cast",
     "clip",

@@ -1,0 +1,53 @@
+"""The affine map of a ``Dense`` layer, ``x @ kernel + bias``, as one op (one node on the tape instead of a
+product and a sum, which at batch size 1 costs as much as the arithmetic).
+
+For ``Y = X W + b`` with ``X (..., D)``, ``W (D, U)``, ``b (U,)`` and an upstream gradient ``G (..., U)``:
+
+    dX = G W^T        dW = X^T G        db = G summed over every axis but the last
+
+with the leading axes of ``X`` and ``G`` flattened, so that ``dW`` is one ``(D, N) @ (N, U)`` product.
+
+>>> import numpy as np
+>>> from rnnkit import Tensor
+>>> x = Tensor(np.ones((2, 3)), requires_grad=True)
+>>> w = Tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+>>> b = Tensor(np.array([0.5, -0.5]), requires_grad=True)
+>>> y = affine(x, w, b); y.numpy()
+array([[6.5, 8.5],
+       [6.5, 8.5]], dtype=float32)
+>>> y.sum().backward(); b.grad, x.grad[0]
+(array([2., 2.], dtype=float32), array([1., 5., 9.], dtype=float32))
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnkit.autograd import Tensor, as_tensor, make
+from rnnkit.errors import ShapeError
+
+
+def affine(x, kernel, bias=None) -> Tensor:
+    """``x @ kernel + bias`` for ``x (..., D)``, ``kernel (D, U)`` and ``bias (U,)`` (or None: no bias)."""
+    x, kernel = as_tensor(x), as_tensor(kernel)
+    bias = None if bias is None else as_tensor(bias)
+    if x.ndim < 1 or kernel.ndim != 2 or x.shape[-1] != kernel.shape[0]:
+        raise ShapeError(f"affine: x (..., D) and kernel (D, units) do not align; got shapes {x.shape} and "
+                         f"{kernel.shape}")
+    units = kernel.shape[1]
+    if bias is not None and bias.shape != (units,):
+        raise ShapeError(f"affine: bias must have shape ({units},); got shape {bias.shape}")
+    X = x.data.reshape(-1, kernel.shape[0])  # (..., D) -> (N, D)
+    Y = np.matmul(X, kernel.data)  # (N, U)
+    if bias is not None:
+        Y = np.add(Y, bias.data, out=Y if Y.dtype == np.result_type(Y, bias.data) else None)  # in place if it fits
+    parents = (x, kernel) if bias is None else (x, kernel, bias)
+
+    def backward(g):
+        G = g.reshape(-1, units)  # (..., U) -> (N, U)
+        gx = np.matmul(G, kernel.data.T).reshape(x.shape) if x.requires_grad else None
+        gw = np.matmul(X.T, G) if kernel.requires_grad else None  # (D, N) @ (N, U)
+        if bias is None:
+            return gx, gw
+        return gx, gw, (G.sum(axis=0) if bias.requires_grad else None)
+
+    return make("affine", Y.reshape(x.shape[:-1] + (units,)), parents, backward)
