@@ -79,10 +79,11 @@ class Model(Trainer, Layer):
 
     # ------------------------------------------------------------------------------------------ calls
     def __call__(self, inputs, *args, mask=None, training=False, **kwargs):
-        from rnnkit.models.functional import is_symbolic, record_call
+        if not isinstance(inputs, (np.ndarray, Tensor)):  # a structure, which may hold placeholders
+            from rnnkit.models.functional import is_symbolic, record_call
 
-        if is_symbolic(inputs):  # a model used as a layer of a functional model
-            return record_call(self, inputs, args, dict(kwargs, mask=mask, training=training))
+            if is_symbolic(inputs):  # a model used as a layer of a functional model
+                return record_call(self, inputs, args, dict(kwargs, mask=mask, training=training))
         inputs = self._as_input(inputs)
         if self._call_takes_mask:
             kwargs["mask"] = mask

@@ -20,7 +20,6 @@ array([[6.5, 8.5],
 """
 from __future__ import annotations
 
-import numpy as np
 
 from rnnkit.autograd import Tensor, as_tensor, make
 from rnnkit.errors import ShapeError
@@ -30,24 +29,29 @@ def affine(x, kernel, bias=None) -> Tensor:
     """``x @ kernel + bias`` for ``x (..., D)``, ``kernel (D, U)`` and ``bias (U,)`` (or None: no bias)."""
     x, kernel = as_tensor(x), as_tensor(kernel)
     bias = None if bias is None else as_tensor(bias)
-    if x.ndim < 1 or kernel.ndim != 2 or x.shape[-1] != kernel.shape[0]:
-        raise ShapeError(f"affine: x (..., D) and kernel (D, units) do not align; got shapes {x.shape} and "
-                         f"{kernel.shape}")
-    units = kernel.shape[1]
-    if bias is not None and bias.shape != (units,):
-        raise ShapeError(f"affine: bias must have shape ({units},); got shape {bias.shape}")
-    X = x.data.reshape(-1, kernel.shape[0])  # (..., D) -> (N, D)
-    Y = np.matmul(X, kernel.data)  # (N, U)
+    xd, w = x.data, kernel.data
+    if xd.ndim < 1 or w.ndim != 2 or xd.shape[-1] != w.shape[0]:
+        raise ShapeError(f"affine: x (..., D) and kernel (D, units) do not align; got shapes {xd.shape} and "
+                         f"{w.shape}")
+    D, units = w.shape
+    if bias is not None and bias.data.shape != (units,):
+        raise ShapeError(f"affine: bias must have shape ({units},); got shape {bias.data.shape}")
+    X = xd.reshape(-1, D)  # (..., D) -> (N, D)
+    Y = X.dot(w)  # (N, U); ndarray.dot has the least call overhead, which at batch size 1 is most of the time
     if bias is not None:
-        Y = np.add(Y, bias.data, out=Y if Y.dtype == np.result_type(Y, bias.data) else None)  # in place if it fits
+        b = bias.data
+        if Y.dtype == b.dtype or Y.dtype.itemsize > b.dtype.itemsize:
+            Y += b
+        else:
+            Y = Y + b  # a wider bias widens the result, as ``matmul(x, kernel) + bias`` would
     parents = (x, kernel) if bias is None else (x, kernel, bias)
 
     def backward(g):
         G = g.reshape(-1, units)  # (..., U) -> (N, U)
-        gx = np.matmul(G, kernel.data.T).reshape(x.shape) if x.requires_grad else None
-        gw = np.matmul(X.T, G) if kernel.requires_grad else None  # (D, N) @ (N, U)
+        gx = G.dot(w.T).reshape(xd.shape) if x.requires_grad else None
+        gw = X.T.dot(G) if kernel.requires_grad else None  # (D, N) @ (N, U)
         if bias is None:
             return gx, gw
         return gx, gw, (G.sum(axis=0) if bias.requires_grad else None)
 
-    return make("affine", Y.reshape(x.shape[:-1] + (units,)), parents, backward)
+    return make("affine", Y.reshape(xd.shape[:-1] + (units,)), parents, backward)
