@@ -20,7 +20,6 @@ array([[6.5, 8.5],
 """
 from __future__ import annotations
 
-
 from rnnkit.autograd import Tensor, as_tensor, make
 from rnnkit.errors import ShapeError
 
