@@ -39,31 +39,33 @@ def test_matmul_into_takes_a_row_with_zero_stride():
     np.testing.assert_allclose(out, row @ b, rtol=1e-12)
 
 
-def _results(kind, case, dtype, mask, record):
+def _results(kind, options, case, dtype, mask, record):
     arrays, names = arrays_and_names(case)
     leaves = [Tensor(a, requires_grad=record, dtype=dtype) for a in arrays]
     if not record:
         with no_grad():
-            return [r.data for r in run(kind, names, leaves, mask=mask)]
-    results = run(kind, names, leaves, mask=mask)
+            return [r.data for r in run(kind, names, leaves, mask=mask, **options)]
+    results = run(kind, names, leaves, mask=mask, **options)
     rng = np.random.default_rng(2)
     loss = sum((r * Tensor(rng.standard_normal(r.shape), dtype=dtype)).sum() for r in results)
     loss.backward()
     return [r.data for r in results] + [leaf.grad for leaf in leaves]
 
 
-@pytest.mark.parametrize("kind", ["simple_rnn", "lstm"])
+@pytest.mark.parametrize("kind, options", [("simple_rnn", {}), ("lstm", {}), ("gru", {"reset_after": True})],
+                         ids=["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("record", [True, False], ids=["backward", "inference"])
-def test_compiled_loops_equal_the_numpy_loops(kind, masked, dtype, record, monkeypatch):
-    B, T = 4, 7
+@pytest.mark.parametrize("B", [4, 1])
+def test_compiled_loops_equal_the_numpy_loops(kind, options, masked, dtype, record, B, monkeypatch):
+    T = 7
     case = make_case(kind, B=B, T=T, D=3, H=6, seed=81)
-    mask = padded_and_gapped_mask(B, T) if masked else None
+    mask = padded_and_gapped_mask(4, T)[:B] if masked else None
     assert blas.gemm_address(dtype)
-    compiled = _results(kind, case, dtype, mask, record)
+    compiled = _results(kind, options, case, dtype, mask, record)
     monkeypatch.setattr(blas, "_ADDRESSES", {})  # as where NumPy's BLAS routine cannot be found
-    numpy_loops = _results(kind, case, dtype, mask, record)
+    numpy_loops = _results(kind, options, case, dtype, mask, record)
     tol = 1e-6 if dtype == "float32" else 1e-13
     assert len(compiled) == len(numpy_loops)
     for got, want in zip(compiled, numpy_loops):

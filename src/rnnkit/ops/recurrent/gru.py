@@ -36,9 +36,10 @@ the gate gradients are laid out so that the products after the loop read them wi
 [dz_z; dz_r; da] without reset_after; with it ``(4H, T, B)`` = [d(rh); dz_z; dz_r; da], whose first three blocks
 are the recurrent side (``U``'s blocks taken in the order h, z, r) and whose last three are the input side.
 
-With reset_after, a step is one product (NumPy's BLAS) ``U^T (3H, H) @ h_{t-1}`` and one compiled kernel for all
-the gate arithmetic (:func:`gru_step`); a step backward is one kernel (:func:`gru_step_backward`) and one
-``U dz_t`` product. Without reset_after, ``r`` must be known before the candidate's product, so a step is two
+With reset_after, a step is one product ``U^T (3H, H) @ h_{t-1}`` and one compiled kernel for all the gate
+arithmetic (:func:`gru_step`); a step backward is one kernel (:func:`gru_step_backward`) and one ``U dz_t``
+product. These loops run whole in compiled code, calling NumPy's BLAS routine for the products (blas.py; a NumPy
+loop where that routine cannot be found). Without reset_after, ``r`` must be known before the candidate's product, so a step is two
 products, each followed by a kernel (:func:`gru_step_zr`, :func:`gru_step_candidate`), and so is a step backward
 (:func:`gru_step_backward_candidate`, :func:`gru_step_backward_reset`).
 
@@ -59,6 +60,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnkit import blas
+from rnnkit.compiled import compilable
 from rnnkit.ops.recurrent import common
 from rnnkit.ops.recurrent import feature_major as fm
 from rnnkit.ops.recurrent.gate_activations import get_activation
@@ -361,10 +364,9 @@ def _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, 
     rec = np.empty((3 * H, B), dtype)
     if reset_after:
         u_t = common.transpose_copy(recurrent_kernel)  # (H, 3H) -> (3H, H)
-        for t in range(T):
-            k = t if keep else 0  # the step's slot in gates and rh
-            np.matmul(u_t, hs[:, t], out=rec)  # (3H, H) @ (H, B)
-            gru_step(t, k, xw, rec, bias, hs, rows, act, rec_act, gates, rh)
+        gemm = blas.gemm_address(dtype) if compilable(u_t, hs) else 0
+        loop = _compiled_loop if gemm else _numpy_loop
+        loop(gemm, u_t, xw, rec, bias, hs, rows, act, rec_act, gates, rh, keep)
     else:
         u_zr_t = common.transpose_copy(recurrent_kernel[:, : 2 * H])  # (H, 2H) -> (2H, H)
         u_h_t = common.transpose_copy(recurrent_kernel[:, 2 * H :])  # (H, H) -> (H, H)
@@ -379,6 +381,23 @@ def _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, 
     return cache
 
 
+def _numpy_loop(gemm, u_t, xw, rec, bias, hs, rows, act, rec_act, gates, rh, keep):
+    """:func:`_forward`'s time loop with reset_after and NumPy's product (``gemm`` unused)."""
+    for t in range(hs.shape[1] - 1):
+        k = t if keep else 0  # the step's slot in gates and rh
+        np.matmul(u_t, hs[:, t], out=rec)  # (3H, H) @ (H, B)
+        gru_step(t, k, xw, rec, bias, hs, rows, act, rec_act, gates, rh)
+
+
+@jit
+def _compiled_loop(gemm, u_t, xw, rec, bias, hs, rows, act, rec_act, gates, rh, keep):
+    """:func:`_numpy_loop` whole in compiled code, the product from the BLAS routine at ``gemm`` (blas.py)."""
+    for t in range(hs.shape[1] - 1):
+        k = t if keep else 0
+        blas.matmul_into(gemm, u_t, hs[:, t], rec, 0.0)  # (3H, H) @ (H, B)
+        gru_step(t, k, xw, rec, bias, hs, rows, act, rec_act, gates, rh)
+
+
 def _backward_reset_after(cache, recurrent_kernel, rows, outs, act, rec_act, dh, dz, need_h0):
     """The time loop backward (reset_after=True): fills ``dz (4H, T, B)`` (see :func:`gru_step_backward`);
     returns ``dh (H, B)`` reaching ``h0`` (None unless ``need_h0``)."""
@@ -388,12 +407,30 @@ def _backward_reset_after(cache, recurrent_kernel, rows, outs, act, rec_act, dh,
     u_hzr = np.concatenate([recurrent_kernel[:, 2 * H :], recurrent_kernel[:, : 2 * H]], axis=1)  # (H, 3H): h, z, r
     rec = np.zeros_like(dh)  # U dz_{t+1}: nothing after the last step
     work = common.scratch((4, H * B), gates.dtype)
-    for t in range(T - 1, -1, -1):
+    gemm = blas.gemm_address(gates.dtype) if compilable(u_hzr, gates) else 0
+    loop = _compiled_backward_loop if gemm else _numpy_backward_loop
+    loop(gemm, u_hzr, dh, rec, outs, gates, hs, rh, rows, act, rec_act, dz, work, need_h0)
+    common.release(work)
+    return dh + rec if need_h0 else None
+
+
+def _numpy_backward_loop(gemm, u_hzr, dh, rec, outs, gates, hs, rh, rows, act, rec_act, dz, work, need_h0):
+    """:func:`_backward_reset_after`'s time loop with NumPy's product (``gemm`` unused)."""
+    H3 = gates.shape[1]
+    for t in range(gates.shape[0] - 1, -1, -1):
         gru_step_backward(t, dh, rec, outs, gates, hs, rh, rows, act, rec_act, dz, work)
         if t > 0 or need_h0:
             np.matmul(u_hzr, dz[:H3, t], out=rec)  # (H, 3H) @ (3H, B)
-    common.release(work)
-    return dh + rec if need_h0 else None
+
+
+@jit
+def _compiled_backward_loop(gemm, u_hzr, dh, rec, outs, gates, hs, rh, rows, act, rec_act, dz, work, need_h0):
+    """:func:`_numpy_backward_loop` whole in compiled code, the product from the BLAS routine at ``gemm``."""
+    H3 = gates.shape[1]
+    for t in range(gates.shape[0] - 1, -1, -1):
+        gru_step_backward(t, dh, rec, outs, gates, hs, rh, rows, act, rec_act, dz, work)
+        if t > 0 or need_h0:
+            blas.matmul_into(gemm, u_hzr, dz[:H3, t], rec, 0.0)  # (H, 3H) @ (3H, B)
 
 
 def _backward_reset_before(cache, recurrent_kernel, rows, outs, act, rec_act, dh, dz, need_h0):
