@@ -6,11 +6,11 @@ model's size (B = 64, H = 32) that is more than half of the step. Calling the sa
 the compiled loop keeps the whole loop in machine code, with the same arithmetic (bit for bit the same results
 as ``np.matmul``, which calls this routine too).
 
-NumPy's wheels (2.x, Linux and macOS) carry OpenBLAS with 64-bit integers, as ``scipy_cblas_sgemm64_`` and
-``scipy_cblas_dgemm64_`` in the library beside the package. :func:`gemm_address` gives the address of the
-routine for a dtype, or 0 where there is none (another BLAS, another NumPy build, or ``RNNKIT_COMPILED_BLAS=0``
-in the environment); callers then keep their NumPy loop. The address is an argument of the compiled functions,
-not a constant in them, so that Numba can cache them on disk.
+NumPy's wheels that use OpenBLAS (those for Linux, for one) carry it with 64-bit integers, as
+``scipy_cblas_sgemm64_`` and ``scipy_cblas_dgemm64_``, in a library beside the package. :func:`gemm_address`
+gives the address of the routine for a dtype, or 0 where there is none (another BLAS, another NumPy build, or
+``RNNKIT_COMPILED_BLAS=0`` in the environment); callers then keep their NumPy loop. The address is an argument
+of the compiled functions, not a constant in them, so that Numba can cache them on disk.
 
 >>> import numpy as np
 >>> a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)
@@ -44,7 +44,8 @@ _ROW_MAJOR, _NO_TRANS = 101, 111  # the CBLAS enum values
 def _library_candidates() -> list:
     """The OpenBLAS shared libraries that NumPy's wheels place beside the package (Linux, macOS)."""
     package = os.path.dirname(np.__file__)
-    patterns = [os.path.join(package, os.pardir, "numpy.libs", "*openblas*"), os.path.join(package, ".dylibs", "*openblas*")]
+    patterns = [os.path.join(package, os.pardir, "numpy.libs", "*openblas*"),  # Linux wheels
+                os.path.join(package, ".dylibs", "*openblas*")]  # macOS wheels built with OpenBLAS
     return sorted(path for pattern in patterns for path in glob.glob(pattern))
 
 
@@ -88,9 +89,10 @@ def _cblas_gemm(typingctx, address, m, n, k, a, lda, b, ldb, beta, c, ldc):
         function_type = ir.FunctionType(ir.VoidType(), [i32, i32, i32, i64, i64, i64, real, pointer, i64, pointer,
                                                         i64, real, pointer, i64])
         function = builder.inttoptr(address, function_type.as_pointer())
-        builder.call(function, [ir.Constant(i32, _ROW_MAJOR), ir.Constant(i32, _NO_TRANS), ir.Constant(i32, _NO_TRANS),
-                                m, n, k, ir.Constant(real, 1.0), builder.inttoptr(a, pointer), lda,
-                                builder.inttoptr(b, pointer), ldb, beta, builder.inttoptr(c, pointer), ldc])
+        order, no_trans = ir.Constant(i32, _ROW_MAJOR), ir.Constant(i32, _NO_TRANS)
+        builder.call(function, [order, no_trans, no_trans, m, n, k, ir.Constant(real, 1.0),
+                                builder.inttoptr(a, pointer), lda, builder.inttoptr(b, pointer), ldb, beta,
+                                builder.inttoptr(c, pointer), ldc])
         return context.get_dummy_value()
 
     return signature, codegen

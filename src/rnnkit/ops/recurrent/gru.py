@@ -39,9 +39,10 @@ are the recurrent side (``U``'s blocks taken in the order h, z, r) and whose las
 With reset_after, a step is one product ``U^T (3H, H) @ h_{t-1}`` and one compiled kernel for all the gate
 arithmetic (:func:`gru_step`); a step backward is one kernel (:func:`gru_step_backward`) and one ``U dz_t``
 product. These loops run whole in compiled code, calling NumPy's BLAS routine for the products (blas.py; a NumPy
-loop where that routine cannot be found). Without reset_after, ``r`` must be known before the candidate's product, so a step is two
-products, each followed by a kernel (:func:`gru_step_zr`, :func:`gru_step_candidate`), and so is a step backward
-(:func:`gru_step_backward_candidate`, :func:`gru_step_backward_reset`).
+loop where that routine cannot be found). Without reset_after, ``r`` must be known before the candidate's
+product, so a step is two products, each followed by a kernel (:func:`gru_step_zr`, :func:`gru_step_candidate`),
+and so is a step backward (:func:`gru_step_backward_candidate`, :func:`gru_step_backward_reset`); those loops
+stay in Python.
 
 >>> import numpy as np
 >>> from rnnkit import Tensor
