@@ -239,7 +239,7 @@ CONFIG_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**12), st.
 @given(data=st.data())
 def test_fuzz_resume_with_a_damaged_run_config(tmp_path_factory, monkeypatch, finished_run, data):
     state = json.loads(finished_run["training_state.json"])
-    config = state["metadata"]["train_config"]
+    config = state["metadata"]["config"]
     for _ in range(data.draw(st.integers(1, 3))):
         key = data.draw(st.sampled_from(sorted(config) + ["bogus"]))
         if data.draw(st.booleans()) and key in config:

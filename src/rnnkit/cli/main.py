@@ -1,4 +1,6 @@
-"""Entry point of the ``rnnkit`` command: ``train``, ``evaluate``, ``predict``, ``summary``.
+"""Entry point of the ``rnnkit`` command: ``train``, ``evaluate``, ``predict``, ``summary``, and one command per
+application (``rnnkit charlm ...``, ``rnnkit sentiment ...``), each in its own module ``rnnkit.cli.<task>`` with
+``HELP``, ``build_parser()`` and ``run(args, argv)``.
 
 Exit status: 0 success, 2 usage error (argparse), 1 any other failure. Expected failures (a missing file,
 a corrupt model, no network, a bad value) print one line ``rnnkit: error: ...`` and no traceback.
@@ -11,7 +13,7 @@ a corrupt model, no network, a bad value) print one line ``rnnkit: error: ...`` 
 from __future__ import annotations
 
 import argparse
-import os
+import importlib
 import sys
 
 import numpy as np
@@ -44,7 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     summary = commands.add_parser("summary", help="print a saved model's layers and parameter counts")
     summary.add_argument("model_path", metavar="MODEL")
+    for task in TASKS:  # listed for --help; their arguments are parsed by the task's own parser (see main)
+        commands.add_parser(task, help=task_module(task).HELP, add_help=False)
     return parser
+
+
+TASKS = ()  # the application commands, each a module rnnkit.cli.<name>
+
+
+def task_module(task: str):
+    return importlib.import_module(f"rnnkit.cli.{task}")
 
 
 RESUME_OVERRIDES = ("epochs", "verbose", "checkpoint_every")  # flags --resume accepts with new values
@@ -91,23 +102,10 @@ def _given_train_flags(argv) -> dict:
 def resume_config(out: str, given: dict):
     """The saved ``TrainConfig`` of the run in ``out``, with the flags ``RESUME_OVERRIDES`` applied; any other
     flag given with a value different from the saved one is a ``ConfigError``."""
-    from rnnkit.cli.train import saved_config
-    from rnnkit.errors import ConfigError
+    from rnnkit.tasks.runs import resume_config as resume_task_config
 
-    config = saved_config(out)
-    given = dict(given)
-    if "out" in given and os.path.abspath(given.pop("out")) != os.path.abspath(out):
-        raise ConfigError(f"--resume {out} writes into {out}; drop --out or give the same directory")
-    conflicts = [f"--{k.replace('_', '-')} {v} (saved: {getattr(config, k)})" for k, v in given.items()
-                 if k not in RESUME_OVERRIDES and v != getattr(config, k)]
-    if conflicts:
-        allowed = ", ".join("--" + k.replace("_", "-") for k in RESUME_OVERRIDES)
-        raise ConfigError(f"--resume continues the saved run with its own settings; these flags conflict with "
-                          f"them: {', '.join(conflicts)}. Only {allowed} may change")
-    for key in RESUME_OVERRIDES:
-        if key in given:
-            setattr(config, key, given[key])
-    config.out = out
+    config = resume_task_config(out, "train", TrainConfig, given, RESUME_OVERRIDES)
+    config.validate()
     return config
 
 
@@ -173,11 +171,21 @@ COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "summar
 def main(argv=None) -> int:
     from rnnkit.cli.signals import TrainingInterrupted
 
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in TASKS:
+        module = task_module(argv[0])
+        parser = module.build_parser()
+        args = parser.parse_args(argv[1:])
+
+        def command():
+            return module.run(args, argv[1:])
+    else:
+        args = build_parser().parse_args(argv)
+
+        def command():
+            return _train(args, argv) if args.command == "train" else COMMANDS[args.command](args)
     try:
-        if args.command == "train":
-            return _train(args, argv)
-        return COMMANDS[args.command](args)
+        return command()
     except EXPECTED_ERRORS as exc:
         message = str(exc) or type(exc).__name__
         if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in message:

@@ -22,10 +22,11 @@ class TrainingInterrupted(KeyboardInterrupt):
     """Training stopped on Ctrl-C after saving a checkpoint; ``epoch`` is 1-based, ``step`` counts the steps
     done in that epoch (0: at the end of the previous epoch)."""
 
-    def __init__(self, out: str, epoch: int, step: int):
+    def __init__(self, out: str, epoch: int, step: int, resume_command: str | None = None):
         self.out, self.epoch, self.step = out, epoch, step
         where = f"at epoch {epoch} step {step}" if step else f"after epoch {epoch - 1}"
-        super().__init__(f"interrupted {where}; checkpoint saved to {out} (resume with: rnnkit train --resume {out})")
+        resume_command = resume_command or f"rnnkit train --resume {out}"
+        super().__init__(f"interrupted {where}; checkpoint saved to {out} (resume with: {resume_command})")
 
     def __str__(self) -> str:
         return self.args[0]
@@ -36,11 +37,13 @@ class InterruptToCheckpoint(Callback):
 
     Args:
         backup: the run's ``BackupAndRestore``, which writes the checkpoint.
+        resume_command: the command the message offers to continue the run (default ``rnnkit train --resume``).
     """
 
-    def __init__(self, backup):
+    def __init__(self, backup, resume_command: str | None = None):
         super().__init__()
         self.backup = backup
+        self.resume_command = resume_command
         self.requested = False
         self._previous = None
 
@@ -60,7 +63,7 @@ class InterruptToCheckpoint(Callback):
 
     def _stop(self) -> None:
         progress = self.model._fit_progress
-        raise TrainingInterrupted(self.backup.backup_dir, progress.epoch + 1, progress.step)
+        raise TrainingInterrupted(self.backup.backup_dir, progress.epoch + 1, progress.step, self.resume_command)
 
     def on_train_batch_end(self, batch, logs=None):
         progress = self.model._fit_progress

@@ -126,48 +126,21 @@ def make_optimizer(config: TrainConfig):
     return classes[config.optimizer](learning_rate=config.lr, **clip)
 
 
-def checkpoint_path(out: str) -> str:
-    """Where ``rnnkit train --out DIR`` keeps its checkpoint."""
-    from rnnkit.callbacks.backup_and_restore import CHECKPOINT_NAME
-
-    return os.path.join(out, CHECKPOINT_NAME)
-
-
 def saved_config(out: str) -> TrainConfig:
     """The ``TrainConfig`` of the run whose checkpoint is in ``out`` (for ``--resume``)."""
-    from rnnkit.errors import DataError
-    from rnnkit.models.checkpoint import read_metadata
+    from rnnkit.tasks.runs import saved_config as saved_task_config
 
-    path = checkpoint_path(out)
-    if not os.path.isfile(path):
-        raise DataError(f"no checkpoint to resume in {out} (expected {path}, written by rnnkit train --out {out})")
-    metadata = read_metadata(path).get("metadata")
-    saved = metadata.get("train_config") if isinstance(metadata, dict) else None
-    if not isinstance(saved, dict) or set(saved) - set(_FIELD_TYPES):
-        raise DataError(f"{path} holds no rnnkit train configuration (was it written by rnnkit train?)")
-    config = TrainConfig(**saved)
+    config = saved_task_config(out, "train", TrainConfig)
     config.validate()
     return config
 
 
 def _check_fresh_start(config: TrainConfig) -> None:
-    """Refuse to start over on top of an unfinished run (its checkpoint would be replaced)."""
-    from rnnkit.models.checkpoint import read_metadata
+    """Refuse to start over on top of an unfinished run (its checkpoint would be replaced); a finished model
+    in the folder is replaced, as before the task commands existed."""
+    from rnnkit.tasks.runs import check_out_dir
 
-    path = checkpoint_path(config.out)
-    if not os.path.isfile(path):
-        return
-    try:
-        saved = read_metadata(path)
-        epochs = saved["metadata"]["train_config"]["epochs"]
-        unfinished = saved["epoch"] < epochs
-    except (RnnkitError, KeyError, TypeError, AttributeError):
-        unfinished = False  # an unreadable checkpoint holds no work to lose: start over
-    if unfinished:
-        raise ConfigError(
-            f"{config.out} holds an unfinished run (stopped in epoch {saved['epoch'] + 1} of {epochs}); continue "
-            f"it with: rnnkit train --resume {config.out}  (or use another --out, or delete {path})"
-        )
+    check_out_dir(config.out, "train", overwrite=False, refuse_finished=False)
 
 
 def _limited(arrays: tuple, limit):
@@ -180,10 +153,8 @@ def run_training(config: TrainConfig, resume: bool = False) -> dict:
     A checkpoint ``checkpoint.rnnkit`` is kept in ``config.out`` after every epoch (and every
     ``checkpoint_every`` steps); with ``resume`` the run continues from it. Ctrl-C saves a checkpoint and
     raises ``signals.TrainingInterrupted``."""
-    from rnnkit.callbacks import BackupAndRestore
-    from rnnkit.cli.signals import InterruptToCheckpoint
-    from rnnkit.errors import NonFiniteError
     from rnnkit.random import set_random_seed
+    from rnnkit.tasks.runs import checkpointed_fit
     from rnnkit.utils import to_categorical
 
     config.validate()
@@ -199,36 +170,17 @@ def run_training(config: TrainConfig, resume: bool = False) -> dict:
 
     model = build_model(config, x_train.shape[1:], num_classes)
     model.compile(loss="categorical_crossentropy", optimizer=make_optimizer(config), metrics=["accuracy"])
-    os.makedirs(config.out, exist_ok=True)
-    backup = BackupAndRestore(config.out, save_freq=config.checkpoint_every or "epoch", delete_checkpoint=False,
-                              metadata={"train_config": dataclasses.asdict(config)})
-    if not resume:
-        from rnnkit.models.checkpoint import remove_checkpoint
-
-        remove_checkpoint(backup.path)
-    interrupt = InterruptToCheckpoint(backup)
-    try:
-        # overflow is detected and reported by fit itself (NonFiniteError): no NumPy warnings on top of it
-        with interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            history = model.fit(
-                x_train, y_train, batch_size=config.batch_size, epochs=config.epochs,
-                validation_data=(x_test, y_test), verbose=config.verbose, callbacks=[backup, interrupt],
-            )
-    except NonFiniteError as error:
-        kept = (f"the last good checkpoint is kept in {backup.path} (resume with: rnnkit train --resume "
-                f"{config.out})" if os.path.exists(backup.path) else "no checkpoint had been written yet")
-        where = "" if getattr(error, "epoch", None) is None else (
-            f" at epoch {error.epoch}/{config.epochs}, step {error.step}")
-        reason = getattr(error, "reason", None) or str(error)
-        raise NonFiniteError(f"training stopped{where}: {reason}. Try --clipnorm 1.0 or a lower --lr (now "
-                             f"{config.lr:g}); {kept}") from None
+    history = checkpointed_fit(model, config.out, "train", config, resume=resume,
+                               checkpoint_every=config.checkpoint_every, x=x_train, y=y_train,
+                               batch_size=config.batch_size, epochs=config.epochs,
+                               validation_data=(x_test, y_test), verbose=config.verbose)
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
 
     model.save(os.path.join(config.out, "model.rnnkit"))
     record = {"config": dataclasses.asdict(config), "history": _plain(history.history),
               "test_loss": float(test_loss), "test_accuracy": float(test_accuracy)}
     atomic_write_text(os.path.join(config.out, "history.json"), json.dumps(record, indent=2))
-    plot_curves(history.history, os.path.join(config.out, "curves.png"))
+    plot_curves(history.history, config, os.path.join(config.out, "curves.png"))
     return record
 
 
@@ -236,27 +188,12 @@ def _plain(history: dict) -> dict:
     return {key: [float(v) for v in values] for key, values in history.items()}
 
 
-def plot_curves(history: dict, path: str) -> bool:
-    """Save loss and accuracy per epoch to ``path`` if matplotlib is installed (extra ``rnnkit[plot]``)."""
-    try:
-        import matplotlib
+def plot_curves(history: dict, config: TrainConfig, path: str) -> bool:
+    """Loss and accuracy per epoch to ``path`` if matplotlib is installed (extra ``rnnkit[plot]``); the
+    validation curves are the test split's."""
+    from rnnkit.tasks.report import plot_history
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    from rnnkit.fileio import atomic_write
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, ("loss", "accuracy")):
-        for key, style in ((metric, "-o"), (f"val_{metric}", "--o")):
-            if key in history:
-                ax.plot(range(1, len(history[key]) + 1), history[key], style, label=key)
-        ax.set_xlabel("epoch")
-        ax.set_title(metric)
-        ax.legend()
-    fig.tight_layout()
-    with atomic_write(path) as f:
-        fig.savefig(f, format="png")
-    plt.close(fig)
-    return True
+    layers = f"{config.layers}x " if config.layers > 1 else ""
+    bi = "bidirectional " if config.bidirectional else ""
+    title = f"{bi}{layers}{config.model} {config.units} on {config.dataset}, {config.epochs} epochs"
+    return plot_history(history, path, title, validation_name="test")
