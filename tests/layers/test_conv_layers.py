@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from layer_harness import check_layer, check_param_gradients, leaf
 
-from rnnkit import Tensor
 from rnnkit.errors import ConfigError, ShapeError
 from rnnkit.layers import (
     AveragePooling1D,
