@@ -19,10 +19,11 @@ from rnnkit.layers.masking import Masking
 from rnnkit.layers.recurrent import RNN
 from rnnkit.layers.registry import deserialize, register, serialize
 from rnnkit.layers.simple_rnn import SimpleRNN
+from rnnkit.layers.text_vectorization import TextVectorization
 
 __all__ = [
     "Layer", "Dense", "Embedding", "Dropout", "Masking", "RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
-    "SimpleRNNCell", "LSTMCell", "GRUCell", "serialize", "deserialize", "register",
+    "SimpleRNNCell", "LSTMCell", "GRUCell", "TextVectorization", "serialize", "deserialize", "register",
 ]
 
 

@@ -26,11 +26,12 @@ from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.masking import Masking
 from rnnkit.layers.recurrent import RNN
 from rnnkit.layers.simple_rnn import SimpleRNN
+from rnnkit.layers.text_vectorization import TextVectorization
 
 _TABLE: dict[str, type] = {
     cls.__name__: cls
     for cls in (Dense, Embedding, Dropout, Masking, RNN, SimpleRNN, LSTM, GRU, Bidirectional, SimpleRNNCell, LSTMCell,
-                GRUCell)
+                GRUCell, TextVectorization)
 }
 
 
