@@ -116,3 +116,23 @@ def test_errors_say_what_is_needed():
         stream_batches(np.zeros((3, 4), dtype=int), 1, 2)
     with pytest.raises(ConfigError, match="seq_len must be a positive integer"):
         stream_batches(np.arange(40), 2, 0)
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_stream_evaluate_is_the_loss_of_the_whole_sequence_read_in_order(batch_size):
+    from rnnkit.text import stream_evaluate
+
+    vocab = 7
+    model = _model(LSTM, False, vocab)
+    ids = np.random.default_rng(2).integers(0, vocab, size=103)
+    model.build((None, 10))
+    streams = np.array_split(ids, [35, 70]) if batch_size == 3 else [ids]  # ceil(103 / 3) = 35 per stream
+    losses_, count = [], 0
+    for stream in streams:
+        p = model.predict(stream[None, :-1], verbose=0)[0]  # (T, V): the whole stream in one call
+        losses_.append(-np.log(p[np.arange(len(stream) - 1), stream[1:]]))
+        count += len(stream) - 1
+    expected = np.concatenate(losses_).mean()
+    loss, n = stream_evaluate(model, ids, batch_size=batch_size, chunk=8)
+    assert n == count
+    np.testing.assert_allclose(loss, expected, rtol=1e-10)

@@ -28,6 +28,7 @@ import numpy as np
 
 from rnnkit.autograd import no_grad
 from rnnkit.errors import ConfigError
+from rnnkit.text.streams import stepping_copy
 
 SPECIAL = ("", "[UNK]")  # never sampled: padding and the out-of-vocabulary id
 
@@ -62,35 +63,6 @@ def next_id(probabilities, temperature: float = 1.0, top_k: int | None = None, r
     weights /= weights.sum()
     rng = rng if rng is not None else np.random.default_rng()
     return int(rng.choice(len(weights), p=weights))
-
-
-def stepping_copy(model, batch_size: int = 1):
-    """A copy of ``model`` (same weights) whose recurrent layers are stateful with batch ``batch_size``, states
-    at zero: feeding it a text in pieces equals feeding it the whole text at once."""
-    from rnnkit.layers.registry import deserialize, serialize
-
-    if not model.built:
-        raise ConfigError(f"model {model.name!r} is not built: train it, or call model.build((None, 1)) first")
-    spec = serialize(model)
-    stack = [spec]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if "stateful" in item:
-                if item.get("go_backwards"):
-                    raise ConfigError("a model with a backward-reading recurrent layer cannot be run step by step")
-                item["stateful"] = True
-                if item.get("batch_input_shape"):
-                    item["batch_input_shape"][0] = batch_size
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    copy = deserialize(spec)
-    with no_grad():
-        copy(np.zeros((batch_size, 1), dtype=np.int64))
-    copy.set_weights(model.get_weights())
-    copy.reset_states()
-    return copy
 
 
 def _ids(text: str, vocabulary: list, index: dict) -> list:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnkit.autograd import no_grad
 from rnnkit.callbacks.base import Callback
 from rnnkit.errors import ConfigError, DataError
 
@@ -101,3 +102,87 @@ class ResetStatesEachEpoch(Callback):
     def on_test_begin(self, logs=None):
         if self.model is not None:
             self.model.reset_states()
+
+
+def stepping_copy(model, batch_size: int = 1):
+    """A copy of ``model`` (same weights) whose recurrent layers are stateful with batch ``batch_size``, states
+    at zero: feeding it a text in pieces equals feeding it the whole text at once."""
+    from rnnkit.layers.registry import deserialize, serialize
+
+    if not model.built:
+        raise ConfigError(f"model {model.name!r} is not built: train it, or call model.build((None, 1)) first")
+    spec = serialize(model)
+    stack = [spec]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "stateful" in item:
+                if item.get("go_backwards"):
+                    raise ConfigError("a model with a backward-reading recurrent layer cannot be run step by step")
+                item["stateful"] = True
+                if item.get("batch_input_shape"):
+                    item["batch_input_shape"][0] = batch_size
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    copy = deserialize(spec)
+    with no_grad():
+        copy(np.zeros((batch_size, 1), dtype=np.int64))
+    copy.set_weights(model.get_weights())
+    copy.reset_states()
+    return copy
+
+
+def _log_probabilities(out) -> np.ndarray:
+    """``log p`` of a model output ``(B, T, V)`` in float64, exact from the softmax's logits when available."""
+    logits = getattr(out, "_softmax_logits", None)
+    if logits is None:
+        with np.errstate(divide="ignore"):
+            return np.log(np.asarray(out.data, dtype=np.float64))
+    z = np.asarray(logits.data, dtype=np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def stream_evaluate(model, ids, batch_size: int = 1, chunk: int = 1000) -> tuple:
+    """``(mean loss in nats per predicted id, number predicted)`` of ``model`` over ``ids`` read in order.
+
+    The ids are cut into ``batch_size`` consecutive streams (one stream: the whole sequence, exactly as a
+    reader goes through it; more streams are faster, each starting from zero states) and fed ``chunk`` steps at
+    a time to a stateful copy of the model, so every id after the first of its stream is predicted from all of
+    its stream before it. The model maps ``(B, T)`` ids to ``(B, T, V)`` next-id probabilities.
+
+    >>> from rnnkit.layers import Dense, Embedding, GRU
+    >>> from rnnkit.models import Sequential
+    >>> model = Sequential([Embedding(4, 3), GRU(5, return_sequences=True), Dense(4, activation="softmax")])
+    >>> model.build((None, 10))
+    >>> ids = np.random.default_rng(0).integers(0, 4, size=50)
+    >>> loss, count = stream_evaluate(model, ids, chunk=7)
+    >>> count, bool(np.isclose(loss, stream_evaluate(model, ids, chunk=49)[0]))
+    (49, True)
+    """
+    batch_size = _positive("batch_size", batch_size)
+    chunk = _positive("chunk", chunk)
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or ids.dtype.kind not in "iu" or len(ids) < 2:
+        raise DataError(f"stream_evaluate expects a 1-D sequence of at least 2 integer ids; got shape {ids.shape}, "
+                        f"dtype {ids.dtype}")
+    batch_size = min(batch_size, len(ids) - 1)
+    per = -(-len(ids) // batch_size)  # ceil: each stream's length (the last one may be shorter: padded, masked)
+    padded = np.zeros(per * batch_size, dtype=np.int64)
+    padded[:len(ids)] = ids
+    valid = np.zeros(per * batch_size, dtype=bool)
+    valid[:len(ids)] = True
+    streams, mask = padded.reshape(batch_size, per), valid.reshape(batch_size, per)  # (B, per)
+    stepper = stepping_copy(model, batch_size)
+    total, count = 0.0, 0
+    with no_grad():
+        for start in range(0, per - 1, chunk):
+            stop = min(start + chunk, per - 1)
+            x, y = streams[:, start:stop], streams[:, start + 1:stop + 1]  # (B, t): ids and the next ids
+            keep = mask[:, start + 1:stop + 1]
+            log_p = _log_probabilities(stepper(x))  # (B, t, V)
+            picked = np.take_along_axis(log_p, y[..., None], axis=-1)[..., 0]  # (B, t)
+            total -= float(picked[keep].sum())
+            count += int(keep.sum())
+    return total / count, count
