@@ -26,10 +26,10 @@ SETTINGS = {"units": 256, "embedding": 64, "seq_len": 100, "batch_size": 64, "lr
             "seed": 1234, "val_fraction": 0.1}
 
 
-def run_rnnkit(text: str, minutes: float, out: str) -> dict:
+def run_rnnkit(text: str, minutes: float, out: str, settings: dict) -> dict:
     from rnnkit.tasks.charlm import CharLMConfig, train
 
-    config = CharLMConfig(text=text, out=out, cell="lstm", layers=1, epochs=1000, minutes=minutes, **SETTINGS)
+    config = CharLMConfig(text=text, out=out, cell="lstm", layers=1, epochs=1000, minutes=minutes, **settings)
     report = train(config, overwrite=True)
     import numpy
 
@@ -40,15 +40,23 @@ def run_rnnkit(text: str, minutes: float, out: str) -> dict:
             "baseline_loss": report["baseline_loss"], "val_loss_per_epoch": report["history"]["val_loss"]}
 
 
-def run_torch(text: str, minutes: float) -> dict:
+def run_torch(text: str, minutes: float, settings: dict) -> dict:
     from benchmarks.charlm_torch import train_twin
 
-    return train_twin(text, minutes, **SETTINGS)
+    return train_twin(text, minutes, **settings)
+
+
+def _settings(args) -> dict:
+    settings = dict(SETTINGS)
+    if args.small:  # a smoke test of the whole benchmark in seconds (not a measurement)
+        settings.update(units=32, embedding=8, seq_len=20, batch_size=8)
+    return settings
 
 
 def _worker(args) -> int:
-    result = run_rnnkit(args.text, args.minutes, args.out) if args.worker == "rnnkit" else \
-        run_torch(args.text, args.minutes)
+    settings = _settings(args)
+    result = run_rnnkit(args.text, args.minutes, args.out, settings) if args.worker == "rnnkit" else \
+        run_torch(args.text, args.minutes, settings)
     Path(args.result).write_text(json.dumps(result, indent=1))
     return 0
 
@@ -64,6 +72,8 @@ def main(argv=None) -> int:
     parser.add_argument("--minutes", type=float, default=8.0, help="training budget of each (default 8)")
     parser.add_argument("--text", default=str(DEFAULT_TEXT), help="the text (default: tinyshakespeare)")
     parser.add_argument("--json", default=None, help="also write the results to this file")
+    parser.add_argument("--small", action="store_true",
+                        help="a smoke test: LSTM 32, windows of 20, batch 8 (not the measured model)")
     parser.add_argument("--worker", choices=("rnnkit", "torch"), help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -76,7 +86,7 @@ def main(argv=None) -> int:
     for name in ("rnnkit", "torch"):  # side by side: both train at the same time
         command = [sys.executable, "-m", "benchmarks.app_charlm", "--worker", name, "--minutes", str(args.minutes),
                    "--text", args.text, "--result", os.path.join(folder, f"{name}.json"),
-                   "--out", os.path.join(folder, "rnnkit-run")]
+                   "--out", os.path.join(folder, "rnnkit-run")] + (["--small"] if args.small else [])
         log = open(os.path.join(folder, f"{name}.log"), "w")
         processes[name] = (subprocess.Popen(command, env=_environment(1), stdout=log, stderr=subprocess.STDOUT,
                                             cwd=Path(__file__).resolve().parents[1]), log)
@@ -92,8 +102,10 @@ def main(argv=None) -> int:
     if failed:
         return 1
     r, t = results["rnnkit"], results["torch"]
-    print(f"char LM on {args.text}: Embedding 64 -> LSTM 256 -> Dense, seq 100, batch 64, Adam 2e-3, clipnorm 5, "
-          f"{args.minutes:g} min of training each, side by side, 1 thread each ({time.time() - started:.0f} s wall)")
+    settings = _settings(args)
+    print(f"char LM on {args.text}: Embedding {settings['embedding']} -> LSTM {settings['units']} -> Dense, seq "
+          f"{settings['seq_len']}, batch {settings['batch_size']}, Adam 2e-3, clipnorm 5, {args.minutes:g} min of "
+          f"training each, side by side, 1 thread each ({time.time() - started:.0f} s wall)")
     print(f"{'':8} {'val nats/char':>14} {'val bits/char':>14} {'chars/s':>10} {'steps':>7} {'epochs':>7}")
     for row in (r, t):
         print(f"{row['framework']:8} {row['val_loss']:14.4f} {row['val_bpc']:14.4f} "
@@ -101,7 +113,7 @@ def main(argv=None) -> int:
     print(f"unigram baseline: {r['baseline_loss']:.4f} nats/char")
     print(f"rnnkit sample (temperature 0.8):\n{r['sample']}\n---\ntorch sample (temperature 0.8):\n{t['sample']}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"minutes": args.minutes, "text": args.text, "settings": SETTINGS,
+        Path(args.json).write_text(json.dumps({"minutes": args.minutes, "text": args.text, "settings": settings,
                                                "rnnkit": r, "torch": t}, indent=1))
     return 0
 
