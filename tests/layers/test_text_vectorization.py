@@ -228,3 +228,21 @@ def test_pad_sequences_vector_elements_and_strings_match_keras():
         pad_sequences([[1]], padding="middle")
     with pytest.raises(ShapeError, match="elements of shape"):
         pad_sequences([np.zeros((2, 3)), np.zeros((1, 4))], dtype="float32")
+
+
+def test_functional_model_with_a_string_input_trains_and_round_trips(sentences, tmp_path):
+    from rnnkit.layers import Input
+    from rnnkit.models import Model
+
+    set_random_seed(4)
+    vectorize = TextVectorization(max_tokens=300, output_sequence_length=10)
+    vectorize.adapt(sentences)
+    inputs = Input(shape=(1,), dtype="string")  # Keras' spelling
+    outputs = Dense(2, activation="softmax")(LSTM(4)(Embedding(300, 6, mask_zero=True)(vectorize(inputs))))
+    model = Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    texts = np.array(sentences)[:, None]
+    model.fit(texts, np.arange(len(texts)) % 2, epochs=1, verbose=0)
+    path = tmp_path / "functional.rnnkit"
+    model.save(path)
+    np.testing.assert_array_equal(load_model(path).predict(texts[:20], verbose=0), model.predict(texts[:20], verbose=0))
