@@ -90,7 +90,7 @@ def _affine_features_first(x, kernel, bias, xt, lead):
     xd, w = x.data, kernel.data
     units = w.shape[1]
     lead_shape = tuple(xd.shape[a] for a in lead)
-    yt = w.T.dot(xt)  # (U, D) @ (D, N) -> (U, N)
+    yt = np.matmul(w.T, xt)  # (U, D) @ (D, N) -> (U, N); matmul, not dot: faster on the strided view
     if bias is not None:
         b = bias.data[:, None]
         if yt.dtype == b.dtype or yt.dtype.itemsize > b.dtype.itemsize:
@@ -112,7 +112,7 @@ def _affine_features_first(x, kernel, bias, xt, lead):
         gt = np.ascontiguousarray(np.moveaxis(g, -1, 0).transpose([0] + [1 + a for a in lead + ones]))
         G = gt.reshape(units, -1)  # (U, N) in the order of X^T's columns
         gx = to_x_layout(w.dot(G), w.shape[0]) if x.requires_grad else None  # (D, U) @ (U, N)
-        gw = xt.dot(G.T) if kernel.requires_grad else None  # (D, N) @ (N, U)
+        gw = np.matmul(xt, G.T) if kernel.requires_grad else None  # (D, N) @ (N, U)
         if bias is None:
             return gx, gw
         return gx, gw, (G.sum(axis=1) if bias.requires_grad else None)
