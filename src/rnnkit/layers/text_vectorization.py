@@ -325,10 +325,10 @@ class TextVectorization(Layer):
 
     def call(self, inputs):
         where = f"layer {self.name!r} (TextVectorization)"
-        if not self._set and (self.output_mode == "int" or not self.pad_to_max_tokens):
-            if self.output_mode != "int":
-                raise ConfigError(f"{where}: set the vocabulary before calling it with output_mode="
-                                  f"{self.output_mode!r}: pass vocabulary=..., or call adapt() on some texts")
+        needs_vocabulary = self.output_mode == "tf_idf" or (self.output_mode != "int" and not self.pad_to_max_tokens)
+        if not self._set and needs_vocabulary:
+            raise ConfigError(f"{where}: set the vocabulary before calling it with output_mode="
+                              f"{self.output_mode!r}: pass vocabulary=..., or call adapt() on some texts")
         strings = inputs.data
         if self.output_mode == "int" and self.split is None:
             return Tensor(self._lookup_ids(strings, where))
