@@ -64,7 +64,7 @@ def test_seed_fixes_the_text_and_the_trained_model_is_untouched():
 def test_draws_follow_temperature_and_top_k():
     p = np.array([0.05, 0.1, 0.15, 0.3, 0.4])
     rng = np.random.default_rng(0)
-    n = 20000
+    n = 8000
     for temperature, top_k in ((1.0, None), (0.5, None), (2.0, None), (1.0, 3), (0.7, 2)):
         draws = np.array([next_id(p, temperature, top_k, rng) for _ in range(n)])
         expected = p ** (1 / temperature)
@@ -72,7 +72,7 @@ def test_draws_follow_temperature_and_top_k():
             expected[np.argsort(p)[:-top_k]] = 0
         expected /= expected.sum()
         frequencies = np.bincount(draws, minlength=len(p)) / n
-        np.testing.assert_allclose(frequencies, expected, atol=0.015)
+        np.testing.assert_allclose(frequencies, expected, atol=0.02)  # about 3.5 standard errors
         if top_k is not None:
             assert set(draws) <= set(np.argsort(p)[-top_k:])
 
