@@ -13,6 +13,23 @@ sequence in one op. The layer adds what Keras' ``RNN`` adds, without copying any
 - ``return_sequences`` (``(B, T, H)`` instead of the last output ``(B, H)``) and ``return_state``
   (``[output, h]``, LSTM ``[output, h, c]``).
 
+Training over one long sequence (a text) with ``stateful=True``: ``rnnkit.text.stream_batches(ids, batch_size,
+seq_len)`` cuts it into ``batch_size`` parallel streams laid out so that row ``b`` of batch ``i+1`` continues row
+``b`` of batch ``i``; fit with the same ``batch_size``, ``shuffle=False``, and the callback
+``rnnkit.text.ResetStatesEachEpoch()`` (zero states at each epoch and validation pass)::
+
+    >>> from rnnkit.layers import Dense, Embedding, LSTM
+    >>> from rnnkit.models import Sequential
+    >>> from rnnkit.text import ResetStatesEachEpoch, stream_batches
+    >>> ids = np.random.default_rng(0).integers(0, 10, size=2001)     # a "text" of 2001 character ids
+    >>> x, y = stream_batches(ids, batch_size=8, seq_len=25)          # y: the next character of each x
+    >>> model = Sequential([Embedding(10, 8), LSTM(32, return_sequences=True, stateful=True),
+    ...                     Dense(10, activation="softmax")])
+    >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    >>> _ = model.fit(x, y, batch_size=8, shuffle=False, epochs=1, verbose=0, callbacks=[ResetStatesEachEpoch()])
+    >>> model.layers[1].states[0].shape                               # carried into the next batch
+    (8, 32)
+
 >>> import numpy as np
 >>> from rnnkit.layers import GRU
 >>> layer = GRU(4, return_sequences=True, return_state=True)
@@ -47,7 +64,8 @@ class RNN(Layer):
         return_sequences: return the whole output sequence ``(B, T, H)`` (default: the last output ``(B, H)``).
         return_state: also return the final states: ``[output, h]`` (LSTM ``[output, h, c]``).
         go_backwards: process the sequence from its end; the output sequence comes back reversed.
-        stateful: keep the final states of a call as the initial states of the next (fixed batch size).
+        stateful: keep the final states of a call as the initial states of the next (fixed batch size); for a
+            long text see ``rnnkit.text.stream_batches`` and the example at the top of this module.
         unroll: accepted for Keras compatibility and ignored (the loop is always a fused op).
         batch_input_shape: ``(batch, time, features)`` as Keras 2 stateful layers take it: fixes the batch size.
         **kwargs: the cell's arguments (activation, initializers, dropout, seed, ...) and the Layer's.

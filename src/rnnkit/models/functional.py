@@ -96,7 +96,9 @@ def Input(shape, batch_size=None, dtype=None, name=None) -> SymbolicTensor:
         raise ConfigError(f"Input shape must be a tuple of ints or None; got {shape!r}") from None
     if any(d is not None and d < 0 for d in shape):
         raise ConfigError(f"Input shape must not have negative sizes; got {shape!r}")
-    if dtype is None or np.dtype(dtype).kind == "f":
+    if dtype in ("string", "str", str):  # texts, for a first TextVectorization layer (Keras' dtype="string")
+        dtype = np.dtype(str)
+    elif dtype is None or np.dtype(dtype).kind == "f":
         dtype = as_float_dtype(dtype)
     else:
         dtype = np.dtype(dtype)
@@ -105,12 +107,17 @@ def Input(shape, batch_size=None, dtype=None, name=None) -> SymbolicTensor:
         _input_names["input_layer"] = count + 1
         name = "input_layer" if count == 0 else f"input_layer_{count}"
     dummies = tuple(
-        Tensor(np.zeros(((batch_size or size),) + tuple(size if d is None else d for d in shape), dtype=dtype))
+        Tensor(_dummy(((batch_size or size),) + tuple(size if d is None else d for d in shape), dtype))
         for size in (2, 3)
     )
     placeholder = SymbolicTensor((batch_size,) + shape, dtype, name, dummies=dummies)
     placeholder.batch_size = batch_size
     return placeholder
+
+
+def _dummy(shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """The zeros a placeholder is traced with; for texts one-letter strings (one token each, not none)."""
+    return np.full(shape, "a", dtype=str) if dtype.kind == "U" else np.zeros(shape, dtype=dtype)
 
 
 class Node:

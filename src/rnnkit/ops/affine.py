@@ -20,6 +20,8 @@ array([[6.5, 8.5],
 """
 from __future__ import annotations
 
+import numpy as np
+
 from rnnkit.autograd import Tensor, as_tensor, make
 from rnnkit.errors import ShapeError
 
@@ -35,6 +37,10 @@ def affine(x, kernel, bias=None) -> Tensor:
     D, units = w.shape
     if bias is not None and bias.data.shape != (units,):
         raise ShapeError(f"affine: bias must have shape ({units},); got shape {bias.data.shape}")
+    if not xd.flags.c_contiguous:
+        fm = _features_first(xd)
+        if fm is not None:  # the layout recurrent ops return: multiplied where it lies, not copied
+            return _affine_features_first(x, kernel, bias, *fm)
     X = xd.reshape(-1, D)  # (..., D) -> (N, D)
     Y = X.dot(w)  # (N, U); ndarray.dot has the least call overhead, which at batch size 1 is most of the time
     if bias is not None:
@@ -54,3 +60,61 @@ def affine(x, kernel, bias=None) -> Tensor:
         return gx, gw, (G.sum(axis=0) if bias.requires_grad else None)
 
     return make("affine", Y.reshape(xd.shape[:-1] + (units,)), parents, backward)
+
+
+def _features_first(xd):
+    """``(XT, order)`` when ``x (..., D)`` lies in memory with its features as the slowest axis (the
+    ``(H, T, B)`` buffer a recurrent layer's ``(B, T, H)`` output is a view of): ``XT (D, N)`` is a view of the
+    same memory with the leading axes merged in ``order`` (slowest first); None for any other layout."""
+    shape, strides = xd.shape, xd.strides
+    lead = [a for a in range(xd.ndim - 1) if shape[a] != 1]
+    if not lead or strides[-1] <= 0 or any(strides[a] <= 0 for a in lead):
+        return None
+    lead.sort(key=lambda a: -strides[a])  # slowest first
+    if strides[-1] < strides[lead[0]] * shape[lead[0]]:
+        return None  # the features are not the outermost axis
+    for outer, inner in zip(lead, lead[1:]):
+        if strides[outer] != strides[inner] * shape[inner]:
+            return None  # the leading axes do not merge into one without a copy
+    n = 1
+    for a in lead:
+        n *= shape[a]
+    xt = np.lib.stride_tricks.as_strided(xd, shape=(shape[-1], n), strides=(strides[-1], strides[lead[-1]]),
+                                         writeable=False)
+    return xt, lead
+
+
+def _affine_features_first(x, kernel, bias, xt, lead):
+    """``affine`` for a features-first input: ``Y^T (U, N) = W^T @ X^T`` in one product, returned as a
+    ``(..., U)`` view with the same features-first layout, and the gradients computed in that layout too."""
+    xd, w = x.data, kernel.data
+    units = w.shape[1]
+    lead_shape = tuple(xd.shape[a] for a in lead)
+    yt = np.matmul(w.T, xt)  # (U, D) @ (D, N) -> (U, N); matmul, not dot: faster on the strided view
+    if bias is not None:
+        b = bias.data[:, None]
+        if yt.dtype == b.dtype or yt.dtype.itemsize > b.dtype.itemsize:
+            yt += b
+        else:
+            yt = yt + b
+    ones = [a for a in range(xd.ndim - 1) if a not in lead]  # axes of length 1
+    source = list(lead) + ones + [xd.ndim - 1]  # where each axis of the (U, lead..., 1...) array goes
+    order = [source.index(a) for a in range(xd.ndim)]  # the axes of (lead..., 1..., U) in x's order
+
+    def to_x_layout(mt, width):
+        # (width, N) -> (width, lead..., 1...) -> (..., width) with x's axis order, as a view
+        full = mt.reshape((width,) + lead_shape + (1,) * len(ones))
+        return np.moveaxis(full, 0, -1).transpose(order)
+
+    parents = (x, kernel) if bias is None else (x, kernel, bias)
+
+    def backward(g):
+        gt = np.ascontiguousarray(np.moveaxis(g, -1, 0).transpose([0] + [1 + a for a in lead + ones]))
+        G = gt.reshape(units, -1)  # (U, N) in the order of X^T's columns
+        gx = to_x_layout(w.dot(G), w.shape[0]) if x.requires_grad else None  # (D, U) @ (U, N)
+        gw = np.matmul(xt, G.T) if kernel.requires_grad else None  # (D, N) @ (N, U)
+        if bias is None:
+            return gx, gw
+        return gx, gw, (G.sum(axis=1) if bias.requires_grad else None)
+
+    return make("affine", to_x_layout(yt, units), parents, backward)
