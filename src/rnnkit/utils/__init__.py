@@ -1,4 +1,4 @@
-"""Helpers with Keras' names: ``to_categorical`` and ``set_random_seed``.
+"""Helpers with Keras' names: ``to_categorical``, ``set_random_seed`` and ``timeseries_dataset_from_array``.
 
 >>> from rnnkit.utils import to_categorical
 >>> to_categorical([0, 2], num_classes=3)
@@ -7,5 +7,6 @@ array([[1., 0., 0.],
 """
 from rnnkit.random import set_random_seed
 from rnnkit.utils.categorical import to_categorical
+from rnnkit.utils.timeseries import TimeseriesDataset, timeseries_dataset_from_array
 
-__all__ = ["set_random_seed", "to_categorical"]
+__all__ = ["TimeseriesDataset", "set_random_seed", "timeseries_dataset_from_array", "to_categorical"]
