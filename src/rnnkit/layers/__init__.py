@@ -16,13 +16,14 @@ from rnnkit.layers.embedding import Embedding
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.masking import Masking
+from rnnkit.layers.normalization import Normalization
 from rnnkit.layers.recurrent import RNN
 from rnnkit.layers.registry import deserialize, register, serialize
 from rnnkit.layers.simple_rnn import SimpleRNN
 
 __all__ = [
-    "Layer", "Dense", "Embedding", "Dropout", "Masking", "RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
-    "SimpleRNNCell", "LSTMCell", "GRUCell", "serialize", "deserialize", "register",
+    "Layer", "Dense", "Embedding", "Dropout", "Masking", "Normalization", "RNN", "SimpleRNN", "LSTM", "GRU",
+    "Bidirectional", "SimpleRNNCell", "LSTMCell", "GRUCell", "serialize", "deserialize", "register",
 ]
 
 

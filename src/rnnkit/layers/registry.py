@@ -24,13 +24,14 @@ from rnnkit.layers.embedding import Embedding
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.masking import Masking
+from rnnkit.layers.normalization import Normalization
 from rnnkit.layers.recurrent import RNN
 from rnnkit.layers.simple_rnn import SimpleRNN
 
 _TABLE: dict[str, type] = {
     cls.__name__: cls
-    for cls in (Dense, Embedding, Dropout, Masking, RNN, SimpleRNN, LSTM, GRU, Bidirectional, SimpleRNNCell, LSTMCell,
-                GRUCell)
+    for cls in (Dense, Embedding, Dropout, Masking, Normalization, RNN, SimpleRNN, LSTM, GRU, Bidirectional,
+                SimpleRNNCell, LSTMCell, GRUCell)
 }
 
 
