@@ -113,5 +113,8 @@ def test_errors():
         layer.adapt(np.ones((4, 2)))
     with pytest.raises(ShapeError, match="NaN"):
         Normalization().adapt(np.array([[1.0], [np.nan]]))
+    layer(np.ones((5, 7, 3)))  # rows (N, 3) adapted, windows (B, T, 3) scaled
+    with pytest.raises(ShapeError, match=r"statistics of shape \(1, 3\)"):
+        layer(np.ones((5, 7, 2)))
     with pytest.raises(ShapeError, match=r"axis"):
         Normalization(axis=3)(np.ones((2, 3)))

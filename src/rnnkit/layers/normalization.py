@@ -123,10 +123,15 @@ class Normalization(Layer):
         self._finalize_state()
 
     def _check_same_features(self, shape):
-        if len(shape) != len(self._build_input_shape) or any(
-                shape[d] != self._build_input_shape[d] for d in self._keep_axis):
-            raise ShapeError(f"layer {self.name!r} (Normalization) was built for inputs of shape "
-                             f"{self._build_input_shape} (kept axes {self._keep_axis}); got shape {tuple(shape)}")
+        # any input the statistics broadcast to keeps its shape: adapted on rows (N, F), used on windows (B, T, F)
+        try:
+            fits = np.broadcast_shapes(tuple(shape), self._broadcast_shape) == tuple(shape)
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ShapeError(f"layer {self.name!r} (Normalization) has statistics of shape {self._broadcast_shape} "
+                             f"(built for inputs of shape {self._build_input_shape}, kept axes {self._keep_axis}); "
+                             f"got inputs of shape {tuple(shape)}")
 
     def _finalize_state(self):
         if self.input_mean is None and self.built:
