@@ -10,6 +10,7 @@ chosen on the validation period only (printed beside the test); the test period 
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 python -m benchmarks.app_forecast \\
         [--series airline,temperatures,sunspots,pm25] [--json runs/forecast.json] [--no-torch] [--quick]
+    python -m benchmarks.app_forecast --select --series airline    # how the settings were chosen
 """
 from __future__ import annotations
 
@@ -33,20 +34,48 @@ SERIES = {
     "airline": ("airline-passengers.csv", dict(target="Passengers", horizon=12, test_size=24, season=12,
                                                transform="log-diff", epochs=400, patience=100)),
     "temperatures": ("daily-min-temperatures.csv", dict(target="Temp", horizon=7, test_size=365, season=365,
-                                                        window=30, epochs=40, patience=10)),
+                                                        window=60, epochs=40, patience=10)),
     "sunspots": ("monthly-sunspots.csv", dict(target="Sunspots", horizon=12, test_size=240, season=12, window=48,
-                                              epochs=60, patience=15)),
+                                              transform="diff", epochs=60, patience=15)),
     "pm25": ("pollution.csv", dict(target="pm2.5", features="DEWP,TEMP,PRES,Iws,Is,Ir",
                                    date_column="year,month,day,hour", horizon=24, test_size=720, season=24,
                                    window=48, stride=6, epochs=15, patience=5)),
 }
 
 
-def config_for(name: str, quick: bool = False):
+# the candidates compared on the validation period with --select (the test period is not scored there)
+CANDIDATES = {
+    "airline": [dict(transform=t, epochs=e, patience=e // 4, lr=lr) for t in ("none", "diff", "log-diff")
+                for e, lr in ((400, 0.001), (1000, 0.001), (400, 0.003))],
+    "temperatures": [dict(window=w, epochs=40, patience=10) for w in (14, 30, 60)],
+    "sunspots": [dict(window=w, transform=t, epochs=60, patience=15) for w in (24, 48) for t in ("none", "diff")],
+    "pm25": [dict(stride=s, epochs=e, patience=5) for s, e in ((6, 15), (2, 10))],
+}
+
+
+def select(name: str) -> list:
+    """Validation MASE of rnnkit's model for each candidate setting of ``name`` (the test period is not scored)."""
+    from rnnkit.tasks.forecast import evaluate_period, fit_model, load_data
+
+    rows = []
+    for overrides in CANDIDATES[name]:
+        config = dataclasses.replace(config_for(name), **overrides)
+        prepared = load_data(config)
+        model, _ = fit_model(config, prepared)
+        metrics, _, _ = evaluate_period(model, prepared, prepared.periods.val_origins(config.horizon), config)
+        rows.append((overrides, metrics["model"]["mase"]))
+        baselines = ", ".join(f"{k} {v['mase']:.3f}" for k, v in metrics.items() if k != "model")
+        print(f"{name} {overrides}: validation MASE {metrics['model']['mase']:.3f}  ({baselines})", flush=True)
+    best = min(rows, key=lambda row: row[1])
+    print(f"{name}: best on validation {best[0]} ({best[1]:.3f})")
+    return rows
+
+
+def config_for(name: str, quick: bool = False, seed: int = 0):
     from rnnkit.tasks.forecast import ForecastConfig
 
     csv_name, flags = SERIES[name]
-    config = ForecastConfig(csv=str(DATA / csv_name), units=32, seed=0, **flags)
+    config = ForecastConfig(csv=str(DATA / csv_name), units=32, seed=seed, **flags)
     if quick:  # a smoke run for the test suite
         config.epochs, config.stride = 2, max(config.stride, 8)
     return config
@@ -123,12 +152,12 @@ def climatology(prepared, origins, horizon):
 
 
 # ------------------------------------------------------------------------------------------------------ run
-def run_series(name: str, use_torch: bool, quick: bool) -> dict:
+def run_series(name: str, use_torch: bool, quick: bool, seed: int = 0) -> dict:
     from rnnkit.forecasting import mase_scale
     from rnnkit.tasks.forecast import evaluate_period, fit_model, load_data
     from rnnkit.tasks.forecast_windows import actuals, inverse, score, windows
 
-    config = config_for(name, quick)
+    config = config_for(name, quick, seed)
     prepared = load_data(config)
     p = prepared.periods
     started = time.perf_counter()
@@ -169,7 +198,7 @@ def run_series(name: str, use_torch: bool, quick: bool) -> dict:
     naive_scale = mase_scale(prepared.y[:p.train_end], 1)
     result["test_h1_mase_naive_scaled"] = {k: float(np.mean(np.abs(truth[:, 0] - f[:, 0])) / naive_scale)
                                            for k, f in forecasts.items()}
-    print(f"\n== {name}: H={config.horizon}, season {prepared.season}, window {prepared.window}, transform "
+    print(f"\n== {name} (seed {seed}): H={config.horizon}, season {prepared.season}, window {prepared.window}, transform "
           f"{config.transform}, {result['train_windows']} training windows, {len(test_origins)} test origins")
     for note in prepared.notes:
         print(f"   note: {note}")
@@ -189,7 +218,11 @@ def main(argv=None) -> int:
     parser.add_argument("--series", default=",".join(SERIES), help="comma-separated: " + ", ".join(SERIES))
     parser.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch twin")
+    parser.add_argument("--seeds", type=int, default=1, metavar="N",
+                        help="train both networks with seeds 0..N-1 and report the mean and spread of their MASE")
     parser.add_argument("--quick", action="store_true", help="2 epochs each (a smoke run, not a measurement)")
+    parser.add_argument("--select", action="store_true",
+                        help="compare the candidate settings on the validation period only (no test scores)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.series.split(",") if n.strip()]
     unknown = [n for n in names if n not in SERIES]
@@ -197,8 +230,21 @@ def main(argv=None) -> int:
         parser.error(f"unknown series {unknown}; choose from {', '.join(SERIES)}")
     print(f"threads: OMP={os.environ.get('OMP_NUM_THREADS')} OPENBLAS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
           "torch.set_num_threads(1); python " + sys.version.split()[0])
+    if args.select:
+        for name in names:
+            select(name)
+        return 0
     started = time.perf_counter()
-    results = [run_series(n, not args.no_torch, args.quick) for n in names]
+    results = [run_series(n, not args.no_torch, args.quick, seed) for n in names for seed in range(args.seeds)]
+    if args.seeds > 1:
+        print("\nover seeds " + ", ".join(str(s) for s in range(args.seeds)) + ": test MASE mean (sd, min..max)")
+        for name in names:
+            for method in ("model", "pytorch"):
+                values = np.array([r["test"][method]["mase"] for r in results if r["series"] == name
+                                   and method in r["test"]])
+                if len(values):
+                    print(f"   {name:<13}{method:<9}{values.mean():.3f} (sd {values.std(ddof=1):.3f}, "
+                          f"{values.min():.3f}..{values.max():.3f})")
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     if args.json:
         from rnnkit.tasks.report import plain

@@ -136,7 +136,8 @@ def _error(argv, capsys):
     (lambda h, r: (["Month", "Other"], r), "has no column 'Passengers' (--target); its columns are: Month, Other"),
     (lambda h, r: (h, r[:40] + [[r[40][0], "12x"]] + r[41:]), "line 42: column 'Passengers' holds '12x', which is "
                                                                "not a number"),
-    (lambda h, r: (h, r[:10] + [r[11], r[10]] + r[12:]), "dates out of order: line 13 has 1949-11 after line 12 with 1949-12"),
+    (lambda h, r: (h, r[:10] + [r[11], r[10]] + r[12:]),
+     "dates out of order: line 13 has 1949-11 after line 12 with 1949-12"),
     (lambda h, r: (h, r[:10] + [r[10], r[10]] + r[12:]), "duplicated date: line 13 has 1949-11 after line 12"),
     (lambda h, r: (h, r[:50]), "has 50 usable time steps; at least window + horizon + test-size = 24 + 12 + 24 = 60"),
 ])

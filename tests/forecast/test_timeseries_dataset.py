@@ -46,7 +46,8 @@ def samples(batches, batched=True):
         parts = batch if isinstance(batch, tuple) else (batch,)
         rows = zip(*parts) if batched else [parts]
         for row in rows:
-            out.append(tuple(np.asarray(p, dtype=np.float64).tobytes() for p in row))  # grain batches float64 targets as float32
+            # as float64: grain batches float64 scalar targets as float32
+            out.append(tuple(np.asarray(p, dtype=np.float64).tobytes() for p in row))
     return sorted(out)
 
 

@@ -1,4 +1,4 @@
-"""Normalization: ``(x - mean) / sqrt(variance)`` per feature, statistics from ``adapt(data)`` (Keras ``Normalization``).
+"""Normalization: ``(x - mean) / sqrt(variance)`` per feature, statistics from ``adapt(data)`` (Keras' layer).
 
 With ``invert=True`` the layer undoes it, ``x * sqrt(variance) + mean``: a network that predicts scaled values
 ends in an inverted layer adapted on the same data and outputs values in the data's own units. The square root
