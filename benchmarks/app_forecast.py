@@ -46,7 +46,8 @@ SERIES = {
 # the candidates compared on the validation period with --select (the test period is not scored there)
 CANDIDATES = {
     "airline": [dict(transform=t, epochs=e, patience=e // 4, lr=lr) for t in ("none", "diff", "log-diff")
-                for e, lr in ((400, 0.001), (1000, 0.001), (400, 0.003))],
+                for e, lr in ((400, 0.001), (1000, 0.001), (400, 0.003))]
+    + [dict(transform="log-diff", epochs=400, patience=100, batch_size=b) for b in (8, 16)],
     "temperatures": [dict(window=w, epochs=40, patience=10) for w in (14, 30, 60)],
     "sunspots": [dict(window=w, transform=t, epochs=60, patience=15) for w in (24, 48) for t in ("none", "diff")],
     "pm25": [dict(stride=s, epochs=e, patience=5) for s, e in ((6, 15), (2, 10))],
@@ -82,8 +83,22 @@ def config_for(name: str, quick: bool = False, seed: int = 0):
 
 
 # ------------------------------------------------------------------------------------------------ torch twin
-def torch_twin(config, prepared, x_train, y_train, x_val, y_val):
-    """The same network in plain PyTorch; returns the trained module and a forecast function of windows."""
+def initial_weights(config, prepared) -> dict:
+    """rnnkit's initial weights for ``config`` (the same seed gives fit_model the same ones), in PyTorch's layout."""
+    from rnnkit.interop.pytorch import keras_to_torch
+    from rnnkit.tasks.forecast import build_model
+
+    model = build_model(config, prepared)  # built there, before any draw of fit's
+    rnn, dense = model.layers[1], model.layers[2]
+    kernel, recurrent_kernel, bias = [w.data for w in rnn.weights]
+    out = {f"rnn.{k}_l0": v for k, v in keras_to_torch(config.model, kernel, recurrent_kernel, bias).items()}
+    out["head.weight"], out["head.bias"] = dense.kernel.data.T, dense.bias.data  # (H, units), (H,)
+    return out
+
+
+def torch_twin(config, prepared, x_train, y_train, x_val, y_val, start_from=None):
+    """The same network in plain PyTorch (from the weights ``start_from`` if given, else PyTorch's own
+    initialisation); returns a forecast function of windows."""
     import torch
 
     torch.manual_seed(config.seed)
@@ -106,6 +121,9 @@ def torch_twin(config, prepared, x_train, y_train, x_val, y_val):
             return self.head(out[:, -1]) * out_scale + out_mean
 
     net = Net()
+    if start_from is not None:
+        net.load_state_dict({k: torch.tensor(np.ascontiguousarray(v), dtype=torch.float32)
+                             for k, v in start_from.items()})
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, eps=1e-7)
     xt, yt = torch.tensor(x_train, dtype=torch.float32), torch.tensor(y_train, dtype=torch.float32)
     xv, yv = torch.tensor(x_val, dtype=torch.float32), torch.tensor(y_val, dtype=torch.float32)
@@ -152,7 +170,7 @@ def climatology(prepared, origins, horizon):
 
 
 # ------------------------------------------------------------------------------------------------------ run
-def run_series(name: str, use_torch: bool, quick: bool, seed: int = 0) -> dict:
+def run_series(name: str, use_torch: bool, quick: bool, seed: int = 0, same_init: bool = False) -> dict:
     from rnnkit.forecasting import mase_scale
     from rnnkit.tasks.forecast import evaluate_period, fit_model, load_data
     from rnnkit.tasks.forecast_windows import actuals, inverse, score, windows
@@ -166,7 +184,7 @@ def run_series(name: str, use_torch: bool, quick: bool, seed: int = 0) -> dict:
     test_origins = p.test_origins(config.horizon)
     metrics, forecasts, truth = evaluate_period(model, prepared, test_origins, config)
     val_metrics, _, _ = evaluate_period(model, prepared, p.val_origins(config.horizon), config)
-    result = {"series": name, "config": dataclasses.asdict(config), "season": prepared.season,
+    result = {"series": name, "config": dataclasses.asdict(config), "same_init": same_init, "season": prepared.season,
               "window": prepared.window, "train_windows": int(len(p.train_origins(prepared.window, config.horizon,
                                                                                   config.stride))),
               "test_origins": int(len(test_origins)), "rnnkit_seconds": rnnkit_seconds,
@@ -180,8 +198,9 @@ def run_series(name: str, use_torch: bool, quick: bool, seed: int = 0) -> dict:
                                    prepared.window, config.horizon)
         x_val, y_val = windows(prepared.inputs, prepared.z, p.val_origins(config.horizon), prepared.window,
                                config.horizon)
+        start_from = initial_weights(config, prepared) if same_init else None
         started = time.perf_counter()
-        twin = torch_twin(config, prepared, x_train, y_train, x_val, y_val)
+        twin = torch_twin(config, prepared, x_train, y_train, x_val, y_val, start_from)
         result["torch_seconds"] = time.perf_counter() - started
         x_test, _ = windows(prepared.inputs, prepared.z, test_origins, prepared.window, config.horizon)
         forecasts["pytorch"] = inverse(twin(x_test), prepared.y[test_origins - 1], config.transform)
@@ -220,6 +239,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch twin")
     parser.add_argument("--seeds", type=int, default=1, metavar="N",
                         help="train both networks with seeds 0..N-1 and report the mean and spread of their MASE")
+    parser.add_argument("--same-init", action="store_true",
+                        help="start the PyTorch twin from rnnkit's initial weights (default: PyTorch's own init)")
     parser.add_argument("--quick", action="store_true", help="2 epochs each (a smoke run, not a measurement)")
     parser.add_argument("--select", action="store_true",
                         help="compare the candidate settings on the validation period only (no test scores)")
@@ -235,7 +256,7 @@ def main(argv=None) -> int:
             select(name)
         return 0
     started = time.perf_counter()
-    results = [run_series(n, not args.no_torch, args.quick, seed) for n in names for seed in range(args.seeds)]
+    results = [run_series(n, not args.no_torch, args.quick, seed, args.same_init) for n in names for seed in range(args.seeds)]
     if args.seeds > 1:
         print("\nover seeds " + ", ".join(str(s) for s in range(args.seeds)) + ": test MASE mean (sd, min..max)")
         for name in names:

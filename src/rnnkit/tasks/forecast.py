@@ -192,6 +192,7 @@ def build_model(config: ForecastConfig, prepared: Prepared):
                               name="unscale_forecast")
     recurrent = (LSTM if config.model == "lstm" else GRU)(config.units, name=config.model)
     model = Sequential([scale_in, recurrent, Dense(config.horizon, name="forecast"), scale_out])
+    model.build((None, prepared.window, prepared.inputs.shape[1]))  # weights now: they depend on the seed alone
     model.compile(optimizer=Adam(learning_rate=config.lr), loss="mse")
     return model
 
@@ -332,9 +333,11 @@ def plot_forecasts(path, prepared: Prepared, origins, forecasts, truth, metrics,
         fig, (ax, ax_h) = drawing
         shown = max(p.first, p.val_end - max(4 * (p.end - p.val_end), 3 * prepared.window))
         ax.plot(x[shown:p.val_end], prepared.y[shown:p.val_end], color="0.5", lw=1, label="history")
-        ax.plot(x[p.val_end:], prepared.y[p.val_end:], color="black", lw=1.2, label="test actuals")
-        ax.axvline(x[p.train_end], color="0.7", ls=":", lw=1)
-        ax.axvline(x[p.val_end], color="0.4", ls=":", lw=1)
+        ax.plot(x[p.val_end - 1:], prepared.y[p.val_end - 1:], color="black", lw=1.2, label="test actuals")
+        ax.axvline(x[p.train_end], color="0.7", ls=":", lw=1)  # validation starts
+        ax.axvline(x[p.val_end], color="0.4", ls=":", lw=1)  # test starts
+        ax.text(x[p.train_end], 1.0, " validation", transform=ax.get_xaxis_transform(), va="top", fontsize=8)
+        ax.text(x[p.val_end], 1.0, " test", transform=ax.get_xaxis_transform(), va="top", fontsize=8)
         h = config.horizon
         for k, i in enumerate(range(0, len(origins), h)):
             t = origins[i]
