@@ -32,14 +32,14 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "timeser
 # name: (csv, flags of ForecastConfig); chosen on the validation period (see docs/forecast.md)
 SERIES = {
     "airline": ("airline-passengers.csv", dict(target="Passengers", horizon=12, test_size=24, season=12,
-                                               transform="log-diff", epochs=400, patience=100)),
+                                               transform="log-diff", epochs=1000, patience=250)),
     "temperatures": ("daily-min-temperatures.csv", dict(target="Temp", horizon=7, test_size=365, season=365,
                                                         window=60, epochs=40, patience=10)),
     "sunspots": ("monthly-sunspots.csv", dict(target="Sunspots", horizon=12, test_size=240, season=12, window=48,
                                               transform="diff", epochs=60, patience=15)),
     "pm25": ("pollution.csv", dict(target="pm2.5", features="DEWP,TEMP,PRES,Iws,Is,Ir",
                                    date_column="year,month,day,hour", horizon=24, test_size=720, season=24,
-                                   window=48, stride=6, epochs=15, patience=5)),
+                                   window=48, stride=2, epochs=10, patience=5)),
 }
 
 
