@@ -17,7 +17,7 @@ from rnnkit.layers.embedding import Embedding
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.masking import Masking
-from rnnkit.layers.normalization import BatchNormalization
+from rnnkit.layers.batch_normalization import BatchNormalization
 from rnnkit.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -26,6 +26,7 @@ from rnnkit.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
+from rnnkit.layers.normalization import Normalization
 from rnnkit.layers.recurrent import RNN
 from rnnkit.layers.reshaping import Flatten, Permute, Reshape
 from rnnkit.layers.registry import deserialize, register, serialize
@@ -33,8 +34,8 @@ from rnnkit.layers.simple_rnn import SimpleRNN
 from rnnkit.layers.text_vectorization import TextVectorization
 
 __all__ = [
-    "Layer", "Dense", "Embedding", "Dropout", "Masking", "RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
-    "SimpleRNNCell", "LSTMCell", "GRUCell", "serialize", "deserialize", "register",
+    "Layer", "Dense", "Embedding", "Dropout", "Masking", "Normalization", "RNN", "SimpleRNN", "LSTM", "GRU",
+    "Bidirectional", "SimpleRNNCell", "LSTMCell", "GRUCell", "serialize", "deserialize", "register",
     "TextVectorization",
     "Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "BatchNormalization", "Reshape", "Permute", "Flatten",

@@ -25,7 +25,7 @@ from rnnkit.layers.embedding import Embedding
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.masking import Masking
-from rnnkit.layers.normalization import BatchNormalization
+from rnnkit.layers.batch_normalization import BatchNormalization
 from rnnkit.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -34,6 +34,7 @@ from rnnkit.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
+from rnnkit.layers.normalization import Normalization
 from rnnkit.layers.recurrent import RNN
 from rnnkit.layers.reshaping import Flatten, Permute, Reshape
 from rnnkit.layers.simple_rnn import SimpleRNN
@@ -41,10 +42,14 @@ from rnnkit.layers.text_vectorization import TextVectorization
 
 _TABLE: dict[str, type] = {
     cls.__name__: cls
-    for cls in (Dense, Embedding, Dropout, Masking, RNN, SimpleRNN, LSTM, GRU, Bidirectional, SimpleRNNCell, LSTMCell,
-                GRUCell, Conv1D, Conv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,
-                GlobalAveragePooling2D, GlobalMaxPooling2D, BatchNormalization, Reshape, Permute, Flatten,
-                TextVectorization)
+    for cls in (
+        Dense, Embedding, Dropout, Masking,  # core
+        RNN, SimpleRNN, LSTM, GRU, Bidirectional, SimpleRNNCell, LSTMCell, GRUCell,  # recurrent
+        Conv1D, Conv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,  # convolution
+        GlobalAveragePooling2D, GlobalMaxPooling2D, BatchNormalization, Reshape, Permute, Flatten,
+        TextVectorization,  # text
+        Normalization,  # forecasting
+    )
 }
 
 

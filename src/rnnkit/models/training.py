@@ -61,6 +61,27 @@ def _batch_size(batch_size) -> int:
     return int(batch_size)
 
 
+def _from_dataset(x, y, batch_size, caller: str):
+    """``(x, y, batch_size, dataset)`` with a ``TimeseriesDataset`` given as ``x`` turned into its arrays (all its
+    windows, in its order) and its batch size; other ``x`` pass through (``dataset`` None). As in Keras, ``y``
+    and ``batch_size`` come from the dataset and must not be given beside it."""
+    from rnnkit.utils.timeseries import TimeseriesDataset
+
+    if not isinstance(x, TimeseriesDataset):
+        return x, y, batch_size, None
+    if y is not None:
+        raise ConfigError(f"{caller}: `y` must not be given when `x` is a dataset (its batches hold the targets)")
+    if batch_size is not None:
+        raise ConfigError(f"{caller}: `batch_size` must not be given when `x` is a dataset (it is batched already); "
+                          f"got batch_size={batch_size!r}")
+    if x.batch_size is None:
+        raise ConfigError(f"{caller}: the dataset yields single windows (batch_size=None); make it with a batch_size")
+    arrays = x.arrays()
+    if isinstance(arrays, tuple):
+        return arrays[0], arrays[1], x.batch_size, x
+    return arrays, None, x.batch_size, x
+
+
 class Trainer:
     """The training half of ``Model`` (a mixin): compile, fit, evaluate, predict and the per-batch steps.
 
@@ -294,6 +315,9 @@ class Trainer:
         epoch when not on a terminal), 0 (silent), 2 (a line per epoch); ``validation_split``: the last fraction
         of the samples (before shuffling) is held out; ``validation_data``: ``(x_val, y_val)``; ``shuffle``:
         reshuffle every epoch with a generator from ``rnnkit.random``; ``initial_epoch``: the epoch to start at.
+        ``x`` (and ``validation_data``) may be a ``timeseries_dataset_from_array`` dataset: its windows, its batch
+        size, its order (reshuffled every epoch only if the dataset is shuffled); ``y`` and ``batch_size`` are
+        then not given.
 
         The position of the run is kept in ``model._fit_progress`` (``FitProgress``): with
         ``callbacks=[BackupAndRestore(dir)]`` a crashed run continues from its last checkpoint, inside an epoch
@@ -306,10 +330,16 @@ class Trainer:
 
         self._require_compiled("fit")
         verbose = _verbosity(verbose)
+        x, y, batch_size, dataset = _from_dataset(x, y, batch_size, "fit()")
+        if dataset is not None:
+            shuffle = dataset.shuffle  # a dataset's own order, reshuffled every epoch only if it was shuffled
         batch_size = _batch_size(batch_size)
         xs, is_list, ys, sw, n = self._prepare_labelled(x, y, sample_weight, "fit()")
         val = None
         if validation_data is not None:
+            vx_, vy_, _, v_dataset = _from_dataset(validation_data, None, None, "fit(validation_data)")
+            if v_dataset is not None:
+                validation_data = (vx_, vy_)
             if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
                 raise ConfigError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
             vx, v_list = self._prepare_x(validation_data[0])
@@ -454,6 +484,7 @@ class Trainer:
 
         self._require_compiled("evaluate")
         verbose = _verbosity(verbose)
+        x, y, batch_size, _ = _from_dataset(x, y, batch_size, "evaluate()")
         batch_size = _batch_size(batch_size)
         xs, is_list, ys, sw, n = self._prepare_labelled(x, y, sample_weight, "evaluate()")
         if n == 0:
@@ -473,6 +504,7 @@ class Trainer:
         from rnnkit.callbacks import CallbackList
 
         verbose = _verbosity(verbose)
+        x, _, batch_size, _ = _from_dataset(x, None, batch_size, "predict()")
         batch_size = _batch_size(batch_size)
         xs, is_list = self._prepare_x(x)
         n = self._check_lengths(xs, [], None, "predict()")

@@ -1,4 +1,5 @@
-"""Helpers with Keras' names: ``to_categorical``, ``pad_sequences`` and ``set_random_seed``.
+"""Helpers with Keras' names: ``to_categorical``, ``pad_sequences``, ``set_random_seed`` and
+``timeseries_dataset_from_array``.
 
 >>> from rnnkit.utils import to_categorical
 >>> to_categorical([0, 2], num_classes=3)
@@ -8,5 +9,6 @@ array([[1., 0., 0.],
 from rnnkit.random import set_random_seed
 from rnnkit.utils.categorical import to_categorical
 from rnnkit.utils.sequences import pad_sequences
+from rnnkit.utils.timeseries import TimeseriesDataset, timeseries_dataset_from_array
 
-__all__ = ["set_random_seed", "to_categorical", "pad_sequences"]
+__all__ = ["TimeseriesDataset", "pad_sequences", "set_random_seed", "timeseries_dataset_from_array", "to_categorical"]
