@@ -4,9 +4,22 @@ import numpy as np
 import pytest
 from helpers.gradcheck import check_gradients
 
+import rnnkit.ops.conv as conv_module
 from rnnkit import Tensor
 from rnnkit.errors import ConfigError, ShapeError
 from rnnkit.ops.conv import conv1d, conv2d
+
+# The three ways conv2d computes: compiled loops straight from the input (few channels), im2col + BLAS on the
+# whole batch at once, and im2col + BLAS one image per block (the backward then rebuilds the im2col blocks).
+PATHS = {"direct": dict(DIRECT_MAX_CHANNELS=1 << 30), "im2col": dict(DIRECT_MAX_CHANNELS=0, BLOCK_BYTES=1 << 40),
+         "im2col-blocks": dict(DIRECT_MAX_CHANNELS=0, BLOCK_BYTES=1)}
+
+
+@pytest.fixture(params=list(PATHS))
+def conv_path(request, monkeypatch):
+    for name, value in PATHS[request.param].items():
+        monkeypatch.setattr(conv_module, name, value)
+    return request.param
 
 
 def tf_same_pads(size, k, stride, dilation):
@@ -36,6 +49,10 @@ CASES += [  # the corners random draws may miss: even kernels with "same", strid
     dict(B=2, H=5, W=6, C=1, F=2, k=(4, 3), s=(2, 3), d=(1, 1), padding="same"),
     dict(B=1, H=6, W=5, C=2, F=1, k=(2, 3), s=(1, 1), d=(2, 2), padding="same"),
     dict(B=2, H=3, W=3, C=3, F=2, k=(1, 1), s=(2, 2), d=(1, 1), padding="valid"),
+    # 8 channels and more: the compiled col2im (below that, NumPy's strided additions)
+    dict(B=2, H=5, W=6, C=8, F=3, k=(3, 3), s=(1, 1), d=(1, 1), padding="same"),
+    dict(B=1, H=7, W=6, C=9, F=2, k=(2, 3), s=(2, 2), d=(1, 1), padding="same"),
+    dict(B=1, H=7, W=7, C=8, F=2, k=(3, 2), s=(1, 1), d=(2, 3), padding="valid"),
 ]
 
 
@@ -50,12 +67,12 @@ def case_arrays(c, seed=0):
 
 
 @pytest.mark.parametrize("c", CASES, ids=case_id)
-def test_conv2d_gradcheck(c):
+def test_conv2d_gradcheck(c, conv_path):
     check_gradients(lambda x, k, b: conv2d(x, k, b, c["s"], c["padding"], c["d"]), case_arrays(c))
 
 
 @pytest.mark.parametrize("c", CASES, ids=case_id)
-def test_conv2d_matches_torch(c, torch_compare):
+def test_conv2d_matches_torch(c, conv_path, torch_compare):
     torch = torch_compare.torch
     F = torch.nn.functional
 
@@ -72,7 +89,7 @@ def test_conv2d_matches_torch(c, torch_compare):
                   tol=1e-9)
 
 
-def test_conv2d_without_bias_matches_torch(torch_compare):
+def test_conv2d_without_bias_matches_torch(conv_path, torch_compare):
     torch = torch_compare.torch
     rng = np.random.default_rng(3)
     arrays = [rng.standard_normal((2, 6, 7, 3)), rng.standard_normal((3, 2, 3, 4))]
@@ -86,7 +103,7 @@ CASES_1D = [(7, 3, 1, 1, "valid"), (8, 4, 1, 1, "same"), (9, 3, 2, 1, "same"), (
 
 
 @pytest.mark.parametrize("L, k, s, d, padding", CASES_1D)
-def test_conv1d_gradcheck_and_torch(L, k, s, d, padding, torch_compare):
+def test_conv1d_gradcheck_and_torch(L, k, s, d, padding, conv_path, torch_compare):
     torch = torch_compare.torch
     F = torch.nn.functional
     rng = np.random.default_rng(L * k)
@@ -107,7 +124,7 @@ def test_conv1d_gradcheck_and_torch(L, k, s, d, padding, torch_compare):
     torch_compare(ours, reference, arrays, tol=1e-9)
 
 
-def test_same_padding_with_an_even_kernel_puts_the_extra_zero_at_the_bottom_right():
+def test_same_padding_with_an_even_kernel_puts_the_extra_zero_at_the_bottom_right(conv_path):
     x = Tensor(np.arange(9.0).reshape(1, 3, 3, 1), dtype="float64")
     k = Tensor(np.array([[1.0, 2.0], [3.0, 4.0]]).reshape(2, 2, 1, 1), dtype="float64")
     # y[i, j] = x[i, j] + 2 x[i, j+1] + 3 x[i+1, j] + 4 x[i+1, j+1], zero outside: worked out by hand
@@ -130,7 +147,7 @@ def test_causal_conv1d_sees_only_the_past():
     np.testing.assert_array_equal(conv1d(x, k, padding="causal").numpy().ravel(), [1.0, 12.0, 23.0, 34.0, 45.0])
 
 
-def test_conv2d_keeps_float32():
+def test_conv2d_keeps_float32(conv_path):
     y = conv2d(Tensor(np.ones((1, 4, 4, 2))), Tensor(np.ones((3, 3, 2, 3))), Tensor(np.zeros(3)), padding="same")
     assert y.dtype == np.float32 and y.shape == (1, 4, 4, 3)
 
@@ -153,3 +170,21 @@ def test_conv2d_argument_errors():
         conv2d(x, k, strides=(1, 0))
     with pytest.raises(ShapeError, match=r"bias must have shape \(1,\); got shape \(2,\)"):
         conv2d(x, k, Tensor(np.zeros(2)))
+
+
+@pytest.mark.parametrize("needs", [(True, False, False), (False, True, True), (True, True, False)],
+                         ids=["input-only", "weights-only", "no-bias-grad"])
+def test_conv2d_gradients_of_only_some_parents(needs, conv_path):
+    """Each path computes only the gradients asked for, and those equal the full computation's."""
+    rng = np.random.default_rng(12)
+    arrays = [rng.standard_normal((2, 5, 6, 3)), rng.standard_normal((3, 2, 3, 4)), rng.standard_normal(4)]
+    upstream = rng.standard_normal((2, 5, 3, 4))
+    full = [Tensor(a, requires_grad=True, dtype="float64") for a in arrays]
+    conv2d(*full, strides=(1, 2), padding="same").backward(upstream)
+    some = [Tensor(a, requires_grad=n, dtype="float64") for a, n in zip(arrays, needs)]
+    conv2d(*some, strides=(1, 2), padding="same").backward(upstream)
+    for a, b, n in zip(full, some, needs):
+        if n:
+            np.testing.assert_allclose(b.grad, a.grad, rtol=1e-12, atol=1e-12)
+        else:
+            assert b.grad is None

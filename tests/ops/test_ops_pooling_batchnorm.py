@@ -160,3 +160,20 @@ def test_batch_norm_errors():
         batch_norm(x, Tensor(np.ones(2)))
     with pytest.raises(ShapeError, match=r"axis must be an integer in \[-2, 2\) .*; got axis=2"):
         batch_norm(x, axis=2)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
+def test_batch_norm_compiled_and_numpy_paths_agree(training):
+    """Channels-last contiguous float input takes the compiled loops; a strided view takes NumPy's path."""
+    rng = np.random.default_rng(11)
+    x = 1.0 + rng.standard_normal((3, 4, 5, 6))
+    gamma, beta, upstream = rng.standard_normal(6), rng.standard_normal(6), rng.standard_normal(x.shape)
+    stats = (None, None) if training else (rng.standard_normal(6), rng.uniform(0.5, 2.0, 6))
+    results = []
+    for data in (x, np.asfortranarray(x)):  # the same values, C-contiguous and not
+        leaves = [Tensor(a, requires_grad=True, dtype="float64") for a in (data, gamma, beta)]
+        y, mean, var = batch_norm(*leaves, *stats, epsilon=1e-3)
+        y.backward(upstream)
+        results.append([y.numpy(), mean, var] + [t.grad for t in leaves])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

@@ -27,7 +27,9 @@ from __future__ import annotations
 import numpy as np
 
 from rnnkit.autograd import Tensor, as_tensor, make
+from rnnkit.compiled import compilable
 from rnnkit.errors import ShapeError
+from rnnkit.ops.conv_kernels import bn_apply, bn_backward, channel_moments
 
 
 def batch_norm(x, gamma=None, beta=None, mean=None, variance=None, epsilon=1e-3, axis=-1):
@@ -48,15 +50,17 @@ def batch_norm(x, gamma=None, beta=None, mean=None, variance=None, epsilon=1e-3,
     reduce = tuple(a for a in range(xd.ndim) if a != axis)
     count = xd.size // max(features, 1)
     training = mean is None
+    if not training and variance is None:
+        raise ShapeError("batch_norm: give both mean and variance (inference) or neither (training)")
+    if axis == xd.ndim - 1 and compilable(xd) and count > 0:
+        return _batch_norm_compiled(x, gamma, beta, mean, variance, epsilon, training)
     if training:
         mu = xd.mean(axis=reduce, keepdims=True)
         centered = xd - mu
         var = np.mean(np.square(centered), axis=reduce, keepdims=True)
     else:
-        if variance is None:
-            raise ShapeError("batch_norm: give both mean and variance (inference) or neither (training)")
-        mu = np.asarray(mean.data if isinstance(mean, Tensor) else mean, dtype=xd.dtype).reshape(shape)
-        var = np.asarray(variance.data if isinstance(variance, Tensor) else variance, dtype=xd.dtype).reshape(shape)
+        mu = _as_stat(mean, xd.dtype).reshape(shape)
+        var = _as_stat(variance, xd.dtype).reshape(shape)
         centered = xd - mu
     r = 1.0 / np.sqrt(var + np.asarray(epsilon, dtype=xd.dtype))
     xhat = centered * r
@@ -80,14 +84,49 @@ def batch_norm(x, gamma=None, beta=None, mean=None, variance=None, epsilon=1e-3,
                 gx = gs - (sum_g + xhat * sum_gx) / count
             else:
                 gx = g * scale
-        grads = {id(x): gx}
-        if gamma is not None:
-            grads[id(gamma)] = gg
-        if beta is not None:
-            grads[id(beta)] = gb
-        return tuple(grads[id(p)] for p in parents)
+        return _in_order(parents, x, gamma, beta, gx, gg, gb)
 
     return make("batch_norm", y, parents, backward), mu.reshape(features), var.reshape(features)
+
+
+def _as_stat(value, dtype) -> np.ndarray:
+    return np.asarray(value.data if isinstance(value, Tensor) else value, dtype=dtype)
+
+
+def _in_order(parents, x, gamma, beta, gx, gg, gb) -> tuple:
+    grads = [gx] + ([gg] if gamma is not None else []) + ([gb] if beta is not None else [])
+    return tuple(grads[: len(parents)])
+
+
+def _batch_norm_compiled(x, gamma, beta, mean, variance, epsilon, training):
+    """The channels-last case in compiled loops over the ``(N, C)`` view: same maths, fewer passes."""
+    xd = x.data
+    features = xd.shape[-1]
+    X = xd.reshape(-1, features)  # (..., C) -> (N, C), no copy
+    dtype = xd.dtype
+    if training:
+        mu, var = np.empty(features, dtype), np.empty(features, dtype)
+        channel_moments(X, mu, var)
+    else:
+        mu = np.ascontiguousarray(_as_stat(mean, dtype).reshape(features))
+        var = np.ascontiguousarray(_as_stat(variance, dtype).reshape(features))
+    r = (1.0 / np.sqrt(var + np.asarray(epsilon, dtype=dtype))).astype(dtype)
+    gamma_v = np.ones(features, dtype) if gamma is None else np.ascontiguousarray(gamma.data, dtype=dtype)
+    shift = np.zeros(features, dtype) if beta is None else np.ascontiguousarray(beta.data, dtype=dtype)
+    Y = np.empty_like(X)
+    bn_apply(X, mu, gamma_v * r, shift, Y)
+    parents = tuple(t for t in (x, gamma, beta) if t is not None)
+
+    def backward(g):
+        G = np.ascontiguousarray(g, dtype=dtype).reshape(-1, features)  # (N, C)
+        gx = np.empty_like(X) if x.requires_grad else np.empty((0, features), dtype)
+        sum_g, sum_gxhat = np.empty(features, dtype), np.empty(features, dtype)
+        bn_backward(G, X, mu, r, gamma_v, training, gx, sum_g, sum_gxhat)
+        return _in_order(parents, x, gamma, beta, gx.reshape(xd.shape) if x.requires_grad else None,
+                         sum_gxhat if gamma is not None and gamma.requires_grad else None,
+                         sum_g if beta is not None and beta.requires_grad else None)
+
+    return make("batch_norm", Y.reshape(xd.shape), parents, backward), mu, var
 
 
 def _check_axis(axis, ndim: int) -> int:
