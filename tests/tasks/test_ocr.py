@@ -100,6 +100,9 @@ def test_ocr_cli_train_and_read_end_to_end(tmp_path, capsys, monkeypatch):
     Image.new("L", (200, 50), 255).save(line)
     assert main(["ocr", "read", os.path.join(out, "model.rnnkit"), str(line)]) == 0
     assert set(capsys.readouterr().out.strip()) <= set("0123")
+    assert main(["ocr", "read", "--beam-width", "4", os.path.join(out, "model.rnnkit"), str(line), str(line)]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert len(printed) == 2 and all(row.startswith(str(line) + "\t") for row in printed)
 
 
 def test_ocr_read_errors_are_one_line(tmp_path, capsys, overfit_model):
