@@ -290,6 +290,8 @@ def read_image(path: str):
             return image.copy()
     except UnidentifiedImageError:
         raise DataError(f"cannot read {path}: not an image Pillow can open (expected a PNG, JPEG, ...)") from None
+    except Image.DecompressionBombError as error:
+        raise DataError(f"cannot read {path}: {error}") from None
     except (OSError, ValueError, SyntaxError) as error:
         raise DataError(f"cannot read {path}: the image is damaged or truncated ({error})") from None
 
