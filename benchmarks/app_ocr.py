@@ -21,8 +21,6 @@ import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 EVAL_SEED = 20_261_130  # held-out lines: neither a training epoch's seed nor the task's own test seed
 THROUGHPUT_SEED = 7
 
@@ -106,7 +104,7 @@ def throughput(config, classes: int, batches: list, warmup: int = 2) -> dict:
     set_random_seed(0)
     model = ocr.build_model(config, classes)
     ocr.compile_model(model, config)
-    twin = torch_crnn(config, classes)
+    twin = torch_crnn(config, classes).float()  # float32 like rnnkit, whatever torch's default dtype
     optimizer = torch.optim.Adam(twin.parameters(), lr=config.lr)
     ctc = torch.nn.CTCLoss(blank=0, reduction="sum")
 
@@ -194,12 +192,10 @@ def main(argv=None) -> int:
     report["train_fonts"] = evaluate(model, info, train_fonts or [None], args.test_lines, EVAL_SEED, config)
     if unseen is not None:
         report["unseen_font"] = evaluate(model, info, [unseen], args.test_lines, EVAL_SEED + 1, config)
-    rng = np.random.default_rng(THROUGHPUT_SEED)
     batches = []
     for i in range(args.throughput_batches):
         x, y, _ = ocr.load_data(config, config.batch_size, (THROUGHPUT_SEED, i), train_fonts or [None])
         batches.append((x, y))
-    del rng
     report["throughput"] = throughput(config, len(info["alphabet"]) + 1, batches, warmup=1 if args.tiny else 2)
     report["render_lines_per_s"] = render_speed(config, train_fonts or [None], 20 if args.tiny else 200)
     if args.json:
@@ -227,8 +223,8 @@ def print_table(report: dict) -> None:
             name = f"{label} ({', '.join(row['fonts']) if key == 'unseen_font' else str(len(row['fonts'])) + ' fonts'})"
             print(f"{name:<40} {row['lines']:>6} {100 * row['cer']:>7.2f}% {100 * row['line_accuracy']:>8.1f}%")
     t = report["throughput"]
-    print(f"training lines/s, 1 thread: rnnkit {t['rnnkit']['lines_per_s']:.1f}  PyTorch {t['torch']['lines_per_s']:.1f}"
-          f"  ratio {t['ratio_rnnkit_over_torch']:.2f}  ({t['timed_lines']} lines each, same batches)")
+    print(f"training lines/s, 1 thread: rnnkit {t['rnnkit']['lines_per_s']:.1f}  "
+          f"PyTorch {t['torch']['lines_per_s']:.1f}  ratio {t['ratio_rnnkit_over_torch']:.2f}  ({t['timed_lines']} lines each, same batches)")
     print(f"rendering: {report['render_lines_per_s']:.0f} lines/s")
 
 

@@ -4,9 +4,11 @@ For a target ``l`` of length ``L`` the extended target is ``l' = (blank, l_1, bl
 ``S = 2L + 1`` states. With ``y_t(c) = log_softmax(x_t)(c)`` (``logp``):
 
     alpha_0(0) = y_0(blank),  alpha_0(1) = y_0(l_1)
-    alpha_t(s) = y_t(l'_s) + lse(alpha_{t-1}(s), alpha_{t-1}(s-1), [alpha_{t-1}(s-2) if l'_s != blank, l'_s != l'_{s-2}])
+    alpha_t(s) = y_t(l'_s) + lse(alpha_{t-1}(s), alpha_{t-1}(s-1), [alpha_{t-1}(s-2) if l'_s != blank
+                                                                     and l'_s != l'_{s-2}])
     beta_{T-1}(S-1) = y_{T-1}(blank),  beta_{T-1}(S-2) = y_{T-1}(l_L)
-    beta_t(s)  = y_t(l'_s) + lse(beta_{t+1}(s), beta_{t+1}(s+1), [beta_{t+1}(s+2) if l'_s != blank, l'_s != l'_{s+2}])
+    beta_t(s)  = y_t(l'_s) + lse(beta_{t+1}(s), beta_{t+1}(s+1), [beta_{t+1}(s+2) if l'_s != blank
+                                                                  and l'_s != l'_{s+2}])
     loss = -lse(alpha_{T-1}(S-1), alpha_{T-1}(S-2))
 
 Both alpha and beta include the emission at ``t``, so the posterior occupancy of class ``c`` at ``t`` is
