@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from layer_harness import check_layer, check_param_gradients, leaf
 
-from rnnkit import Tensor
 from rnnkit.errors import ConfigError, ShapeError
 from rnnkit.layers import (
     AveragePooling1D,
@@ -280,3 +279,10 @@ def test_global_pooling_values():
     x = np.random.default_rng(10).standard_normal((2, 3, 4, 5))
     np.testing.assert_allclose(GlobalAveragePooling2D(dtype="float64")(x).numpy(), x.mean(axis=(1, 2)), rtol=1e-14)
     np.testing.assert_array_equal(GlobalMaxPooling2D(dtype="float64")(x).numpy(), x.max(axis=(1, 2)))
+
+
+def test_default_names_are_keras_names():
+    assert Conv2D(2, 3).name.startswith("conv2d")
+    assert MaxPooling1D().name.startswith("max_pooling1d")
+    assert GlobalAveragePooling2D().name.startswith("global_average_pooling2d")
+    assert BatchNormalization().name.startswith("batch_normalization")

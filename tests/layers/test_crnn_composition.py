@@ -86,7 +86,8 @@ def test_batch_normalization_after_fit_equals_the_formula_with_the_saved_statist
     rng = np.random.default_rng(1)
     x = (3.0 + 2.0 * rng.standard_normal((64, 4, 4, 3))).astype(np.float32)
     y = rng.integers(0, 2, 64)
-    model = Sequential([Input((4, 4, 3)), BatchNormalization(), Conv2D(2, 3), Flatten(), Dense(2, activation="softmax")])
+    model = Sequential([Input((4, 4, 3)), BatchNormalization(), Conv2D(2, 3), Flatten(),
+                        Dense(2, activation="softmax")])
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     model.fit(x, y, batch_size=16, epochs=2, verbose=0)
     path = tmp_path / "bn.rnnkit"

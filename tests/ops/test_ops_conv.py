@@ -82,7 +82,8 @@ def test_conv2d_matches_torch(c, conv_path, torch_compare):
             (top, bottom), (left, right) = (tf_same_pads(n, k_, s, d) for n, k_, s, d in
                                             zip((c["H"], c["W"]), c["k"], c["s"], c["d"]))
             x = F.pad(x, (left, right, top, bottom))
-        y = F.conv2d(x, k.permute(3, 2, 0, 1).contiguous(), b, stride=c["s"], dilation=c["d"])  # (kh,kw,C,F) -> (F,C,kh,kw)
+        weight = k.permute(3, 2, 0, 1).contiguous()  # Keras (kh, kw, C, F) -> PyTorch (F, C, kh, kw)
+        y = F.conv2d(x, weight, b, stride=c["s"], dilation=c["d"])
         return y.permute(0, 2, 3, 1)
 
     torch_compare(lambda x, k, b: conv2d(x, k, b, c["s"], c["padding"], c["d"]), reference, case_arrays(c),

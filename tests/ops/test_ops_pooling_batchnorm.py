@@ -3,10 +3,19 @@ import numpy as np
 import pytest
 from helpers.gradcheck import check_gradients
 
+import rnnkit.ops.pooling as pooling_module
 from rnnkit import Tensor
 from rnnkit.errors import ConfigError, ShapeError
 from rnnkit.ops.normalization import batch_norm
 from rnnkit.ops.pooling import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
+
+@pytest.fixture(params=["compiled", "numpy"])
+def pool_path(request, monkeypatch):
+    """Max pooling runs compiled on contiguous float arrays; the NumPy path (strided views) is forced here."""
+    if request.param == "numpy":
+        monkeypatch.setattr(pooling_module, "compilable", lambda *arrays: False)
+    return request.param
+
 
 # (H, W, pool, strides, padding): non-overlapping, overlapping, strides None, "same" with odd and even cuts
 POOL_CASES = [(4, 6, (2, 2), None, "valid"), (5, 7, (3, 3), (2, 2), "valid"), (5, 5, (2, 3), (1, 2), "valid"),
@@ -45,7 +54,7 @@ def torch_pool(torch, x, pool, strides, padding, kind):
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @pytest.mark.parametrize("case", POOL_CASES, ids=pool_id)
-def test_pool2d_gradcheck_and_torch(case, kind, torch_compare):
+def test_pool2d_gradcheck_and_torch(case, kind, pool_path, torch_compare):
     H, W, pool, strides, padding = case
     op = max_pool2d if kind == "max" else avg_pool2d
     x = np.random.default_rng(H * W).standard_normal((2, H, W, 3))
@@ -54,7 +63,7 @@ def test_pool2d_gradcheck_and_torch(case, kind, torch_compare):
                   lambda t: torch_pool(torch_compare.torch, t, pool, strides, padding, kind), [x], tol=1e-9)
 
 
-def test_valid_pooling_equals_torch_builtin_directly(torch_compare):
+def test_valid_pooling_equals_torch_builtin_directly(pool_path, torch_compare):
     F = torch_compare.torch.nn.functional
     x = np.random.default_rng(0).standard_normal((2, 6, 9, 4))
     torch_compare(lambda t: max_pool2d(t, (2, 3), (2, 2)),
@@ -65,7 +74,7 @@ def test_valid_pooling_equals_torch_builtin_directly(torch_compare):
 
 @pytest.mark.parametrize("pool, strides, padding", [(2, None, "valid"), (3, 2, "same"), (2, 1, "same"),
                                                      (4, 3, "valid")])
-def test_pool1d_matches_torch(pool, strides, padding, torch_compare):
+def test_pool1d_matches_torch(pool, strides, padding, pool_path, torch_compare):
     F = torch_compare.torch.nn.functional
     x = np.random.default_rng(pool).standard_normal((2, 9, 3))
     s = pool if strides is None else strides
@@ -78,7 +87,7 @@ def test_pool1d_matches_torch(pool, strides, padding, torch_compare):
                       lambda t: theirs(t.permute(0, 2, 1)).permute(0, 2, 1), [x], tol=1e-9)
 
 
-def test_max_pool_gradient_goes_to_the_first_of_tied_maxima_as_torch(torch_compare):
+def test_max_pool_gradient_goes_to_the_first_of_tied_maxima_as_torch(pool_path, torch_compare):
     F = torch_compare.torch.nn.functional
     x = np.zeros((1, 4, 4, 1))
     x[0, 1, 1, 0] = x[0, 0, 1, 0] = 1.0  # a tie inside the first window
@@ -86,7 +95,7 @@ def test_max_pool_gradient_goes_to_the_first_of_tied_maxima_as_torch(torch_compa
                   lambda t: F.max_pool2d(t.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1), [x], tol=0)
 
 
-def test_same_average_pool_counts_only_real_cells():
+def test_same_average_pool_counts_only_real_cells(pool_path):
     x = Tensor(np.arange(1.0, 6.0).reshape(1, 1, 5, 1), dtype="float64")
     # n=5, k=2, s=2: out 3, total pad 1 at the end: windows {1,2}, {3,4}, {5}
     np.testing.assert_array_equal(avg_pool2d(x, (1, 2), padding="same").numpy().ravel(), [1.5, 3.5, 5.0])

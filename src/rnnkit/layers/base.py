@@ -43,9 +43,14 @@ def unique_name(prefix: str) -> str:
 
 
 def snake_case(name: str) -> str:
-    """``SimpleRNN`` -> ``simple_rnn``, ``LSTM`` -> ``lstm``."""
+    """``SimpleRNN`` -> ``simple_rnn``, ``LSTM`` -> ``lstm``, ``MaxPooling2D`` -> ``max_pooling2d`` (as Keras: no
+    underscore between a digit and a capital).
+
+    >>> [snake_case(n) for n in ("SimpleRNN", "LSTMCell", "Conv2D", "GlobalAveragePooling2D")]
+    ['simple_rnn', 'lstm_cell', 'conv2d', 'global_average_pooling2d']
+    """
     name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _accepts(method, argument: str) -> bool:

@@ -47,7 +47,10 @@ from rnnkit.ops.losses import (
     mean_squared_error,
     softmax_cross_entropy,
 )
+from rnnkit.ops.conv import conv1d, conv2d
 from rnnkit.ops.matmul import matmul
+from rnnkit.ops.normalization import batch_norm
+from rnnkit.ops.pooling import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 from rnnkit.ops.reductions import max_ as max  # rnnkit.ops.max, as np.max
 from rnnkit.ops.reductions import mean
 from rnnkit.ops.reductions import sum_ as sum  # rnnkit.ops.sum, as np.sum
@@ -69,10 +72,15 @@ __all__ = [
     "activations",
     "add",
     "affine",
+    "avg_pool1d",
+    "avg_pool2d",
+    "batch_norm",
     "binary_cross_entropy",
     "cast",
     "clip",
     "concat",
+    "conv1d",
+    "conv2d",
     "ctc_decode",
     "ctc_loss",
     "div",
@@ -87,6 +95,8 @@ __all__ = [
     "log_softmax",
     "matmul",
     "max",
+    "max_pool1d",
+    "max_pool2d",
     "mean",
     "mean_absolute_error",
     "mean_squared_error",

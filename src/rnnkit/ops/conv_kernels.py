@@ -184,3 +184,39 @@ def conv_direct_backward(xp, k2, g2, kh, kw, sh, sw, dh, dw, Ho, Wo, gk2, gb, gx
                                 gxp[b, h, w, c] += total
                             t += 1
                 n += 1
+
+
+@jit
+def max_pool_forward(xp, ph, pw, sh, sw, out, arg):  # pragma: no cover - compiled
+    """``out[b, oh, ow, c]``: the max of the window, ``arg``: its offset ``i*pw + j`` in the window (the first
+    in row-major order among equal maxima, as PyTorch)."""
+    B, Ho, Wo, C = out.shape
+    for b in range(B):
+        for oh in range(Ho):
+            for ow in range(Wo):
+                h0, w0 = oh * sh, ow * sw
+                for c in range(C):
+                    out[b, oh, ow, c] = xp[b, h0, w0, c]
+                    arg[b, oh, ow, c] = 0
+                for i in range(ph):
+                    for j in range(pw):
+                        if i == 0 and j == 0:
+                            continue
+                        t = i * pw + j
+                        for c in range(C):
+                            v = xp[b, h0 + i, w0 + j, c]
+                            if v > out[b, oh, ow, c]:
+                                out[b, oh, ow, c] = v
+                                arg[b, oh, ow, c] = t
+
+
+@jit
+def max_pool_backward(g, arg, pw, sh, sw, gxp):  # pragma: no cover - compiled
+    """Add each output gradient to the input cell that won its window (``gxp`` zeroed, padded shape)."""
+    B, Ho, Wo, C = g.shape
+    for b in range(B):
+        for oh in range(Ho):
+            for ow in range(Wo):
+                for c in range(C):
+                    t = arg[b, oh, ow, c]
+                    gxp[b, oh * sh + t // pw, ow * sw + t % pw, c] += g[b, oh, ow, c]

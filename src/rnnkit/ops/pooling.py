@@ -25,8 +25,10 @@ from __future__ import annotations
 import numpy as np
 
 from rnnkit.autograd import Tensor, as_tensor, make
+from rnnkit.compiled import compilable
 from rnnkit.errors import ShapeError
 from rnnkit.ops.conv import as_tuple, check_padding, output_length, pad_spatial, pads_for, window_slice
+from rnnkit.ops.conv_kernels import max_pool_backward, max_pool_forward
 
 
 def _geometry(x: np.ndarray, pool_size, strides, padding, name: str):
@@ -60,6 +62,8 @@ def max_pool2d(x, pool_size=2, strides=None, padding="valid") -> Tensor:
     xd = x.data
     pool, strides, padding, out_hw, pads = _geometry(xd, pool_size, strides, padding, "max_pool2d")
     xp = pad_spatial(xd, pads, -np.inf)
+    if compilable(xp):
+        return _max_pool2d_compiled(x, xp, pool, strides, out_hw, pads)
     offsets = _offsets(pool, strides, out_hw)
     out = np.array(xp[:, offsets[0][0], offsets[0][1], :])  # (B, Ho, Wo, C)
     for rows, cols in offsets[1:]:
@@ -74,6 +78,21 @@ def max_pool2d(x, pool_size=2, strides=None, padding="valid") -> Tensor:
             unclaimed &= ~hit
             gxp[:, rows, cols, :] += np.where(hit, g, 0)
         return (_unpad(gxp, pads, xd.shape),)
+
+    return make("max_pool2d", out, (x,), backward)
+
+
+def _max_pool2d_compiled(x, xp, pool, strides, out_hw, pads) -> Tensor:
+    """:func:`max_pool2d` in one compiled pass each way (the winning offset of every window kept as int8/int32)."""
+    B, _, _, C = xp.shape
+    out = np.empty((B,) + tuple(out_hw) + (C,), dtype=xp.dtype)  # (B, Ho, Wo, C)
+    arg = np.empty(out.shape, dtype=np.int8 if pool[0] * pool[1] <= 127 else np.int32)
+    max_pool_forward(xp, pool[0], pool[1], strides[0], strides[1], out, arg)
+
+    def backward(g):
+        gxp = np.zeros(xp.shape, dtype=xp.dtype)
+        max_pool_backward(np.ascontiguousarray(g, dtype=xp.dtype), arg, pool[1], strides[0], strides[1], gxp)
+        return (_unpad(gxp, pads, x.shape),)
 
     return make("max_pool2d", out, (x,), backward)
 
