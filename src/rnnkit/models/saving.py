@@ -475,7 +475,10 @@ def restore_optimizer(model, config: dict, members: dict, path) -> None:
     state = dict(zip(keys, arrays))
     if np.asarray(state.get("iterations", 0)).size != 1:
         raise DataError(f"{path}: the optimizer's iteration count must be one number")
-    model.optimizer.set_state(state, [weights[i] for i in indices])
+    try:
+        model.optimizer.set_state(state, [weights[i] for i in indices])
+    except DataError as error:
+        raise DataError(f"{path}: {error}") from None
 
 
 def load_weights(model, filepath) -> None:
