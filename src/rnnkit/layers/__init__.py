@@ -7,6 +7,7 @@
 >>> rnn(embed(np.array([[4, 2, 7, 0, 0]]))).shape
 (1, 12)
 """
+from rnnkit.layers.attention import AdditiveAttention, Attention
 from rnnkit.layers.base import Layer
 from rnnkit.layers.bidirectional import Bidirectional
 from rnnkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell
@@ -16,13 +17,16 @@ from rnnkit.layers.embedding import Embedding
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.masking import Masking
+from rnnkit.layers.merging import Add, Concatenate, Dot, Multiply
 from rnnkit.layers.recurrent import RNN
 from rnnkit.layers.registry import deserialize, register, serialize
 from rnnkit.layers.simple_rnn import SimpleRNN
+from rnnkit.layers.time_distributed import RepeatVector, TimeDistributed
 
 __all__ = [
     "Layer", "Dense", "Embedding", "Dropout", "Masking", "RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
-    "SimpleRNNCell", "LSTMCell", "GRUCell", "serialize", "deserialize", "register",
+    "SimpleRNNCell", "LSTMCell", "GRUCell", "Attention", "AdditiveAttention", "TimeDistributed", "RepeatVector",
+    "Concatenate", "Add", "Dot", "Multiply", "serialize", "deserialize", "register",
 ]
 
 

@@ -15,6 +15,7 @@ classes listed here (and those added with ``register``, such as ``Sequential``):
 from __future__ import annotations
 
 from rnnkit.errors import ConfigError
+from rnnkit.layers.attention import AdditiveAttention, Attention
 from rnnkit.layers.base import Layer
 from rnnkit.layers.bidirectional import Bidirectional
 from rnnkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell
@@ -24,13 +25,16 @@ from rnnkit.layers.embedding import Embedding
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.masking import Masking
+from rnnkit.layers.merging import Add, Concatenate, Dot, Multiply
 from rnnkit.layers.recurrent import RNN
 from rnnkit.layers.simple_rnn import SimpleRNN
+from rnnkit.layers.time_distributed import RepeatVector, TimeDistributed
 
 _TABLE: dict[str, type] = {
     cls.__name__: cls
     for cls in (Dense, Embedding, Dropout, Masking, RNN, SimpleRNN, LSTM, GRU, Bidirectional, SimpleRNNCell, LSTMCell,
-                GRUCell)
+                GRUCell, Attention, AdditiveAttention, TimeDistributed, RepeatVector, Concatenate, Add, Dot,
+                Multiply)
 }
 
 
