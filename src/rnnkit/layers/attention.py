@@ -12,9 +12,9 @@ Both take ``[query, value]`` or ``[query, value, key]`` (``key`` defaults to ``v
 
 Masked value positions therefore get weight exactly 0 (``exp(-1e9)`` is 0). A row whose values are all masked
 is, as in Keras 3, the softmax of the unmasked scores shifted by the same 1e9: defined, never NaN (in float32
-nearly uniform). The layers are compositions of tape ops (``matmul``, ``tanh``, ``softmax`` ...), so their
-gradients are those of verified ops; ``tests/layers/test_attention.py`` checks them with finite differences
-and the values against Keras 3.
+nearly uniform). The layers are compositions of tape ops (``matmul``, ``softmax`` ...; the additive scores are
+one fused op, ``ops/attention_scores.py``); ``tests/layers/test_attention.py`` checks the gradients with finite
+differences and the values against Keras 3.
 
 >>> import numpy as np
 >>> from rnnkit.layers import Attention, AdditiveAttention
@@ -35,6 +35,7 @@ from rnnkit.errors import ConfigError, ShapeError
 from rnnkit.layers.arguments import check_rate
 from rnnkit.layers.base import Layer
 from rnnkit.ops import expand_dims, matmul, softmax, tanh, transpose
+from rnnkit.ops.attention_scores import additive_scores
 from rnnkit.ops import sum as sum_
 from rnnkit.random import generator
 
@@ -192,10 +193,11 @@ class AdditiveAttention(Attention):
             self.scale = self.add_weight("scale", (input_shape[-1],), "glorot_uniform")
 
     def _scores(self, query, key):
-        both = tanh(expand_dims(query, -2) + expand_dims(key, -3))  # (B, Tq, 1, D) + (B, 1, Tv, D)
-        if self.scale is not None:
-            both = both * self.scale  # (D,) broadcast
-        return sum_(both, axis=-1)  # (B, Tq, Tv)
+        scale = self.scale if self.scale is not None else Tensor(np.ones(query.shape[-1]), dtype=query.dtype)
+        if scale.shape != (query.shape[-1],):
+            raise ShapeError(f"layer {self.name!r} (AdditiveAttention) was built for queries of size "
+                             f"{scale.shape[0]}; got query shape {tuple(query.shape)}")
+        return additive_scores(query, key, scale)  # (B, Tq, Tv): sum(scale * tanh(q_i + k_j)), one fused op
 
     def get_config(self):
         config = super().get_config()

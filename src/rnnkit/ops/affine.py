@@ -5,7 +5,10 @@ For ``Y = X W + b`` with ``X (..., D)``, ``W (D, U)``, ``b (U,)`` and an upstrea
 
     dX = G W^T        dW = X^T G        db = G summed over every axis but the last
 
-with the leading axes of ``X`` and ``G`` flattened, so that ``dW`` is one ``(D, N) @ (N, U)`` product.
+with the leading axes of ``X`` and ``G`` flattened, so that ``dW`` is one ``(D, N) @ (N, U)`` product. Rows of
+``G`` that are all zero (the masked time steps of a padded batch, which a masked loss gives no gradient) add
+nothing to ``dW`` and ``db`` and give zero rows of ``dX``: when at least a quarter of the rows are zero, the
+products run on the other rows only (the same result, up to the order of the sums).
 
 >>> import numpy as np
 >>> from rnnkit import Tensor
@@ -20,8 +23,23 @@ array([[6.5, 8.5],
 """
 from __future__ import annotations
 
+import numpy as np
+
 from rnnkit.autograd import Tensor, as_tensor, make
 from rnnkit.errors import ShapeError
+
+
+SKIP_ZERO_ROWS = 0.25  # skip all-zero gradient rows when at least this fraction of the rows is zero
+SKIP_MIN_ROWS = 64  # ... and there are at least this many rows (below, the check costs more than it saves)
+
+
+def _live_rows(G: np.ndarray):
+    """Indices of the rows of ``G (N, U)`` with a nonzero (or NaN) entry, or None when skipping would not pay."""
+    if G.shape[0] < SKIP_MIN_ROWS:
+        return None
+    live = G.any(axis=1)
+    count = int(np.count_nonzero(live))
+    return np.flatnonzero(live) if count <= (1.0 - SKIP_ZERO_ROWS) * G.shape[0] else None
 
 
 def affine(x, kernel, bias=None) -> Tensor:
@@ -47,8 +65,18 @@ def affine(x, kernel, bias=None) -> Tensor:
 
     def backward(g):
         G = g.reshape(-1, units)  # (..., U) -> (N, U)
-        gx = G.dot(w.T).reshape(xd.shape) if x.requires_grad else None
-        gw = X.T.dot(G) if kernel.requires_grad else None  # (D, N) @ (N, U)
+        rows = _live_rows(G)
+        if rows is None:
+            gx = G.dot(w.T).reshape(xd.shape) if x.requires_grad else None
+            gw = X.T.dot(G) if kernel.requires_grad else None  # (D, N) @ (N, U)
+        else:
+            G, Xr = G[rows], X[rows]  # (n, U), (n, D): the rows with a gradient
+            gx = None
+            if x.requires_grad:
+                gx = np.zeros(X.shape, dtype=np.result_type(G.dtype, w.dtype))
+                gx[rows] = G.dot(w.T)
+                gx = gx.reshape(xd.shape)
+            gw = Xr.T.dot(G) if kernel.requires_grad else None  # (D, n) @ (n, U)
         if bias is None:
             return gx, gw
         return gx, gw, (G.sum(axis=0) if bias.requires_grad else None)

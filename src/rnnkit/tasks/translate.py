@@ -45,7 +45,8 @@ HEATMAPS = 5
 
 @dataclass
 class TranslateConfig:
-    data: str = field(default="", metadata={"help": "tab-separated file: source<TAB>target per line", "metavar": "FILE"})
+    data: str = field(default="", metadata={"help": "tab-separated file: source<TAB>target per line",
+                                            "metavar": "FILE"})
     out: str = field(default="translate-run", metadata={"help": "folder for the model, report and plots",
                                                         "metavar": "DIR"})
     test_size: int = field(default=500, metadata={"help": "pairs held out for BLEU"})
