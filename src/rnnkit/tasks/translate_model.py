@@ -41,10 +41,12 @@ from rnnkit.tasks.translate_data import START
 
 CELLS = {"gru": GRU, "lstm": LSTM}
 ATTENTIONS = ("bahdanau", "luong", "none")
+EMBEDDINGS = {"class_name": "RandomNormal", "config": {"stddev": 1.0}}  # as PyTorch's nn.Embedding: learns faster
 
 
 def build_model(source_vocabulary: int, target_vocabulary: int, units: int = 256, embedding_dim: int = 256,
-                cell: str = "gru", attention: str = "bahdanau", dtype: str = "float32") -> Model:
+                cell: str = "gru", attention: str = "bahdanau", dtype: str = "float32",
+                embeddings_initializer=EMBEDDINGS) -> Model:
     """The teacher-forced training model ``[source ids, target input ids] -> next-token probabilities``."""
     if cell not in CELLS:
         raise ConfigError(f"--cell must be one of {tuple(CELLS)}; got {cell!r}")
@@ -54,14 +56,14 @@ def build_model(source_vocabulary: int, target_vocabulary: int, units: int = 256
     source = Input((None,), dtype="int64", name="source")
     target = Input((None,), dtype="int64", name="target_in")
     embedded = Embedding(source_vocabulary, embedding_dim, mask_zero=True, name="source_embedding",
-                         dtype=dtype)(source)
+                         dtype=dtype, embeddings_initializer=embeddings_initializer)(source)
     encoder = Bidirectional(recurrent(units, return_sequences=True, return_state=True, name="encoder_rnn",
                                       dtype=dtype), name="encoder", dtype=dtype)
     memory, *final = encoder(embedded)  # (B, S, 2U), forward states then backward states
     half = len(final) // 2
     states = [Add(name=f"bridge_{i}", dtype=dtype)([final[i], final[half + i]]) for i in range(half)]
     decoder_input = Embedding(target_vocabulary, embedding_dim, mask_zero=True, name="target_embedding",
-                              dtype=dtype)(target)
+                              dtype=dtype, embeddings_initializer=embeddings_initializer)(target)
     decoded = recurrent(units, return_sequences=True, name="decoder", dtype=dtype)(decoder_input,
                                                                                   initial_state=states)
     if attention == "none":
