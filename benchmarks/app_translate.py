@@ -10,7 +10,7 @@ GRU 256 encoder each way and decoder, embeddings 256):
   ``rnnkit.decoding`` searches through its own step function), and of copying the English input.
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python -m benchmarks.app_translate [--epochs 10] [--threads 1]
-        [--splits sentence,pair] [--units 256] [--limit N] [--json FILE]
+        [--splits sentence,pair] [--units 256] [--limit N] [--json FILE] [--save DIR]
 """
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def torch_epoch(model, optimizer, batches) -> float:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        total, count = total + float(loss), count + 1
+        total, count = total + float(loss.detach()), count + 1
     return total / max(count, 1)
 
 
@@ -182,6 +182,13 @@ def run_split(split: str, args) -> dict:
             hypotheses = [data.target_vocabulary.decode(list(i) + [2]) for i in ids]
             scores[f"{name}_{'greedy' if beam == 1 else 'beam5'}"] = bleu(hypotheses, references)
     scores["copy_english"] = bleu([data.pairs.source[i] for i in data.test], references)
+    if args.save:  # the attention model, usable by 'rnnkit translate MODEL SENTENCE'
+        from rnnkit.tasks.artifacts import save_task_model
+
+        os.makedirs(args.save, exist_ok=True)
+        save_task_model(os.path.join(args.save, f"{split}.rnnkit"), models["rnnkit"], "translate",
+                        {"source_vocabulary": data.source_vocabulary.tokens,
+                         "target_vocabulary": data.target_vocabulary.tokens, "config": {"max_length": 20}})
     result = {"split": split, "train_pairs": len(train_idx), "test_pairs": len(data.test), "epochs": args.epochs,
               "bleu": scores, "seconds_per_epoch": seconds, "loss": losses,
               "median_seconds_per_epoch": {k: float(np.median(v)) for k, v in seconds.items()}}
@@ -198,6 +205,7 @@ def main(argv=None) -> int:
     parser.add_argument("--splits", default="sentence,pair")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N training pairs only")
     parser.add_argument("--json", default=None, metavar="FILE")
+    parser.add_argument("--save", default=None, metavar="DIR", help="save the rnnkit attention models in DIR")
     args = parser.parse_args(argv)
     import torch
 

@@ -135,8 +135,9 @@ def bleu(hypotheses: list, references: list) -> float:
     """Corpus BLEU (sacrebleu, 13a tokenisation) of token lists against one reference token list each."""
     import sacrebleu
 
-    return float(sacrebleu.corpus_bleu([" ".join(h) for h in hypotheses],
-                                       [[" ".join(r) for r in references]]).score)
+    hypotheses = [" ".join(h) for h in hypotheses]
+    references = [[" ".join(r) for r in references]]
+    return float(sacrebleu.corpus_bleu(hypotheses, references, force=True).score)  # tokenized on purpose
 
 
 def detokenize(tokens: list) -> str:
