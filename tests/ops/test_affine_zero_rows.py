@@ -1,5 +1,6 @@
-"""affine's backward skips all-zero gradient rows (masked time steps): the gradients equal the full products,
-finite differences agree through a masked loss, and NaN rows are not skipped."""
+"""affine skips all-zero input rows in its forward pass and all-zero gradient rows in its backward pass (masked
+time steps): values and gradients equal the full products, finite differences agree through a masked loss, and
+NaN rows and non-finite weights are not skipped."""
 from __future__ import annotations
 
 import numpy as np
@@ -46,3 +47,18 @@ def test_nan_rows_are_not_skipped():
     g[3, 1] = np.nan
     gx, gw, gb = gradients(x, w, b, g)
     assert np.isnan(gx[3]).all() and np.isnan(gw).any() and np.isnan(gb[1])
+
+
+@pytest.mark.parametrize("zero_fraction", [0.0, 0.5, 1.0])
+def test_zero_input_rows_give_the_bias(zero_fraction):
+    rng = np.random.default_rng(2)
+    x, w, b = rng.normal(size=(10, 9, 4)), rng.normal(size=(4, 3)), rng.normal(size=3)
+    x[rng.random((10, 9)) < zero_fraction] = 0.0
+    y = affine(Tensor(x, dtype="float64"), Tensor(w, dtype="float64"), Tensor(b, dtype="float64")).numpy()
+    np.testing.assert_allclose(y, x @ w + b, rtol=1e-12, atol=1e-14)
+    zero = ~x.any(axis=-1)
+    assert np.all(y[zero] == b)
+    w[0, 0] = np.inf  # 0 * inf is NaN: with a non-finite weight nothing is skipped
+    with np.errstate(invalid="ignore"):
+        y = affine(Tensor(x, dtype="float64"), Tensor(w, dtype="float64")).numpy()
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(x @ w))

@@ -5,10 +5,12 @@ For ``Y = X W + b`` with ``X (..., D)``, ``W (D, U)``, ``b (U,)`` and an upstrea
 
     dX = G W^T        dW = X^T G        db = G summed over every axis but the last
 
-with the leading axes of ``X`` and ``G`` flattened, so that ``dW`` is one ``(D, N) @ (N, U)`` product. Rows of
-``G`` that are all zero (the masked time steps of a padded batch, which a masked loss gives no gradient) add
-nothing to ``dW`` and ``db`` and give zero rows of ``dX``: when at least a quarter of the rows are zero, the
-products run on the other rows only (the same result, up to the order of the sums).
+with the leading axes of ``X`` and ``G`` flattened, so that ``dW`` is one ``(D, N) @ (N, U)`` product.
+
+Padded sequences make rows of zeros: masked steps output zeros (rows of ``X``) and get no gradient from a masked
+loss (rows of ``G``). A zero row of ``X`` gives ``Y = b`` and a zero row of ``G`` adds nothing to ``dW``,
+``db`` and gives a zero row of ``dX``; when at least a quarter of at least 64 rows are zero, the products run on
+the other rows only (the same values: exact for ``Y`` and ``dX``, up to the order of the sums for ``dW``).
 
 >>> import numpy as np
 >>> from rnnkit import Tensor
@@ -35,6 +37,8 @@ SKIP_MIN_ROWS = 64  # ... and there are at least this many rows (below, the chec
 
 def _live_rows(G: np.ndarray):
     """Indices of the rows of ``G (N, U)`` with a nonzero (or NaN) entry, or None when skipping would not pay."""
+    if G.ndim != 2:
+        return None
     if G.shape[0] < SKIP_MIN_ROWS:
         return None
     live = G.any(axis=1)
@@ -54,7 +58,12 @@ def affine(x, kernel, bias=None) -> Tensor:
     if bias is not None and bias.data.shape != (units,):
         raise ShapeError(f"affine: bias must have shape ({units},); got shape {bias.data.shape}")
     X = xd.reshape(-1, D)  # (..., D) -> (N, D)
-    Y = X.dot(w)  # (N, U); ndarray.dot has the least call overhead, which at batch size 1 is most of the time
+    rows = _live_rows(X)
+    if rows is not None and np.isfinite(w).all():  # zero rows give 0 @ W = 0 exactly (unless W holds inf/NaN)
+        Y = np.zeros((X.shape[0], units), dtype=np.result_type(X.dtype, w.dtype))
+        Y[rows] = X[rows].dot(w)
+    else:
+        Y = X.dot(w)  # (N, U); ndarray.dot has the least call overhead, which at batch size 1 is most of the time
     if bias is not None:
         b = bias.data
         if Y.dtype == b.dtype or Y.dtype.itemsize > b.dtype.itemsize:
