@@ -11,6 +11,7 @@ GRU 256 encoder each way and decoder, embeddings 256):
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python -m benchmarks.app_translate [--epochs 10] [--threads 1]
         [--splits sentence,pair] [--units 256] [--limit N] [--json FILE] [--save DIR]
+        [--timing-only]
 """
 from __future__ import annotations
 
@@ -170,6 +171,12 @@ def run_split(split: str, args) -> dict:
             losses[name].append(float(loss))
         print(f"[{split}] epoch {epoch + 1}/{args.epochs}: " + ", ".join(
             f"{name} {seconds[name][-1]:.1f} s loss {losses[name][-1]:.3f}" for name in seconds), flush=True)
+    result = {"split": split, "train_pairs": len(train_idx), "test_pairs": len(data.test), "epochs": args.epochs,
+              "seconds_per_epoch": seconds, "loss": losses,
+              "median_seconds_per_epoch": {k: float(np.median(v)) for k, v in seconds.items()}}
+    if args.timing_only:
+        print(json.dumps({k: result[k] for k in ("split", "median_seconds_per_epoch")}, indent=1), flush=True)
+        return result
     twin.eval()
     sources = [data.source_vocabulary.encode(data.pairs.source[i]) for i in data.test]
     references = [data.pairs.target[i] for i in data.test]
@@ -189,9 +196,7 @@ def run_split(split: str, args) -> dict:
         save_task_model(os.path.join(args.save, f"{split}.rnnkit"), models["rnnkit"], "translate",
                         {"source_vocabulary": data.source_vocabulary.tokens,
                          "target_vocabulary": data.target_vocabulary.tokens, "config": {"max_length": 20}})
-    result = {"split": split, "train_pairs": len(train_idx), "test_pairs": len(data.test), "epochs": args.epochs,
-              "bleu": scores, "seconds_per_epoch": seconds, "loss": losses,
-              "median_seconds_per_epoch": {k: float(np.median(v)) for k, v in seconds.items()}}
+    result["bleu"] = scores
     print(json.dumps({k: result[k] for k in ("split", "bleu", "median_seconds_per_epoch")}, indent=1), flush=True)
     return result
 
@@ -205,6 +210,7 @@ def main(argv=None) -> int:
     parser.add_argument("--splits", default="sentence,pair")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N training pairs only")
     parser.add_argument("--json", default=None, metavar="FILE")
+    parser.add_argument("--timing-only", action="store_true", help="train and time only (no decoding, no BLEU)")
     parser.add_argument("--save", default=None, metavar="DIR", help="save the rnnkit attention models in DIR")
     args = parser.parse_args(argv)
     import torch
