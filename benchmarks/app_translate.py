@@ -136,7 +136,7 @@ def run_split(split: str, args) -> dict:
     from rnnkit.tasks.translate import TranslateConfig, bleu, load_data
     from rnnkit.tasks.translate_model import Translator, build_model
 
-    config = TranslateConfig(data=args.data, split=split, seed=0, test_size=500, units=args.units,
+    config = TranslateConfig(data=args.data, split=split, seed=0, test_size=args.test_size, units=args.units,
                              embedding_dim=args.units)
     data = load_data(config)
     train_idx = data.train[:args.limit] if args.limit else data.train
@@ -208,6 +208,7 @@ def main(argv=None) -> int:
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--splits", default="sentence,pair")
+    parser.add_argument("--test-size", type=int, default=500, help="held-out pairs (default 500)")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N training pairs only")
     parser.add_argument("--json", default=None, metavar="FILE")
     parser.add_argument("--timing-only", action="store_true", help="train and time only (no decoding, no BLEU)")

@@ -8,7 +8,7 @@ from benchmarks import app_translate
 
 def test_translate_benchmark_runs_on_a_slice(tmp_path, shared_data):
     out = tmp_path / "translate.json"
-    argv = ["--data", str(shared_data / "eng-fra-5k.tsv"), "--epochs", "1", "--units", "8", "--limit", "64",
+    argv = ["--data", str(shared_data / "eng-fra-5k.tsv"), "--epochs", "1", "--units", "8", "--limit", "64", "--test-size", "12",
             "--splits", "pair", "--json", str(out), "--save", str(tmp_path / "models")]
     assert app_translate.main(argv) == 0
     (run,) = json.loads(out.read_text())["runs"]
