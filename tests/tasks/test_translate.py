@@ -142,6 +142,11 @@ def test_end_to_end_cli(trained, capsys):
     assert len(captured.out.splitlines()) == 1 and "'zorglub'" in captured.err and plot.is_file()
     assert main(["translate", str(out / "baseline" / "model.rnnkit"), "go .", "--attention-plot", str(plot)]) == 1
     assert "no attention" in capsys.readouterr().err
+    assert main(["translate", "train", "--resume", str(out), "--epochs", "4"]) == 0  # one more epoch, same run
+    printed = capsys.readouterr().out
+    assert "Epoch 4/4" in printed and "Epoch 3/4" not in printed and printed.strip().splitlines()[-1].startswith(
+        "test_bleu=")
+    assert json.loads((out / "report.json").read_text())["config"]["epochs"] == 4
 
 
 def test_save_load_gives_the_same_translations(trained):
