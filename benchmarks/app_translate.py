@@ -11,7 +11,7 @@ GRU 256 encoder each way and decoder, embeddings 256):
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python -m benchmarks.app_translate [--epochs 10] [--threads 1]
         [--splits sentence,pair] [--units 256] [--limit N] [--json FILE] [--save DIR]
-        [--timing-only]
+        [--timing-only] [--seed 0]
 """
 from __future__ import annotations
 
@@ -145,14 +145,14 @@ def run_split(split: str, args) -> dict:
     vs, vt = len(data.source_vocabulary), len(data.target_vocabulary)
     models = {}
     for name, attention in (("rnnkit", "bahdanau"), ("rnnkit_baseline", "none")):
-        set_random_seed(0)
+        set_random_seed(args.seed)
         model = build_model(vs, vt, args.units, args.units, "gru", attention)
         model.compile(optimizer=Adam(learning_rate=1e-3), loss="sparse_categorical_crossentropy")
         models[name] = model
-    torch.manual_seed(0)
+    torch.manual_seed(args.seed)
     twin = torch_twin(vs, vt, args.units, args.units)
     optimizer = torch.optim.Adam(twin.parameters(), lr=1e-3)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(args.seed)
     seconds = {"rnnkit": [], "rnnkit_baseline": [], "torch": []}
     losses = {"rnnkit": [], "rnnkit_baseline": [], "torch": []}
     for epoch in range(args.epochs):
@@ -208,6 +208,8 @@ def main(argv=None) -> int:
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--splits", default="sentence,pair")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch order (the split "
+                        "always uses seed 0)")
     parser.add_argument("--test-size", type=int, default=500, help="held-out pairs (default 500)")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N training pairs only")
     parser.add_argument("--json", default=None, metavar="FILE")
