@@ -40,7 +40,8 @@ class Initializer:
     def __call__(self, shape, dtype=None) -> np.ndarray:
         shape = tuple(int(n) for n in shape)
         # C order always (Orthogonal's transposed QR factor would otherwise stay Fortran-ordered)
-        return np.ascontiguousarray(self.sample(shape, generator(self.seed)), dtype=as_float_dtype(dtype))
+        values = np.ascontiguousarray(self.sample(shape, generator(self.seed)), dtype=as_float_dtype(dtype))
+        return values.reshape(shape)  # ascontiguousarray makes a 0-d array 1-d; a scalar weight stays ()
 
     def sample(self, shape: tuple, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError

@@ -7,7 +7,9 @@
 >>> rnn(embed(np.array([[4, 2, 7, 0, 0]]))).shape
 (1, 12)
 """
+from rnnkit.layers.attention import AdditiveAttention, Attention
 from rnnkit.layers.base import Layer
+from rnnkit.layers.batch_normalization import BatchNormalization
 from rnnkit.layers.bidirectional import Bidirectional
 from rnnkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell
 from rnnkit.layers.conv import Conv1D, Conv2D
@@ -17,7 +19,8 @@ from rnnkit.layers.embedding import Embedding
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.masking import Masking
-from rnnkit.layers.batch_normalization import BatchNormalization
+from rnnkit.layers.merging import Add, Concatenate, Dot, Multiply
+from rnnkit.layers.normalization import Normalization
 from rnnkit.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -26,12 +29,12 @@ from rnnkit.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
-from rnnkit.layers.normalization import Normalization
 from rnnkit.layers.recurrent import RNN
-from rnnkit.layers.reshaping import Flatten, Permute, Reshape
 from rnnkit.layers.registry import deserialize, register, serialize
+from rnnkit.layers.reshaping import Flatten, Permute, Reshape
 from rnnkit.layers.simple_rnn import SimpleRNN
 from rnnkit.layers.text_vectorization import TextVectorization
+from rnnkit.layers.time_distributed import RepeatVector, TimeDistributed
 
 __all__ = [
     "Layer", "Dense", "Embedding", "Dropout", "Masking", "Normalization", "RNN", "SimpleRNN", "LSTM", "GRU",
@@ -39,6 +42,7 @@ __all__ = [
     "TextVectorization",
     "Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "BatchNormalization", "Reshape", "Permute", "Flatten",
+    "Attention", "AdditiveAttention", "TimeDistributed", "RepeatVector", "Concatenate", "Add", "Dot", "Multiply",
 ]
 
 

@@ -4,7 +4,8 @@ The layer owns a cell (``SimpleRNNCell``, ``LSTMCell``, ``GRUCell``) that holds 
 sequence in one op. The layer adds what Keras' ``RNN`` adds, without copying any gate arithmetic:
 
 - ``mask`` (``(B, T)`` bool, from ``Embedding(mask_zero=True)`` or ``Masking``): a masked step carries the
-  state through and outputs zeros (inside the op).
+  state through and outputs zeros (inside the op); trailing steps masked in every sequence of the batch are
+  not run at all (their outputs are zeros).
 - ``dropout``: in training, one keep-mask per sequence over the input features, shared by every time step.
 - ``go_backwards``: input and mask are flipped along time before the op; the output sequence is returned in
   processing (reversed) order, as Keras does.
@@ -46,12 +47,25 @@ from rnnkit.errors import ConfigError, ShapeError
 from rnnkit.layers.arguments import as_mask
 from rnnkit.layers.base import Layer, snake_case
 from rnnkit.layers.cells import RecurrentCell
-from rnnkit.ops import flip
+from rnnkit.ops import concat, flip
 
 _LAYER_ARGS = ("name", "dtype", "trainable", "input_shape", "input_dim")
 _CELL_ATTRIBUTES = ("units", "activation", "recurrent_activation", "use_bias", "kernel", "recurrent_kernel", "bias",
                     "kernel_initializer", "recurrent_initializer", "bias_initializer", "unit_forget_bias",
                     "reset_after", "dropout", "recurrent_dropout", "seed", "state_size")
+
+
+def trim_padding(inputs, mask) -> tuple:
+    """``(inputs, mask, count)`` without the last ``count`` time steps when they are masked in every sequence of
+    the batch (the padding of the longest one): a masked step only carries the state and outputs zeros, so the
+    op need not run it. Nothing is trimmed without a mask or when every step is masked."""
+    if mask is None:
+        return inputs, mask, 0
+    used = np.flatnonzero(mask.any(axis=0))  # time steps with at least one real element
+    if not len(used) or used[-1] == mask.shape[1] - 1:
+        return inputs, mask, 0
+    length = int(used[-1]) + 1
+    return inputs[:, :length], mask[:, :length], mask.shape[1] - length
 
 
 class RNN(Layer):
@@ -150,10 +164,14 @@ class RNN(Layer):
         keep = self.cell.dropout_mask(batch, features, training)
         if keep is not None:
             inputs = inputs * keep.data[:, None, :]  # (B, 1, D): one mask per sequence, shared across time
+        inputs, mask, padding = trim_padding(inputs, mask)
         if self.go_backwards:
             inputs = flip(inputs, 1)  # (B, T, D) in processing order
             mask = None if mask is None else mask[:, ::-1]
         outputs, final = self.cell.run_sequence(inputs, states, mask)
+        if padding and self.return_sequences:  # the trimmed steps output zeros, as masked steps do
+            zeros = Tensor(np.zeros((batch, padding, outputs.shape[2]), dtype=outputs.dtype))
+            outputs = concat([zeros, outputs] if self.go_backwards else [outputs, zeros], axis=1)
         if self.stateful:
             self.states = [Tensor(s.data.copy(), dtype=s.dtype) for s in final]  # detached: truncated BPTT
         output = outputs if self.return_sequences else final[0]

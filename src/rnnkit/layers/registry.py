@@ -15,7 +15,9 @@ classes listed here (and those added with ``register``, such as ``Sequential``):
 from __future__ import annotations
 
 from rnnkit.errors import ConfigError
+from rnnkit.layers.attention import AdditiveAttention, Attention
 from rnnkit.layers.base import Layer
+from rnnkit.layers.batch_normalization import BatchNormalization
 from rnnkit.layers.bidirectional import Bidirectional
 from rnnkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell
 from rnnkit.layers.conv import Conv1D, Conv2D
@@ -25,7 +27,8 @@ from rnnkit.layers.embedding import Embedding
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.masking import Masking
-from rnnkit.layers.batch_normalization import BatchNormalization
+from rnnkit.layers.merging import Add, Concatenate, Dot, Multiply
+from rnnkit.layers.normalization import Normalization
 from rnnkit.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -34,11 +37,11 @@ from rnnkit.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
-from rnnkit.layers.normalization import Normalization
 from rnnkit.layers.recurrent import RNN
 from rnnkit.layers.reshaping import Flatten, Permute, Reshape
 from rnnkit.layers.simple_rnn import SimpleRNN
 from rnnkit.layers.text_vectorization import TextVectorization
+from rnnkit.layers.time_distributed import RepeatVector, TimeDistributed
 
 _TABLE: dict[str, type] = {
     cls.__name__: cls
@@ -49,6 +52,7 @@ _TABLE: dict[str, type] = {
         GlobalAveragePooling2D, GlobalMaxPooling2D, BatchNormalization, Reshape, Permute, Flatten,
         TextVectorization,  # text
         Normalization,  # forecasting
+        Attention, AdditiveAttention, TimeDistributed, RepeatVector, Concatenate, Add, Dot, Multiply,  # seq2seq
     )
 }
 

@@ -7,6 +7,11 @@ For ``Y = X W + b`` with ``X (..., D)``, ``W (D, U)``, ``b (U,)`` and an upstrea
 
 with the leading axes of ``X`` and ``G`` flattened, so that ``dW`` is one ``(D, N) @ (N, U)`` product.
 
+Padded sequences make rows of zeros: masked steps output zeros (rows of ``X``) and get no gradient from a masked
+loss (rows of ``G``). A zero row of ``X`` gives ``Y = b`` and a zero row of ``G`` adds nothing to ``dW``,
+``db`` and gives a zero row of ``dX``; when at least a quarter of at least 64 rows are zero, the products run on
+the other rows only (the same values: exact for ``Y`` and ``dX``, up to the order of the sums for ``dW``).
+
 >>> import numpy as np
 >>> from rnnkit import Tensor
 >>> x = Tensor(np.ones((2, 3)), requires_grad=True)
@@ -26,6 +31,21 @@ from rnnkit.autograd import Tensor, as_tensor, make
 from rnnkit.errors import ShapeError
 
 
+SKIP_ZERO_ROWS = 0.25  # skip all-zero gradient rows when at least this fraction of the rows is zero
+SKIP_MIN_ROWS = 64  # ... and there are at least this many rows (below, the check costs more than it saves)
+
+
+def _live_rows(G: np.ndarray):
+    """Indices of the rows of ``G (N, U)`` with a nonzero (or NaN) entry, or None when skipping would not pay."""
+    if G.ndim != 2:
+        return None
+    if G.shape[0] < SKIP_MIN_ROWS:
+        return None
+    live = G.any(axis=1)
+    count = int(np.count_nonzero(live))
+    return np.flatnonzero(live) if count <= (1.0 - SKIP_ZERO_ROWS) * G.shape[0] else None
+
+
 def affine(x, kernel, bias=None) -> Tensor:
     """``x @ kernel + bias`` for ``x (..., D)``, ``kernel (D, U)`` and ``bias (U,)`` (or None: no bias)."""
     x, kernel = as_tensor(x), as_tensor(kernel)
@@ -42,7 +62,12 @@ def affine(x, kernel, bias=None) -> Tensor:
         if fm is not None:  # the layout recurrent ops return: multiplied where it lies, not copied
             return _affine_features_first(x, kernel, bias, *fm)
     X = xd.reshape(-1, D)  # (..., D) -> (N, D)
-    Y = X.dot(w)  # (N, U); ndarray.dot has the least call overhead, which at batch size 1 is most of the time
+    rows = _live_rows(X)
+    if rows is not None and np.isfinite(w).all():  # zero rows give 0 @ W = 0 exactly (unless W holds inf/NaN)
+        Y = np.zeros((X.shape[0], units), dtype=np.result_type(X.dtype, w.dtype))
+        Y[rows] = X[rows].dot(w)
+    else:
+        Y = X.dot(w)  # (N, U); ndarray.dot has the least call overhead, which at batch size 1 is most of the time
     if bias is not None:
         b = bias.data
         if Y.dtype == b.dtype or Y.dtype.itemsize > b.dtype.itemsize:
@@ -53,8 +78,18 @@ def affine(x, kernel, bias=None) -> Tensor:
 
     def backward(g):
         G = g.reshape(-1, units)  # (..., U) -> (N, U)
-        gx = G.dot(w.T).reshape(xd.shape) if x.requires_grad else None
-        gw = X.T.dot(G) if kernel.requires_grad else None  # (D, N) @ (N, U)
+        rows = _live_rows(G)
+        if rows is None:
+            gx = G.dot(w.T).reshape(xd.shape) if x.requires_grad else None
+            gw = X.T.dot(G) if kernel.requires_grad else None  # (D, N) @ (N, U)
+        else:
+            G, Xr = G[rows], X[rows]  # (n, U), (n, D): the rows with a gradient
+            gx = None
+            if x.requires_grad:
+                gx = np.zeros(X.shape, dtype=np.result_type(G.dtype, w.dtype))
+                gx[rows] = G.dot(w.T)
+                gx = gx.reshape(xd.shape)
+            gw = Xr.T.dot(G) if kernel.requires_grad else None  # (D, n) @ (n, U)
         if bias is None:
             return gx, gw
         return gx, gw, (G.sum(axis=0) if bias.requires_grad else None)
