@@ -13,16 +13,19 @@ from rnnkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell
 from rnnkit.layers.dense import Dense
 from rnnkit.layers.dropout import Dropout
 from rnnkit.layers.embedding import Embedding
+from rnnkit.layers.global_pooling1d import GlobalAveragePooling1D, GlobalMaxPooling1D
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.masking import Masking
 from rnnkit.layers.recurrent import RNN
 from rnnkit.layers.registry import deserialize, register, serialize
 from rnnkit.layers.simple_rnn import SimpleRNN
+from rnnkit.layers.spatial_dropout import SpatialDropout1D
 
 __all__ = [
     "Layer", "Dense", "Embedding", "Dropout", "Masking", "RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
     "SimpleRNNCell", "LSTMCell", "GRUCell", "serialize", "deserialize", "register",
+    "GlobalAveragePooling1D", "GlobalMaxPooling1D", "SpatialDropout1D",
 ]
 
 

@@ -21,17 +21,20 @@ from rnnkit.layers.cells import GRUCell, LSTMCell, SimpleRNNCell
 from rnnkit.layers.dense import Dense
 from rnnkit.layers.dropout import Dropout
 from rnnkit.layers.embedding import Embedding
+from rnnkit.layers.global_pooling1d import GlobalAveragePooling1D, GlobalMaxPooling1D
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.masking import Masking
 from rnnkit.layers.recurrent import RNN
 from rnnkit.layers.simple_rnn import SimpleRNN
+from rnnkit.layers.spatial_dropout import SpatialDropout1D
 
 _TABLE: dict[str, type] = {
     cls.__name__: cls
     for cls in (Dense, Embedding, Dropout, Masking, RNN, SimpleRNN, LSTM, GRU, Bidirectional, SimpleRNNCell, LSTMCell,
                 GRUCell)
 }
+_TABLE.update((cls.__name__, cls) for cls in (GlobalAveragePooling1D, GlobalMaxPooling1D, SpatialDropout1D))
 
 
 def register(cls: type) -> type:
