@@ -387,7 +387,6 @@ def resume_run_config(out: str, given: dict) -> SentimentConfig:
 def train(config: SentimentConfig, resume: bool = False, overwrite: bool = False, log=print) -> dict:
     """Run ``rnnkit sentiment train``: splits, models, baselines, the saved model, report and curves."""
     from rnnkit.fileio import atomic_write_text
-    from rnnkit.tasks.artifacts import save_task_model
     from rnnkit.tasks.report import write_report
     from rnnkit.tasks.runs import MODEL_NAME
 
@@ -422,12 +421,7 @@ def train(config: SentimentConfig, resume: bool = False, overwrite: bool = False
                                                  resume=resume, log=log)
         saved = (models, vocabulary, result)
     models, vocabulary, final_result = saved
-    info = {"vocabulary": vocabulary, "max_length": config.max_length, "labels": LABEL_NAMES,
-            "ensemble": len(models), "config": dataclasses.asdict(config)}
-    model_path = os.path.join(config.out, MODEL_NAME)
-    save_task_model(model_path, models[0], TASK, info)
-    for member, extra in enumerate(models[1:], start=2):
-        save_task_model(os.path.join(config.out, f"model_{member}.rnnkit"), extra, TASK, info)
+    save_models(os.path.join(config.out, MODEL_NAME), models, vocabulary, config)
     report = {
         "task": TASK,
         **summary_of(results),
@@ -491,6 +485,19 @@ def plot_curves(results, path: str, config) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ inference
+def save_models(path: str, models, vocabulary, config: SentimentConfig) -> None:
+    """``path`` (``model.rnnkit``) with the first model and, in ``task.json``, the vocabulary and settings
+    that ``predict`` needs; further ensemble members beside it as ``model_2.rnnkit`` ..."""
+    from rnnkit.tasks.artifacts import save_task_model
+
+    info = {"vocabulary": list(vocabulary), "max_length": config.max_length, "labels": LABEL_NAMES,
+            "ensemble": len(models), "config": dataclasses.asdict(config)}
+    save_task_model(path, models[0], TASK, info)
+    folder = os.path.dirname(os.path.abspath(path))
+    for member, extra in enumerate(models[1:], start=2):
+        save_task_model(os.path.join(folder, f"model_{member}.rnnkit"), extra, TASK, info)
+
+
 def load(model_path: str) -> tuple:
     """``(models, vectorizer)`` of a ``model.rnnkit`` written by ``train`` (and its ensemble members)."""
     from rnnkit.tasks.artifacts import load_task_model
