@@ -21,10 +21,11 @@ from rnnkit.layers.recurrent import RNN
 from rnnkit.layers.registry import deserialize, register, serialize
 from rnnkit.layers.simple_rnn import SimpleRNN
 from rnnkit.layers.spatial_dropout import SpatialDropout1D
+from rnnkit.layers.text_vectorization import TextVectorization
 
 __all__ = [
     "Layer", "Dense", "Embedding", "Dropout", "Masking", "RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
-    "SimpleRNNCell", "LSTMCell", "GRUCell", "serialize", "deserialize", "register",
+    "SimpleRNNCell", "LSTMCell", "GRUCell", "TextVectorization", "serialize", "deserialize", "register",
     "GlobalAveragePooling1D", "GlobalMaxPooling1D", "SpatialDropout1D",
 ]
 

@@ -216,6 +216,8 @@ class Layer:
                 return cast(inputs, self.dtype)
             return inputs
         array = np.asarray(inputs)
+        if array.dtype.kind == "O" and array.size and isinstance(array.flat[0], (str, bytes)):
+            return Tensor(string_array(array))  # texts for a first TextVectorization layer: kept as str
         if array.dtype.kind in "fO":
             return Tensor(array, dtype=self.dtype)
         return Tensor(array)
@@ -259,6 +261,12 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def string_array(array: np.ndarray) -> np.ndarray:
+    """An object array of ``str`` / ``bytes`` (UTF-8) as a NumPy ``str`` array of the same shape."""
+    flat = [x.decode("utf-8") if isinstance(x, bytes) else str(x) for x in array.ravel()]
+    return np.array(flat, dtype=str).reshape(array.shape)
 
 
 def _unique(tensors: list) -> list:

@@ -28,11 +28,12 @@ from rnnkit.layers.masking import Masking
 from rnnkit.layers.recurrent import RNN
 from rnnkit.layers.simple_rnn import SimpleRNN
 from rnnkit.layers.spatial_dropout import SpatialDropout1D
+from rnnkit.layers.text_vectorization import TextVectorization
 
 _TABLE: dict[str, type] = {
     cls.__name__: cls
     for cls in (Dense, Embedding, Dropout, Masking, RNN, SimpleRNN, LSTM, GRU, Bidirectional, SimpleRNNCell, LSTMCell,
-                GRUCell)
+                GRUCell, TextVectorization)
 }
 _TABLE.update((cls.__name__, cls) for cls in (GlobalAveragePooling1D, GlobalMaxPooling1D, SpatialDropout1D))
 

@@ -115,7 +115,7 @@ class Model(Trainer, Layer):
 
     def build_from_spec(self, spec: list) -> None:
         """Build from ``[(shape, dtype name), ...]`` (one per input), as saved by ``save``."""
-        arrays = [np.zeros(tuple(1 if d is None else int(d) for d in shape), dtype=dtype) for shape, dtype in spec]
+        arrays = [_dummy_input(tuple(1 if d is None else int(d) for d in shape), dtype) for shape, dtype in spec]
         with no_grad():
             self.built = False
             self(arrays[0] if len(arrays) == 1 else arrays)
@@ -223,7 +223,16 @@ class Model(Trainer, Layer):
 def input_spec(inputs) -> list:
     """``[(shape with batch None, dtype name), ...]`` of concrete inputs (Tensors or lists of them)."""
     items = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-    return [((None,) + tuple(x.shape[1:]), np.dtype(x.dtype).name) for x in items if isinstance(x, Tensor)]
+    return [((None,) + tuple(x.shape[1:]), "str" if x.dtype.kind in "US" else np.dtype(x.dtype).name)
+            for x in items if isinstance(x, Tensor)]
+
+
+def _dummy_input(shape: tuple, dtype) -> np.ndarray:
+    """The batch ``build_from_spec`` runs: zeros, or for texts one-letter strings (a TextVectorization first
+    layer then gives one token per row, so that the layers after it see a sequence of length 1, not 0)."""
+    if np.dtype(dtype).kind in "US":
+        return np.full(shape, "a", dtype=str)
+    return np.zeros(shape, dtype=dtype)
 
 
 def _spec_from_shape(input_shape, dtype) -> list:

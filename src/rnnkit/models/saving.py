@@ -347,7 +347,7 @@ def _check_build_spec(spec, path) -> None:
         ok = ok and all(d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 0) for d in dims)
         if ok:
             try:
-                ok = np.dtype(item[1]).kind in "biuf"
+                ok = np.dtype(item[1]).kind in "biufU"  # U: texts for a first TextVectorization layer
             except TypeError:
                 ok = False
         if not ok:

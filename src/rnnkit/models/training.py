@@ -39,6 +39,7 @@ from rnnkit import metrics as metrics_module
 from rnnkit import optimizers as optimizers_module
 from rnnkit.autograd import Tensor, no_grad
 from rnnkit.errors import ConfigError, NonFiniteError, ShapeError
+from rnnkit.layers.base import string_array
 from rnnkit.models.progress import FitProgress, first_nonfinite, nonfinite_error, set_metric_states
 
 _IGNORED_COMPILE_ARGS = ("run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss", "weighted_metrics")
@@ -145,6 +146,9 @@ class Trainer:
         arrays = [np.asarray(a.data if isinstance(a, Tensor) else a) for a in (x if is_list else [x])]
         dtypes = [p.dtype for p in placeholders] if placeholders and len(placeholders) == len(arrays) else None
         for i, a in enumerate(arrays):
+            if a.dtype.kind in "US" or (a.dtype.kind == "O" and a.size and isinstance(a.flat[0], (str, bytes))):
+                arrays[i] = string_array(a) if a.dtype.kind != "U" else a  # texts (TextVectorization first)
+                continue
             target = dtypes[i] if dtypes is not None else np.dtype(self.dtype)
             if a.dtype.kind in "fO" and target.kind == "f" and a.dtype != target:
                 arrays[i] = a.astype(target)
