@@ -25,7 +25,7 @@ continues the unfinished one.
 >>> _ = open(path, "w").write("\\n".join(lines))
 >>> config = SentimentConfig(data=[path], out=os.path.join(folder, "run"), cv=2, units=4, embedding_dim=4,
 ...                          epochs=2, baseline_epochs=2, min_count=1)
->>> report = train(config)
+>>> report = train(config, log=None)
 >>> sorted(report)[:4], len(report["folds"])
 (['baseline_accuracy', 'baseline_accuracy_std', 'config', 'data'], 2)
 >>> label, probability = predict(os.path.join(folder, "run", "model.rnnkit"), ["a good phone"])[0]
