@@ -146,7 +146,6 @@ def train_torch(x, y, orders, config, vocabulary_size: int, seed: int) -> tuple:
 # ---------------------------------------------------------------------------------------------- one split
 def run_split(texts, labels, split, config, folder: str, use_torch: bool) -> dict:
     from rnnkit.tasks import sentiment
-    from rnnkit.tasks.sentiment_data import stratified_split
 
     recorder = BatchOrders()
     result, _, vocabulary = sentiment.train_split(texts, labels, split, config, folder, callbacks=[recorder],
@@ -155,14 +154,15 @@ def run_split(texts, labels, split, config, folder: str, use_torch: bool) -> dic
            "baseline": result["baseline_accuracy"], "rnnkit_seconds": result["train_seconds"],
            "rnnkit_epochs": result["epochs_trained"], "vocabulary": len(vocabulary)}
     if use_torch:
-        # the same parts and ids as rnnkit's run (train_split carves and vectorizes them this way)
-        fit_idx, val_idx = stratified_split(split.train, labels, config.val_fraction, seed=split.seed)
+        # the same parts, ids and batch orders as rnnkit's run (train_split makes them this way)
         vectorizer = sentiment.sequence_vectorizer(vocabulary, config.max_length)
-        x = {part: sentiment.vectorize(vectorizer, [texts[i] for i in idx])
-             for part, idx in (("fit", fit_idx), ("val", val_idx), ("test", split.test))}
-        y = {"fit": labels[fit_idx], "val": labels[val_idx]}
+        test_ids = sentiment.vectorize(vectorizer, [texts[i] for i in split.test])
         probabilities, epochs, seconds = [], [], 0.0
-        for member, orders in enumerate(recorder.fits):
+        parts = sentiment.member_parts(split, labels, config)
+        for member, ((fit_idx, val_idx), orders) in enumerate(zip(parts, recorder.fits)):
+            x = {"fit": sentiment.vectorize(vectorizer, [texts[i] for i in fit_idx]),
+                 "val": sentiment.vectorize(vectorizer, [texts[i] for i in val_idx]), "test": test_ids}
+            y = {"fit": labels[fit_idx], "val": labels[val_idx]}
             p, e, s = train_torch(x, y, orders, config, len(vocabulary), seed=split.seed * 1000 + member)
             probabilities.append(p)
             epochs.append(e)

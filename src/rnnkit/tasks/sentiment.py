@@ -26,8 +26,8 @@ continues the unfinished one.
 >>> config = SentimentConfig(data=[path], out=os.path.join(folder, "run"), cv=2, units=4, embedding_dim=4,
 ...                          epochs=2, baseline_epochs=2, min_count=1)
 >>> report = train(config, log=None)
->>> sorted(report)[:4], len(report["folds"])
-(['baseline_accuracy', 'baseline_accuracy_std', 'config', 'data'], 2)
+>>> report["split"]["kind"], [fold["test"] for fold in report["folds"]]
+('stratified_cv', [12, 12])
 >>> label, probability = predict(os.path.join(folder, "run", "model.rnnkit"), ["a good phone"])[0]
 >>> label in (0, 1) and 0.0 <= probability <= 1.0
 True
@@ -231,6 +231,21 @@ def accuracy_of(probabilities, labels) -> float:
 
 
 # ------------------------------------------------------------------------------------------- one split
+def member_parts(split, labels, config: SentimentConfig) -> list:
+    """``[(fit indices, validation indices)]`` of each ensemble member: the split's training indices dealt into
+    ``round(1 / val_fraction)`` stratified parts (at least ``ensemble``), member ``m`` validating on part ``m``
+    and fitting on the rest, so the members' early stopping looks at different sentences, and the test indices
+    at none."""
+    counts = np.bincount(labels[split.train], minlength=2)
+    parts = max(config.ensemble, int(round(1.0 / config.val_fraction)))
+    parts = min(parts, int(counts.min()))
+    if parts < max(2, config.ensemble):
+        raise DataError(f"the training part of {split.name} has {counts[0]} negative and {counts[1]} positive "
+                        f"sentences: too few to hold out {max(2, config.ensemble)} validation parts")
+    folds = stratified_folds(labels[split.train], parts, seed=split.seed)
+    return [(split.train[folds != m], split.train[folds == m]) for m in range(config.ensemble)]
+
+
 @dataclass
 class Split:
     """One training: ``train`` indices (validation carved from them) and ``test`` indices (may be empty)."""
@@ -251,21 +266,21 @@ def train_split(texts, labels, split: Split, config: SentimentConfig, folder: st
     from rnnkit.random import set_random_seed
     from rnnkit.tasks.runs import checkpoint_path, checkpointed_fit
 
-    fit_idx, val_idx = stratified_split(split.train, labels, config.val_fraction, seed=split.seed)
-    check_classes(labels[fit_idx], f"the training part of {split.name}")
-    vocabulary = adapt_vocabulary([texts[i] for i in fit_idx], config)
+    parts = member_parts(split, labels, config)
+    vocabulary = adapt_vocabulary([texts[i] for i in split.train], config)
     vectorizer = sequence_vectorizer(vocabulary, config.max_length)
-    x = {part: vectorize(vectorizer, [texts[i] for i in idx])
-         for part, idx in (("fit", fit_idx), ("val", val_idx), ("test", split.test))}
+    ids = np.zeros((len(texts), config.max_length), np.int64)  # (N, T): only training and test rows are filled
+    used = np.union1d(split.train, split.test)
+    ids[used] = vectorize(vectorizer, [texts[i] for i in used])
     started = time.perf_counter()
     models, histories, best_epochs, probabilities = [], [], [], []
-    for member in range(config.ensemble):
+    for member, (fit_idx, val_idx) in enumerate(parts):
         set_random_seed(split.seed * 1000 + member)
         model = build_model(config, len(vocabulary))
         stopper = EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
         where = os.path.join(folder, f"member_{member + 1}") if config.ensemble > 1 else folder
-        history = checkpointed_fit(model, where, TASK, config, resume=resume, x=x["fit"],
-                                   y=column(labels[fit_idx]), validation_data=(x["val"], column(labels[val_idx])),
+        history = checkpointed_fit(model, where, TASK, config, resume=resume, x=ids[fit_idx],
+                                   y=column(labels[fit_idx]), validation_data=(ids[val_idx], column(labels[val_idx])),
                                    batch_size=config.batch_size, epochs=config.epochs, verbose=config.verbose,
                                    callbacks=[stopper, *callbacks])
         remove_checkpoint(checkpoint_path(where))  # finished: the result below replaces it
@@ -273,9 +288,10 @@ def train_split(texts, labels, split: Split, config: SentimentConfig, folder: st
         histories.append({k: [float(v) for v in values] for k, values in history.history.items()})
         best_epochs.append(int(np.argmin(history.history["val_loss"])) + 1)
         if len(split.test):
-            probabilities.append(model.predict(x["test"], batch_size=256, verbose=0)[:, 0])
+            probabilities.append(model.predict(ids[split.test], batch_size=256, verbose=0)[:, 0])
     seconds = time.perf_counter() - started
     accuracy = accuracy_of(np.mean(probabilities, axis=0), labels[split.test]) if probabilities else None
+    fit_idx, val_idx = parts[0]
     baseline = train_baseline(texts, labels, fit_idx, val_idx, split.test, config, seed=split.seed)
     result = {
         "name": split.name, "train": int(len(fit_idx)), "validation": int(len(val_idx)),
