@@ -184,6 +184,7 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="use only the first N sentences of each source (quick checks)")
     parser.add_argument("--skip-cross-source", action="store_true")
+    parser.add_argument("--skip-cv", action="store_true")
     parser.add_argument("--json", default="runs/app_sentiment.json", metavar="FILE")
     parser.add_argument("--data", default=DATA, metavar="DIR", help="folder of the three *_labelled.txt files")
     args, rest = parser.parse_known_args(argv)
@@ -219,7 +220,7 @@ def main(argv=None) -> int:
     print(f"{len(labels)} sentences from {', '.join(SOURCES)}; {args.folds}-fold stratified CV, single thread")
     config.cv = args.folds
     splits, _ = plan_splits(labels, config)
-    for split in splits:
+    for split in [] if args.skip_cv else splits:
         row = run_split(texts, labels, split, config, os.path.join(work, split.name), use_torch)
         report["cv"].append(row)
         print(line(row), flush=True)

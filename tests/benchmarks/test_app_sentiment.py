@@ -9,7 +9,7 @@ from benchmarks import app_sentiment
 def test_sentiment_benchmark_runs_rnnkit_baseline_and_torch_on_the_same_folds(tmp_path, shared_data, capsys):
     out = tmp_path / "app_sentiment.json"
     argv = ["--limit", "40", "--folds", "2", "--json", str(out), "--data", str(shared_data / "sentiment"),
-            "--epochs", "2", "--units", "4", "--embedding-dim", "4", "--baseline-epochs", "2"]
+            "--epochs", "2", "--units", "4", "--embedding-dim", "4", "--baseline-epochs", "2", "--ensemble", "2"]
     assert app_sentiment.main(argv) == 0
     report = json.loads(out.read_text())
     assert [row["split"] for row in report["cv"]] == ["fold_1", "fold_2"]

@@ -14,7 +14,7 @@ from rnnkit.tasks.sentiment import SentimentConfig, Split, predict, predict_with
 from rnnkit.tasks.sentiment_data import read_labelled, stratified_folds, stratified_split
 
 SOURCES = ("amazon_cells", "imdb", "yelp")
-SMALL = dict(units=4, embedding_dim=4, epochs=2, baseline_epochs=2, patience=1, batch_size=32)
+SMALL = dict(units=4, embedding_dim=4, epochs=2, baseline_epochs=2, patience=1, batch_size=32, ensemble=1)
 
 
 def small_flags():
@@ -161,7 +161,7 @@ def test_predict_from_the_saved_file_equals_the_in_memory_models(tmp_path, slice
         texts += t
         labels += y
     labels = np.array(labels)
-    config = SentimentConfig(data=slices[:2], out=str(tmp_path), ensemble=2, min_count=1, **SMALL)
+    config = SentimentConfig(data=slices[:2], out=str(tmp_path), min_count=1, **dict(SMALL, ensemble=2))
     split = Split("holdout", np.arange(0, 160, 2), np.arange(1, 160, 2), seed=0)
     result, models, vocabulary = train_split(texts, labels, split, config, str(tmp_path / "runs"), log=None)
     save_models(str(tmp_path / "model.rnnkit"), models, vocabulary, config)

@@ -24,7 +24,7 @@ continues the unfinished one.
 >>> lines = [f"a good fine phone {i}\\t1" for i in range(12)] + [f"a bad poor phone {i}\\t0" for i in range(12)]
 >>> _ = open(path, "w").write("\\n".join(lines))
 >>> config = SentimentConfig(data=[path], out=os.path.join(folder, "run"), cv=2, units=4, embedding_dim=4,
-...                          epochs=2, baseline_epochs=2, min_count=1)
+...                          epochs=2, baseline_epochs=2, min_count=1, ensemble=1)
 >>> report = train(config, log=None)
 >>> report["split"]["kind"], [fold["test"] for fold in report["folds"]]
 ('stratified_cv', [12, 12])
@@ -78,7 +78,7 @@ class SentimentConfig:
     units: int = field(default=32, metadata={"help": "units of each direction of the bidirectional layer"})
     embedding_dim: int = field(default=32, metadata={"help": "size of the word vectors"})
     epochs: int = field(default=30, metadata={"help": "most epochs (early stopping usually ends sooner)"})
-    patience: int = field(default=4, metadata={"help": "epochs without a lower validation loss before stopping"})
+    patience: int = field(default=8, metadata={"help": "epochs without a lower validation loss before stopping"})
     batch_size: int = field(default=32, metadata={"help": "sentences per step"})
     lr: float = field(default=2e-3, metadata={"help": "Adam learning rate of the recurrent model"})
     dropout: float = field(default=0.5, metadata={"help": "dropout before the classifier"})
@@ -89,10 +89,12 @@ class SentimentConfig:
     min_count: int = field(default=2, metadata={
         "help": "words seen fewer times in the training part are out of vocabulary"})
     max_length: int = field(default=50, metadata={"help": "words kept per sentence (longer ones are cut)"})
-    ensemble: int = field(default=1, metadata={
+    ensemble: int = field(default=5, metadata={
         "help": "recurrent models per split, with different seeds; their probabilities are averaged"})
-    baseline_epochs: int = field(default=60, metadata={"help": "most epochs of the baseline"})
-    baseline_lr: float = field(default=0.05, metadata={"help": "Adam learning rate of the baseline"})
+    baseline_epochs: int = field(default=200, metadata={"help": "full-batch epochs of the baseline"})
+    baseline_lr: float = field(default=2.0, metadata={"help": "learning rate of the baseline (SGD, momentum 0.9)"})
+    baseline_c: float = field(default=1.0, metadata={
+        "help": "inverse L2 strength of the baseline's logistic regression (scikit-learn's C)"})
     seed: int = field(default=0, metadata={"help": "seed of the splits, the weights and the dropout"})
     verbose: int = field(default=0, metadata={"help": "0 silent, 2 one line per epoch", "choices": (0, 1, 2)})
 
@@ -105,7 +107,7 @@ class SentimentConfig:
             (0.0 < self.val_fraction < 1.0, f"--val-fraction must be in (0, 1); got {self.val_fraction}"),
             *(positive(name, getattr(self, name)) for name in (
                 "units", "embedding_dim", "epochs", "batch_size", "lr", "max_length", "min_count", "ensemble",
-                "baseline_epochs", "baseline_lr")),
+                "baseline_epochs", "baseline_lr", "baseline_c")),
             positive("patience", self.patience, allow_zero=True),
             (self.max_tokens >= 3, f"--max-tokens must be at least 3 (padding, [UNK] and a word); got "
                                    f"{self.max_tokens}"),
@@ -196,29 +198,30 @@ def tfidf_features(fit_texts, texts_by_part: dict, max_tokens: int) -> tuple:
     return out, layer.vocabulary_size()
 
 
-def train_baseline(texts, labels, fit_idx, val_idx, test_idx, config: SentimentConfig, seed: int) -> dict:
-    """TF-IDF + logistic regression (``Dense(1, sigmoid)`` trained with ``fit``, early stopping on the
-    validation part); ``{"accuracy", "epochs", "best_epoch", "features"}`` (accuracy None without test)."""
-    from rnnkit.callbacks import EarlyStopping
+def train_baseline(texts, labels, train_idx, test_idx, config: SentimentConfig, seed: int) -> dict:
+    """TF-IDF + L2-regularised logistic regression on the whole training split: ``Dense(1, sigmoid)`` trained
+    with ``fit`` to (near) convergence by full-batch gradient descent with momentum, the L2 penalty
+    ``||w||^2 / (2 C n)`` as weight decay (scikit-learn's default ``C = 1``). Returns ``{"accuracy" (None
+    without test), "epochs", "final_loss", "features"}``."""
     from rnnkit.layers import Dense
     from rnnkit.models import Sequential
-    from rnnkit.optimizers import Adam
+    from rnnkit.optimizers import SGD
     from rnnkit.random import set_random_seed
 
-    parts = {"fit": [texts[i] for i in fit_idx], "val": [texts[i] for i in val_idx],
-             "test": [texts[i] for i in test_idx]}
-    features, size = tfidf_features(parts["fit"], parts, config.max_tokens)
+    parts = {"train": [texts[i] for i in train_idx], "test": [texts[i] for i in test_idx]}
+    features, size = tfidf_features(parts["train"], parts, config.max_tokens)
+    n = len(train_idx)
     set_random_seed(seed)
     model = Sequential([Dense(1, activation="sigmoid", input_shape=(size,), name="logistic")], name="tfidf_logreg")
-    model.compile(optimizer=Adam(learning_rate=config.baseline_lr), loss="binary_crossentropy", metrics=["accuracy"])
-    stopper = EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
-    history = model.fit(features["fit"], column(labels[fit_idx]), batch_size=config.batch_size,
-                        epochs=config.baseline_epochs, validation_data=(features["val"], column(labels[val_idx])),
-                        callbacks=[stopper], verbose=0)
+    # decoupled decay w -= lr * wd * w is the gradient of (wd / 2) ||w||^2: wd = 1 / (C n) for a mean loss
+    model.compile(optimizer=SGD(learning_rate=config.baseline_lr, momentum=0.9,
+                                weight_decay=1.0 / (config.baseline_c * n)), loss="binary_crossentropy")
+    history = model.fit(features["train"], column(labels[train_idx]), batch_size=n, epochs=config.baseline_epochs,
+                        shuffle=False, verbose=0)
     accuracy = None
     if len(test_idx):
         accuracy = accuracy_of(model.predict(features["test"], batch_size=256, verbose=0)[:, 0], labels[test_idx])
-    return {"accuracy": accuracy, "epochs": len(history.history["loss"]), "best_epoch": stopper.best_epoch + 1,
+    return {"accuracy": accuracy, "epochs": config.baseline_epochs, "final_loss": history.history["loss"][-1],
             "features": size}
 
 
@@ -292,7 +295,7 @@ def train_split(texts, labels, split: Split, config: SentimentConfig, folder: st
     seconds = time.perf_counter() - started
     accuracy = accuracy_of(np.mean(probabilities, axis=0), labels[split.test]) if probabilities else None
     fit_idx, val_idx = parts[0]
-    baseline = train_baseline(texts, labels, fit_idx, val_idx, split.test, config, seed=split.seed)
+    baseline = train_baseline(texts, labels, split.train, split.test, config, seed=split.seed)
     result = {
         "name": split.name, "train": int(len(fit_idx)), "validation": int(len(val_idx)),
         "test": int(len(split.test)), "test_positive": int(labels[split.test].sum()) if len(split.test) else 0,
