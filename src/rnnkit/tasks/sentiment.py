@@ -6,17 +6,19 @@ tests on ``--test-data FILE``, on ``--cv K`` stratified folds, or (neither given
 ``DIR/report.json`` and ``DIR/curves.png``. Its last line is ``test_accuracy=... baseline_accuracy=...``.
 
 The recurrent model: ``TextVectorization`` ids (words seen fewer than ``--min-count`` times in the training
-part become ``[UNK]``) -> ``Embedding(mask_zero=True)`` -> word dropout (whole words zeroed,
-``Dropout(noise_shape=(None, None, 1))``) -> ``SpatialDropout1D`` -> ``Bidirectional(LSTM|GRU,
-return_sequences=True)`` -> masked ``GlobalMaxPooling1D`` -> ``Dropout`` -> ``Dense(1, sigmoid)``. The baseline:
-``TextVectorization(output_mode="tf_idf")`` rows scaled to unit length -> ``Dense(1, sigmoid)``, i.e. logistic
-regression trained with ``fit``. Both choose their epoch by early stopping on a stratified validation part
-carved from the training data only (``--val-fraction``); the test part is touched once, at the end.
+split become ``[UNK]``) -> ``Embedding(mask_zero=True)`` -> word dropout (whole words zeroed,
+``Dropout(noise_shape=(None, None, 1))``, off by default) -> ``SpatialDropout1D`` -> ``Bidirectional(LSTM|GRU,
+return_sequences=True)`` -> masked ``GlobalMaxPooling1D`` -> ``Dropout`` -> ``Dense(1, sigmoid)``; an ensemble
+of ``--ensemble`` such models, each stopped early on its own stratified validation part of the training split
+(``--val-fraction``), their probabilities averaged. The baseline: ``TextVectorization(output_mode="tf_idf")``
+rows scaled to unit length -> ``Dense(1, sigmoid)``, an L2-regularised logistic regression trained with ``fit``
+on the whole training split. The vocabulary, idf weights and stopping epochs come from the training split
+only; the test part is touched once, at the end.
 
-With ``--cv K`` every fold trains a model and a baseline; the saved model is then trained on all the data
-(again with a validation part for early stopping). Each training runs in ``DIR/runs/<name>/`` with its own
-checkpoint, and a finished one leaves ``result.json`` there, so ``--resume DIR`` skips finished folds and
-continues the unfinished one.
+With ``--cv K`` every fold trains the models and a baseline; the saved model is then trained on all the data
+(again with validation parts for early stopping). Each training runs in ``DIR/runs/<name>/`` with its own
+checkpoints, and a finished one leaves ``result.json`` there, so ``--resume DIR`` skips finished folds and
+continues the unfinished one (its finished ensemble members are trained again, with the same seeds).
 
 >>> import os, tempfile
 >>> folder = tempfile.mkdtemp()
