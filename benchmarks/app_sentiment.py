@@ -35,24 +35,22 @@ SOURCES = ("amazon_cells", "imdb", "yelp")
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data", "sentiment")
 
 
-class BatchOrders:
-    """A callback that records each epoch's sample order of every ``fit`` (one list per fit)."""
+def batch_order_recorder():
+    """A callback that records each epoch's sample order of every ``fit`` it is given to (one list per fit)."""
+    from rnnkit.callbacks.base import Callback
 
-    def __new__(cls):
-        from rnnkit.callbacks.base import Callback
+    class BatchOrders(Callback):
+        def __init__(self):
+            super().__init__()
+            self.fits = []
 
-        class Recorder(Callback):
-            def __init__(self):
-                super().__init__()
-                self.fits = []
+        def on_train_begin(self, logs=None):
+            self.fits.append([])
 
-            def on_train_begin(self, logs=None):
-                self.fits.append([])
+        def on_epoch_begin(self, epoch, logs=None):
+            self.fits[-1].append(np.array(self.model._fit_progress.order))  # (n,) this epoch's permutation
 
-            def on_epoch_begin(self, epoch, logs=None):
-                self.fits[-1].append(np.array(self.model._fit_progress.order))
-
-        return Recorder()
+    return BatchOrders()
 
 
 # ------------------------------------------------------------------------------------------ PyTorch twin
@@ -147,7 +145,7 @@ def train_torch(x, y, orders, config, vocabulary_size: int, seed: int) -> tuple:
 def run_split(texts, labels, split, config, folder: str, use_torch: bool) -> dict:
     from rnnkit.tasks import sentiment
 
-    recorder = BatchOrders()
+    recorder = batch_order_recorder()
     result, _, vocabulary = sentiment.train_split(texts, labels, split, config, folder, callbacks=[recorder],
                                                   log=None)
     row = {"split": split.name, "test": result["test"], "rnnkit": result["test_accuracy"],

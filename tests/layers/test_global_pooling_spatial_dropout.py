@@ -54,8 +54,8 @@ def test_masked_average_equals_keras(data_format, keepdims):
     x = channels(np.random.default_rng(2).standard_normal((4, 5, 3)), data_format)
     mask = right_padded_mask(LENGTHS, 5)
     mask[0, 1] = False  # a hole inside a row, not only right padding
-    expected = keras_out(keras.layers.GlobalAveragePooling1D(data_format=data_format, keepdims=keepdims, dtype="float64"),
-                         x, mask)
+    reference = keras.layers.GlobalAveragePooling1D(data_format=data_format, keepdims=keepdims, dtype="float64")
+    expected = keras_out(reference, x, mask)
     got = GlobalAveragePooling1D(data_format=data_format, keepdims=keepdims, dtype="float64")(x, mask=mask)
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-12)
     plain = GlobalAveragePooling1D(data_format=data_format, keepdims=keepdims, dtype="float64")(x).numpy()

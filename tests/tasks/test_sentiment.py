@@ -137,7 +137,8 @@ def test_cli_cross_validation_end_to_end(tmp_path, slices, capsys):
                                 "great food")
     assert status == 0
     lines = stdout.strip().splitlines()
-    assert len(lines) == 2 and lines[0].startswith(("label=0 (negative) probability=", "label=1 (positive) probability="))
+    assert len(lines) == 2
+    assert lines[0].startswith(("label=0 (negative) probability=", "label=1 (positive) probability="))
 
     status, _, err = run_cli(capsys, "train", "--data", *slices, "--out", str(out), "--cv", "3")
     assert status == 1 and "already holds a trained model" in err
