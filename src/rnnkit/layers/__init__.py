@@ -16,6 +16,7 @@ from rnnkit.layers.conv import Conv1D, Conv2D
 from rnnkit.layers.dense import Dense
 from rnnkit.layers.dropout import Dropout
 from rnnkit.layers.embedding import Embedding
+from rnnkit.layers.global_pooling1d import GlobalAveragePooling1D, GlobalMaxPooling1D
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.masking import Masking
@@ -33,6 +34,7 @@ from rnnkit.layers.recurrent import RNN
 from rnnkit.layers.registry import deserialize, register, serialize
 from rnnkit.layers.reshaping import Flatten, Permute, Reshape
 from rnnkit.layers.simple_rnn import SimpleRNN
+from rnnkit.layers.spatial_dropout import SpatialDropout1D
 from rnnkit.layers.text_vectorization import TextVectorization
 from rnnkit.layers.time_distributed import RepeatVector, TimeDistributed
 
@@ -43,6 +45,7 @@ __all__ = [
     "Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "BatchNormalization", "Reshape", "Permute", "Flatten",
     "Attention", "AdditiveAttention", "TimeDistributed", "RepeatVector", "Concatenate", "Add", "Dot", "Multiply",
+    "GlobalAveragePooling1D", "GlobalMaxPooling1D", "SpatialDropout1D",
 ]
 
 

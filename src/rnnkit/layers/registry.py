@@ -24,6 +24,7 @@ from rnnkit.layers.conv import Conv1D, Conv2D
 from rnnkit.layers.dense import Dense
 from rnnkit.layers.dropout import Dropout
 from rnnkit.layers.embedding import Embedding
+from rnnkit.layers.global_pooling1d import GlobalAveragePooling1D, GlobalMaxPooling1D
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
 from rnnkit.layers.masking import Masking
@@ -40,6 +41,7 @@ from rnnkit.layers.pooling import (
 from rnnkit.layers.recurrent import RNN
 from rnnkit.layers.reshaping import Flatten, Permute, Reshape
 from rnnkit.layers.simple_rnn import SimpleRNN
+from rnnkit.layers.spatial_dropout import SpatialDropout1D
 from rnnkit.layers.text_vectorization import TextVectorization
 from rnnkit.layers.time_distributed import RepeatVector, TimeDistributed
 
@@ -50,7 +52,7 @@ _TABLE: dict[str, type] = {
         RNN, SimpleRNN, LSTM, GRU, Bidirectional, SimpleRNNCell, LSTMCell, GRUCell,  # recurrent
         Conv1D, Conv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,  # convolution
         GlobalAveragePooling2D, GlobalMaxPooling2D, BatchNormalization, Reshape, Permute, Flatten,
-        TextVectorization,  # text
+        TextVectorization, GlobalAveragePooling1D, GlobalMaxPooling1D, SpatialDropout1D,  # text
         Normalization,  # forecasting
         Attention, AdditiveAttention, TimeDistributed, RepeatVector, Concatenate, Add, Dot, Multiply,  # seq2seq
     )
