@@ -11,7 +11,7 @@ import pytest
 from rnnkit.cli.main import main
 from rnnkit.errors import DataError
 from rnnkit.random import set_random_seed
-from rnnkit.tasks.translate import TranslateConfig, decode, load_translator, train, translate
+from rnnkit.tasks.translate import TranslateConfig, decode, load_translator, translate
 from rnnkit.tasks.translate_data import read_pairs, split_indices, target_arrays, tokenize
 from rnnkit.tasks.translate_model import Translator, build_model
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnkit.errors import ConfigError, RnnkitError
+from rnnkit.errors import ConfigError
 from rnnkit.fileio import atomic_write_text
 
 DATASETS = ("mnist-sample", "mnist", "fashion-mnist")

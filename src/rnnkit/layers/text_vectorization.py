@@ -34,7 +34,6 @@ array([[1., 2., 1.]], dtype=float32)
 """
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 
