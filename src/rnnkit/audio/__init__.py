@@ -10,11 +10,12 @@ normalisation and padding with masks.
 >>> x.shape, mask.sum(axis=1).tolist()
 ((2, 21, 40), [21, 11])
 """
+from rnnkit.audio.augment import AugmentConfig, augment
 from rnnkit.audio.features import (FeatureConfig, dct_matrix, hz_to_mel, mel_filterbank, mel_to_hz, melspectrogram,
                                    mfcc, power_spectrogram, power_to_db)
 from rnnkit.audio.sequences import Standardizer, normalize_utterance, pad_sequences
 from rnnkit.audio.wav import read_wav, write_wav
 
-__all__ = ["FeatureConfig", "Standardizer", "dct_matrix", "hz_to_mel", "mel_filterbank", "mel_to_hz",
+__all__ = ["AugmentConfig", "FeatureConfig", "augment", "Standardizer", "dct_matrix", "hz_to_mel", "mel_filterbank", "mel_to_hz",
            "melspectrogram", "mfcc", "normalize_utterance", "pad_sequences", "power_spectrogram", "power_to_db",
            "read_wav", "write_wav"]

@@ -48,7 +48,7 @@ def mel_to_hz(mel):
     return np.where(mel >= _MIN_LOG_MEL, _MIN_LOG_HZ * np.exp(_LOG_STEP * (mel - _MIN_LOG_MEL)), _F_SP * mel)
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=64)
 def mel_filterbank(sr: int, n_fft: int, n_mels: int = 128, fmin: float = 0.0, fmax: float | None = None,
                    warp: float = 1.0) -> np.ndarray:
     """``(n_mels, 1 + n_fft // 2)`` float64 triangular filters (Slaney scale and area normalisation).
