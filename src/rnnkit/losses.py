@@ -7,6 +7,7 @@ Functions return one value per sample (per time step for sequences), reducing on
     binary_crossentropy(t, p)              = -mean_c [t_c log p_c + (1 - t_c) log(1 - p_c)]
     mean_squared_error(t, p)               = mean_c (p_c - t_c)^2
     mean_absolute_error(t, p)              = mean_c |p_c - t_c|
+    ctc(labels, logits)                    = CTC negative log-likelihood (``rnnkit.ops.ctc_loss``)
 
 With ``from_logits=False`` the predictions are probabilities. If they come straight from ``softmax`` /
 ``sigmoid`` (the output carries ``_softmax_logits`` / ``_sigmoid_logits``), the fused cross-entropy on the
@@ -178,6 +179,32 @@ def mean_absolute_error(y_true, y_pred) -> Tensor:
     """
     y_pred = _prediction(y_pred)
     return fused.mean_absolute_error(y_pred, _target(y_true, y_pred))
+
+
+def ctc(y_true, y_pred) -> Tensor:
+    """Per-sample CTC loss as Keras' ``keras.losses.ctc``: ``y_true (B, S)`` integer labels padded with 0 (the
+    blank), ``y_pred (B, T, C)`` logits; each target's length is its number of non-zero labels and every
+    output uses all ``T`` steps.
+
+    >>> import numpy as np
+    >>> from rnnkit import Tensor
+    >>> value = ctc(np.array([[1, 0]]), Tensor(np.zeros((1, 2, 2))))  # "1" in 2 steps over {blank, 1}
+    >>> round(float(np.exp(-value.numpy()[0])), 4)  # alignments "1 1", "0 1", "1 0": 3 of 4
+    0.75
+    """
+    from rnnkit.ops.ctc import ctc_loss
+
+    y_pred = _prediction(y_pred)
+    labels = np.asarray(y_true.data if isinstance(y_true, Tensor) else y_true)
+    if labels.ndim != 2:
+        raise ShapeError("Targets `y_true` are expected to be a tensor of shape `(batch_size, max_length)` in "
+                         f"integer format. Received: y_true.shape={labels.shape}")
+    if y_pred.ndim != 3:
+        raise ShapeError("Logits `y_pred` are expected to be a tensor of shape `(batch_size, max_length, "
+                         f"num_classes)`. Received: y_pred.shape={y_pred.shape}")
+    batch, steps = y_pred.shape[0], y_pred.shape[1]
+    label_length = (labels != 0).sum(axis=-1)  # (B,), as Keras: padding and blank are both 0
+    return ctc_loss(labels, y_pred, label_length, np.full(batch, steps), mask_index=0)
 
 
 mse = MSE = mean_squared_error
@@ -380,6 +407,23 @@ class MeanAbsoluteError(Loss):
         return mean_absolute_error(y_true, y_pred)
 
 
+class CTC(Loss):
+    """Connectionist temporal classification loss (Keras ``CTC``): ``y_true (B, S)`` integer labels padded with
+    0, ``y_pred (B, T, C)`` logits whose class 0 is the blank. See :func:`ctc`.
+
+    >>> import numpy as np
+    >>> from rnnkit import Tensor
+    >>> loss = CTC()(np.array([[1, 0], [1, 1]]), Tensor(np.zeros((2, 3, 2))))  # "1": 6/8, "1 1": 1/8 of paths
+    >>> round(loss.item(), 4), round(float(-(np.log(6 / 8) + np.log(1 / 8)) / 2), 4)
+    (1.1836, 1.1836)
+    """
+
+    default_name = "ctc"
+
+    def call(self, y_true, y_pred):
+        return ctc(y_true, y_pred)
+
+
 class LossFunctionWrapper(Loss):
     """A loss object around a function ``fn(y_true, y_pred) -> per-sample Tensor`` (Keras'
     ``LossFunctionWrapper``), reduced like the built-in losses.
@@ -405,7 +449,7 @@ class LossFunctionWrapper(Loss):
 
 # ------------------------------------------------------------------------------------------ registry
 _CLASSES = {cls.__name__: cls for cls in (CategoricalCrossentropy, SparseCategoricalCrossentropy,
-                                          BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError)}
+                                          BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError, CTC)}
 _BY_NAME = {
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
@@ -414,6 +458,7 @@ _BY_NAME = {
     "mse": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError,
     "mae": MeanAbsoluteError,
+    "ctc": CTC,
 }
 _BY_FUNCTION = {
     categorical_crossentropy: CategoricalCrossentropy,
@@ -421,6 +466,7 @@ _BY_FUNCTION = {
     binary_crossentropy: BinaryCrossentropy,
     mean_squared_error: MeanSquaredError,
     mean_absolute_error: MeanAbsoluteError,
+    ctc: CTC,
 }
 
 

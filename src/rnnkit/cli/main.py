@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-TASKS = ("speech",)  # the application commands, each a module rnnkit.cli.<name>
+TASKS = ("ocr", "speech")  # the application commands, each a module rnnkit.cli.<name>
 
 
 def task_module(task: str):

@@ -24,6 +24,8 @@ from rnnkit.ops.activations import (
     softplus,
     tanh,
 )
+from rnnkit.ops.ctc import ctc_loss
+from rnnkit.ops.ctc_decode import ctc_decode
 from rnnkit.ops.elementwise import (
     absolute,
     add,
@@ -71,6 +73,8 @@ __all__ = [
     "cast",
     "clip",
     "concat",
+    "ctc_decode",
+    "ctc_loss",
     "div",
     "elu",
     "exp",
