@@ -139,13 +139,14 @@ def transcribe(model_path: str, wav_path: str) -> dict:
     if rate != bank.config.sr:
         raise ConfigError(f"{wav_path} is sampled at {rate} Hz; this model was trained on {bank.config.sr} Hz audio "
                           "(resample it first)")
+    if info.get("task") == "sequences":
+        from rnnkit.tasks.speech_sequences import decode_batch, string_features
+
+        x, _ = pad_sequences([string_features(bank, samples)])  # (1, T, F)
+        texts, scores = decode_batch(model, x, "beam_search", int(info.get("beam_width", 16)))
+        return {"digits": texts[0], "score": float(scores[0])}
     bank.signal_power(wav_path, samples)
     x, _ = pad_sequences([bank.clean(wav_path)])  # (1, T, F)
-    if info.get("task") == "sequences":
-        from rnnkit.tasks.speech_sequences import decode_batch
-
-        texts, scores = decode_batch(model, x, "beam_search", info.get("beam_width", 16))
-        return {"digits": texts[0], "score": float(scores[0])}
     probabilities = np.asarray(model.predict(x, verbose=0))[0]  # (1, 10) -> (10,)
     digit = int(np.argmax(probabilities))
     return {"digit": digit, "probability": float(probabilities[digit]), "probabilities": probabilities.tolist()}
