@@ -35,6 +35,9 @@ EDGE = (0.05, 0.2)  # seconds of lead-in and tail
 SNR_DB = (20.0, 40.0)  # light noise over the whole string
 MAX_SECONDS = 6.0  # longer strings are drawn again (nothing is cut)
 STACK = 2  # frames per recurrent step
+# SpecAugment's time mask at most 2% of a string (about 60 ms of a 3 s string): a wider one can erase a whole
+# digit that the target still names (the digits task masks up to 10% of one digit instead)
+TIME_MASK = 0.02
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
@@ -93,10 +96,11 @@ def stack_frames(features: np.ndarray, stack: int = STACK) -> np.ndarray:
 
 def string_features(bank, samples: np.ndarray, rng=None) -> np.ndarray:
     """Stacked, normalised features of a signal (augmented when ``rng`` is given)."""
-    from rnnkit.audio import augment
+    from rnnkit.audio import AugmentConfig, augment
 
     power = bank.config.power(samples)
-    raw = bank.config.from_power(power) if rng is None else augment(power, bank.config, rng)
+    raw = bank.config.from_power(power) if rng is None else augment(power, bank.config, rng,
+                                                                     AugmentConfig(time_mask=TIME_MASK))
     return stack_frames(bank.finish(raw))
 
 
