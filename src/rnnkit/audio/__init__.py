@@ -16,6 +16,6 @@ from rnnkit.audio.features import (FeatureConfig, dct_matrix, hz_to_mel, mel_fil
 from rnnkit.audio.sequences import Standardizer, normalize_utterance, pad_sequences
 from rnnkit.audio.wav import read_wav, write_wav
 
-__all__ = ["AugmentConfig", "FeatureConfig", "augment", "Standardizer", "dct_matrix", "hz_to_mel", "mel_filterbank", "mel_to_hz",
-           "melspectrogram", "mfcc", "normalize_utterance", "pad_sequences", "power_spectrogram", "power_to_db",
+__all__ = ["AugmentConfig", "FeatureConfig", "augment", "Standardizer", "dct_matrix", "hz_to_mel", "mel_filterbank",
+           "mel_to_hz", "melspectrogram", "mfcc", "normalize_utterance", "pad_sequences", "power_spectrogram", "power_to_db",
            "read_wav", "write_wav"]

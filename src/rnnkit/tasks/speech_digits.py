@@ -95,7 +95,7 @@ def confusion_matrix(truth, predicted, classes: int = 10) -> np.ndarray:
     return matrix
 
 
-def prepare(config, resume: bool = False):
+def prepare(config):
     """``(bank, train, test)`` recordings and the feature bank with its normaliser fitted on training data."""
     from rnnkit.tasks.speech_data import FeatureBank, list_recordings, split_recordings
 

@@ -261,7 +261,7 @@ def train_sequences(config, resume: bool = False) -> dict:
     split = f"speakers {config.test_speakers} held out" if config.speakers() else "standard split (index 0-4)"
     plot_history(history.history, os.path.join(config.out, "curves.png"),
                  f"Bi{config.cell.upper()} {config.units} + CTC, digit strings, {split}")
-    train_sources = {p for r in train for p in [r.path]}
+    train_sources = {r.path for r in train}
     report = {
         "task": "speech sequences", "config": vars(config).copy(), "split": split,
         "train_recordings": len(train), "test_recordings": len(test), "test_strings": len(test_strings),
