@@ -88,20 +88,11 @@ class CharLMConfig:
 # ---------------------------------------------------------------------------------------------------- data
 def read_text(path: str) -> str:
     """The UTF-8 text of ``path``; ``DataError`` for a missing, empty, binary or single-character file."""
-    if not os.path.exists(path):
-        raise DataError(f"no text file at {path}")
-    if os.path.isdir(path):
-        raise DataError(f"{path} is a folder; expected a text file")
-    with open(path, "rb") as f:
-        raw = f.read()
-    if not raw:
+    from rnnkit.tasks.files import read_utf8
+
+    text = read_utf8(path, "a UTF-8 text file", missing=f"no text file at {path}")
+    if not text:
         raise DataError(f"{path} is empty; a language model needs a text to learn from")
-    if b"\x00" in raw:
-        raise DataError(f"{path} holds NUL bytes: it looks like a binary file, not UTF-8 text")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path} is not UTF-8 text (binary file?): byte {error.start} cannot be decoded") from None
     distinct = set(text)
     if len(distinct) < 2:
         raise DataError(f"{path} holds only one distinct character ({text[0]!r}); a language model needs at least "

@@ -17,7 +17,6 @@ sample per class), seeded; ``stratified_split`` carves a validation part out of 
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
@@ -29,19 +28,10 @@ LABEL_NAMES = {0: "negative", 1: "positive"}
 
 def read_labelled(path: str) -> tuple:
     """``(sentences, labels)`` of one ``sentence<TAB>label`` file; ``DataError`` naming the file (and line)."""
-    if not os.path.exists(path):
-        raise DataError(f"no such data file: {path} (expected a text file of 'sentence<TAB>label' lines)")
-    if os.path.isdir(path):
-        raise DataError(f"{path} is a folder; expected a text file of 'sentence<TAB>label' lines")
-    with open(path, "rb") as f:
-        raw = f.read()
-    if b"\x00" in raw:
-        raise DataError(f"{path} is a binary file, not text of 'sentence<TAB>label' lines")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path} is not UTF-8 text (byte {error.start}); expected 'sentence<TAB>label' lines") \
-            from None
+    from rnnkit.tasks.files import read_utf8
+
+    text = read_utf8(path, "a text file of 'sentence<TAB>label' lines",
+                     missing=f"no such data file: {path} (expected a text file of 'sentence<TAB>label' lines)")
     sentences, labels = [], []
     for number, line in enumerate(text.split("\n"), start=1):
         line = line.rstrip("\r")
