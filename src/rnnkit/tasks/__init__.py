@@ -8,14 +8,15 @@ Each task module (``charlm``, ``sentiment``, ``translate``, ``ocr``, ``speech``,
   the task is always reported beside;
 - the use of a trained model (``sample``, ``predict``, ``translate``, ``read``, ``transcribe``).
 
-They share three helpers, so that no task reinvents them:
+They share these helpers, so that no task reinvents them:
 
 - ``rnnkit.tasks.report``: ``report.json`` (atomic), the headline line ``name=value ...``, plots (training
   curves, heat maps) written only where matplotlib is installed;
 - ``rnnkit.tasks.artifacts``: ``model.rnnkit`` files that also carry what inference needs (vocabularies,
   scalers) in a ``task.json`` member;
 - ``rnnkit.tasks.runs``: output folders, checkpoints after every epoch, ``--resume``, Ctrl-C and non-finite
-  losses, as ``rnnkit train`` has them.
+  losses, as ``rnnkit train`` has them;
+- ``rnnkit.tasks.files``: reading the text files users give, with one-line errors.
 
 Every ``rnnkit <task> train`` writes ``DIR/model.rnnkit``, ``DIR/report.json`` and its plots, and prints its
 headline metrics as its last line.
