@@ -137,3 +137,20 @@ def test_resume_takes_saved_settings_and_refuses_conflicts(tmp_path):
         run_config(parser, parser.parse_args(argv), argv, "demo", DemoConfig)
     with pytest.raises(DataError, match="holds no 'rnnkit other train' configuration"):
         saved_config(out, "other", DemoConfig)
+
+
+def test_a_missing_optional_package_names_the_extra(monkeypatch, capsys):
+    import sys
+
+    from rnnkit.cli import main as cli_main
+
+    monkeypatch.setitem(sys.modules, "sacrebleu", None)  # an import of sacrebleu now fails as if not installed
+
+    def needs_sacrebleu(args, argv):
+        import sacrebleu  # noqa: F401
+
+    monkeypatch.setattr(cli_main.task_module("translate"), "run", needs_sacrebleu)
+    status = cli_main.main(["translate", "train", "--data", "pairs.tsv", "--out", "unused"])
+    err = capsys.readouterr().err
+    assert status == 1 and err.count("\n") == 1
+    assert "sacrebleu" in err and "pip install 'rnnkit[translate]'" in err

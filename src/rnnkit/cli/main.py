@@ -165,6 +165,8 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+OPTIONAL_MODULES = {"PIL": "ocr", "sacrebleu": "translate", "matplotlib": "plot"}  # module -> the extra with it
+
 COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "summary": _summary}
 
 
@@ -191,6 +193,13 @@ def main(argv=None) -> int:
         if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in message:
             message = f"{message}: {exc.filename}"
         print(f"rnnkit: error: {_one_line(message)}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as exc:
+        extra = OPTIONAL_MODULES.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(f"rnnkit: error: this command needs the {exc.name} package, which is not installed; install it with: "
+              f"pip install 'rnnkit[{extra}]'", file=sys.stderr)
         return 1
     except TrainingInterrupted as exc:
         print(f"rnnkit: {exc}", file=sys.stderr)
