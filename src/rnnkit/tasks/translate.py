@@ -198,6 +198,8 @@ def train(config: TranslateConfig, resume: bool = False, overwrite: bool = False
     from rnnkit.tasks.report import plot_history, write_report
     from rnnkit.tasks.runs import MODEL_NAME, check_out_dir
 
+    import sacrebleu  # noqa: F401  (BLEU at the end needs it: a missing package is said before training, not after)
+
     config.validate()
     if not resume:
         check_out_dir(config.out, TASK, overwrite=overwrite)
