@@ -98,7 +98,12 @@ def saved_config(out: str, task: str, config_class):
 def resume_config(out: str, task: str, config_class, given: dict, overrides=RESUME_OVERRIDES):
     """The saved config of the run in ``out`` with the flags in ``overrides`` taken from ``given`` (the flags
     present on the command line); any other flag with a value different from the saved one is an error."""
-    config = saved_config(out, task, config_class)
+    return apply_resume_flags(saved_config(out, task, config_class), out, given, overrides)
+
+
+def apply_resume_flags(config, out: str, given: dict, overrides=RESUME_OVERRIDES):
+    """``config`` (saved by the run in ``out``) with the flags in ``overrides`` taken from ``given``; any other
+    flag in ``given`` with a value different from the saved one is a ``ConfigError``."""
     given = dict(given)
     if "out" in given and os.path.abspath(given.pop("out")) != os.path.abspath(out):
         raise ConfigError(f"--resume {out} writes into {out}; drop --out or give the same folder")

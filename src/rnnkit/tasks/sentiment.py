@@ -388,19 +388,9 @@ def saved_run_config(out: str) -> SentimentConfig:
 def resume_run_config(out: str, given: dict) -> SentimentConfig:
     """The saved config of ``out`` with ``--epochs`` / ``--verbose`` from ``given`` (the flags on the command
     line); any other flag with a value different from the saved one is a ``ConfigError``."""
-    config = saved_run_config(out)
-    given = dict(given)
-    if "out" in given and os.path.abspath(given.pop("out")) != os.path.abspath(out):
-        raise ConfigError(f"--resume {out} writes into {out}; drop --out or give the same folder")
-    conflicts = [f"--{k.replace('_', '-')} {v} (saved: {getattr(config, k)})" for k, v in given.items()
-                 if k not in RESUME_OVERRIDES and v != getattr(config, k)]
-    if conflicts:
-        raise ConfigError("--resume continues the saved run with its own settings; these flags conflict with them: "
-                          f"{', '.join(conflicts)}. Only --epochs and --verbose may change")
-    for key in RESUME_OVERRIDES:
-        if key in given:
-            setattr(config, key, given[key])
-    config.out = out
+    from rnnkit.tasks.runs import apply_resume_flags
+
+    config = apply_resume_flags(saved_run_config(out), out, given, RESUME_OVERRIDES)
     config.validate()
     return config
 
