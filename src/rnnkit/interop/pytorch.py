@@ -106,3 +106,8 @@ def torch_to_keras(kind: str, weight_ih, weight_hh, bias_ih=None, bias_hh=None) 
     if kind == "gru":
         return kernel, recurrent_kernel, np.stack([_swap_gru_gates(bias_ih, 0), _swap_gru_gates(bias_hh, 0)])
     return kernel, recurrent_kernel, bias_ih + bias_hh
+
+
+# State dicts and .safetensors files build on the mapping above; imported last because they import it.
+from rnnkit.interop.pytorch_state import from_state_dict, pytorch_architecture, to_state_dict  # noqa: E402
+from rnnkit.interop.safetensors_files import load_safetensors, save_safetensors  # noqa: E402
