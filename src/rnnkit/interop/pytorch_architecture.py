@@ -188,6 +188,9 @@ def infer_type(names: dict, prefix: str) -> str:
     where = f"module {prefix!r}" if prefix else "the state dict"
     recurrent = [_RECURRENT_KEY.match(n) for n in names]
     if names and all(recurrent):
+        if any(n.startswith("weight_hr") for n in names):
+            raise ConfigError(f"{where}: nn.LSTM with proj_size (weight_hr_l*) has no rnnkit equivalent: rnnkit's "
+                              "LSTM has no projection of the hidden state")
         if "weight_hh_l0" not in names:
             raise ConfigError(f"{where}: a recurrent module needs weight_hh_l0; got keys {sorted(names)}")
         hh = np.shape(names["weight_hh_l0"])

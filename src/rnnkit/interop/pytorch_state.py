@@ -231,11 +231,11 @@ def _prefix(name: str) -> str:
 def _groups(model_or_layer, prefixes=None) -> list:
     """``[(Module, [layers]), ...]``: one PyTorch module per entry, consecutive compatible recurrent layers
     merged."""
-    from rnnkit.models import Sequential
+    from rnnkit.models import Model, Sequential
 
     if isinstance(model_or_layer, Sequential):
         layers, lone = list(model_or_layer.layers), False
-    elif hasattr(model_or_layer, "layers") and not isinstance(model_or_layer, (Bidirectional, RNN)):
+    elif isinstance(model_or_layer, Model):
         raise ConfigError(f"to_state_dict takes a Sequential model or one layer; got {type(model_or_layer).__name__}"
                           " (rebuild it as a Sequential of supported layers)")
     else:
