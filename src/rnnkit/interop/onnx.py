@@ -153,8 +153,10 @@ def _dense(g, layer, x, lengths, rank):
 
 
 def _gate_activations(cell, kind: str, owner: str) -> list:
-    names = {"rnn": [cell.activation], "gru": [cell.recurrent_activation, cell.activation],
-             "lstm": [cell.recurrent_activation, cell.activation, cell.activation]}[kind]
+    if kind == "rnn":
+        names = [cell.activation]
+    else:  # ONNX's f, g (, h): the gates' activation, then the candidate's (and the cell output's)
+        names = [cell.recurrent_activation, cell.activation] + [cell.activation] * (kind == "lstm")
     for name in names:
         if name not in _GATE_ACTIVATIONS:
             raise ConfigError(f"layer {owner!r}: recurrent activation {name!r} has no ONNX export")
