@@ -249,3 +249,24 @@ def test_safetensors_cross_pytorch(tmp_path):
     twin = make_net(torch, "lstm", *SCENARIOS["embedding_mask_stacked_bidirectional_last"])
     twin.load_state_dict(load_file(tmp_path / "rnnkit.safetensors"), strict=True)
     close(twin(torch.tensor(x), lengths).detach().numpy(), expected, "PyTorch from rnnkit's file")
+
+
+def test_consecutive_modules_pass_sequences_by_default():
+    torch = require_torch()
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first = torch.nn.LSTM(D, H, batch_first=True, bidirectional=True)
+            self.second = torch.nn.GRU(2 * H, H, batch_first=True)
+            self.head = torch.nn.Linear(H, OUT)
+
+        def forward(self, x):
+            return self.head(self.second(self.first(x)[0])[1][-1])
+
+    net = Net().double()
+    randomize(torch, net, np.random.default_rng(3))
+    model = from_state_dict(numpy_state(net), "first, second, head")  # every type from the shapes
+    assert [layer.return_sequences for layer in model.layers[:2]] == [True, False]
+    x = np.random.default_rng(4).standard_normal((B, T, D))
+    close(model.predict(x, verbose=0), net(torch.tensor(x)).detach().numpy(), "outputs")
