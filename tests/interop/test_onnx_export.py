@@ -149,3 +149,9 @@ def test_unsupported_layers_and_options_are_named():
         to_onnx(model, opset=9)
     with pytest.raises(ConfigError, match="not built"):
         to_onnx(Sequential([LSTM(H)]))
+
+
+@pytest.mark.parametrize("return_sequences", [False, True], ids=["last", "sequences"])
+def test_a_fully_masked_sequence(return_sequences):
+    model = Sequential([Masking(), Bidirectional(LSTM(H, return_sequences=return_sequences)), Dense(2)])
+    check(build(model, "masking", 16), data("masking", 17, lengths=[7, 0, 2, 4]))  # row 1: padding only

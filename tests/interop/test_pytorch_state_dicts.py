@@ -270,3 +270,18 @@ def test_consecutive_modules_pass_sequences_by_default():
     assert [layer.return_sequences for layer in model.layers[:2]] == [True, False]
     x = np.random.default_rng(4).standard_normal((B, T, D))
     close(model.predict(x, verbose=0), net(torch.tensor(x)).detach().numpy(), "outputs")
+
+
+def test_weightless_layers_round_trip(tmp_path):
+    from rnnkit.layers import Dropout, Masking
+
+    model = Sequential([Masking(mask_value=-1.0), SimpleRNN(H, activation="relu", return_sequences=True),
+                        Dropout(0.3), SimpleRNN(H, activation="relu"), Dense(OUT, activation="tanh")])
+    x = np.random.default_rng(5).standard_normal((B, T, D)).astype("float32")
+    x[0, 3:] = -1.0
+    model(x)
+    assert [m["type"] for m in pytorch_architecture(model)] == ["masking", "rnn", "dropout", "rnn", "linear"]
+    save_safetensors(model, tmp_path / "m.safetensors")
+    again = load_safetensors(tmp_path / "m.safetensors")
+    assert [type(layer).__name__ for layer in again.layers] == [type(layer).__name__ for layer in model.layers]
+    assert np.array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
