@@ -54,8 +54,7 @@ import numpy as np
 
 from rnnkit.errors import ConfigError
 from rnnkit.fileio import atomic_write
-from rnnkit.layers import (GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, GRUCell, LSTMCell, Masking,
-                           SimpleRNN, SimpleRNNCell)
+from rnnkit.layers import Bidirectional, Dense, Dropout, Embedding, GRUCell, LSTMCell, Masking, SimpleRNNCell
 from rnnkit.layers.recurrent import RNN
 
 DEFAULT_OPSET = 17

@@ -11,7 +11,7 @@ by PyTorch (``safetensors.torch.save_file(module.state_dict(), path)``) has no a
 >>> import numpy as np
 >>> from rnnkit.layers import GRU
 >>> from rnnkit.models import Sequential
->>> model = Sequential([GRU(3, input_shape=(None, 2))]); model.build()
+>>> model = Sequential([GRU(3, input_shape=(None, 2), name="gru")]); model.build()
 >>> path = os.path.join(tempfile.mkdtemp(), "gru.safetensors")
 >>> save_safetensors(model, path)
 >>> sorted(read_state_dict(path)[0])
