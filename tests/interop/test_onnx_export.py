@@ -24,7 +24,7 @@ KINDS = {
     "gru_reset_before": lambda **k: GRU(H, reset_after=False, **k),
 }
 DIRECTIONS = ("forward", "backwards", "bidirectional")
-MASKS = ("none", "embedding", "masking")
+MASKS = ("none", "embedding", "masking", "embedding_pre", "masking_pre")  # _pre: padding at the front
 
 
 def run_onnx(path_or_proto, x):
@@ -40,9 +40,16 @@ def randomize(model, seed):
     model.set_weights([0.6 * rng.standard_normal(w.shape) for w in model.get_weights()])
 
 
-def data(mask, seed, batch=B, steps=T, lengths=LENGTHS):
+def data(mask, seed, batch=B, steps=T, lengths=LENGTHS, start=None):
+    """Inputs with real steps ``start[b] <= t < start[b] + lengths[b]``; ``start`` 0 by default, or the
+    front padding for a mask named ``*_pre``."""
     rng = np.random.default_rng(seed)
-    padded = np.arange(steps)[None, :] >= np.asarray(lengths)[:, None]  # (B, T): padding at the end
+    lengths = np.asarray(lengths)
+    if start is None:
+        start = steps - lengths if mask.endswith("_pre") else np.zeros_like(lengths)
+    t = np.arange(steps)[None, :]
+    padded = (t < np.asarray(start)[:, None]) | (t >= (start + lengths)[:, None])  # (B, T)
+    mask = mask.removesuffix("_pre")
     if mask == "embedding":
         ids = rng.integers(1, VOCAB, size=(batch, steps))
         ids[padded] = 0
@@ -75,7 +82,8 @@ def test_recurrent_layers_match_onnxruntime(kind, direction, mask, return_sequen
     layer = KINDS[kind](return_sequences=return_sequences, go_backwards=direction == "backwards")
     if direction == "bidirectional":
         layer = Bidirectional(layer)
-    first = {"embedding": [Embedding(VOCAB, D, mask_zero=True)], "masking": [Masking()], "none": []}[mask]
+    first = {"embedding": [Embedding(VOCAB, D, mask_zero=True)], "masking": [Masking()],
+             "none": []}[mask.removesuffix("_pre")]
     model = build(Sequential(first + [layer]), mask, seed=len(kind) + len(direction) + len(mask))
     check(model, data(mask, 1))
 
@@ -155,3 +163,14 @@ def test_unsupported_layers_and_options_are_named():
 def test_a_fully_masked_sequence(return_sequences):
     model = Sequential([Masking(), Bidirectional(LSTM(H, return_sequences=return_sequences)), Dense(2)])
     check(build(model, "masking", 16), data("masking", 17, lengths=[7, 0, 2, 4]))  # row 1: padding only
+
+
+def test_masks_padded_on_both_sides_and_the_post_only_graph():
+    model = build(Sequential([Embedding(VOCAB, D, mask_zero=True), Bidirectional(GRU(H, return_sequences=True)),
+                              LSTM(H, go_backwards=True, return_sequences=True), SimpleRNN(H)]), "embedding", 18)
+    check(model, data("embedding", 19, lengths=[3, 4, 0, 2], start=[2, 0, 0, 5]))  # one block per row, anywhere
+    post = to_onnx(model, padding="post")
+    assert "GatherElements" not in {node.op_type for node in post.graph.node}
+    check(model, data("embedding", 20), post)  # padding at the end only
+    with pytest.raises(ConfigError, match="padding must be one of"):
+        to_onnx(model, padding="pre")

@@ -9,8 +9,9 @@ with ``onnx.checker.check_model`` before it is written (atomically). ``pip insta
 ====================================== ===================================================================
 rnnkit                                 ONNX
 ====================================== ===================================================================
-``Embedding``                          ``Gather``; ``mask_zero=True``: lengths ``ReduceSum(ids != 0)``
-``Masking``                            ``x * any(x != v)``; lengths ``ReduceSum(any(x != v))``
+``Embedding``                          ``Gather``; ``mask_zero=True``: lengths ``ReduceSum(ids != 0)``, first
+                                       real step ``ArgMax(ids != 0)``
+``Masking``                            ``x * any(x != v)``; lengths and first real step as above
 ``Dense``                              ``Gemm`` (2-D input) or ``MatMul`` + ``Add``, then the activation
 ``Dropout``                            nothing (identity at inference)
 ``SimpleRNN`` / ``LSTM`` / ``GRU``     ``RNN`` / ``LSTM`` / ``GRU`` (``layout=0``: input transposed to
@@ -30,9 +31,13 @@ Weights, from Keras layout: ``W = kernel^T``, ``R = recurrent_kernel^T`` per dir
 order in both), RNN one block; ``B = [Wb, Rb]`` with ``Wb = bias``, ``Rb = 0`` (GRU ``reset_after=True``:
 ``Wb, Rb = bias[0], bias[1]``).
 
-Masks: ONNX runs each sequence over its first ``sequence_lens[b]`` steps, so the export is exact for masks
-that are padding at the end (``pad_sequences(..., padding="post")``); a mask with holes, or padding at the
-front, gives different results under ONNX than in rnnkit. Every sequence needs at least one valid step.
+Masks: ONNX runs each sequence over its first ``sequence_lens[b]`` steps. rnnkit skips masked steps wherever
+they are; so that ONNX runs the same steps, ``padding="any"`` (the default) moves each row's real steps to the
+front before every recurrent operator (``GatherElements`` with indices ``(t + first_real_step) mod T``) and
+its output back after it. The export is exact for masks whose real steps form one block per row: padding at
+the end (``pad_sequences(padding="post")``), at the front (Keras' default ``"pre"``) or both, and rows with no
+real step. ``padding="post"`` leaves out the reordering (a smaller graph) and is exact for end padding only. A
+mask with holes inside a row gives different results under ONNX than in rnnkit.
 
 >>> import os, tempfile
 >>> import numpy as np
@@ -43,12 +48,14 @@ front, gives different results under ONNX than in rnnkit. Every sequence needs a
 >>> path = os.path.join(tempfile.mkdtemp(), "m.onnx")
 >>> export(model, path)
 >>> import onnx
->>> sorted({node.op_type for node in onnx.load(path).graph.node})
-['Cast', 'Equal', 'Gather', 'Gemm', 'Identity', 'LSTM', 'Not', 'ReduceSum', 'Softmax', 'Squeeze', 'Transpose']
+>>> ops = {node.op_type for node in onnx.load(path).graph.node}
+>>> sorted(ops & {"Gather", "GatherElements", "Gemm", "LSTM", "MatMul", "Softmax"})
+['Gather', 'GatherElements', 'Gemm', 'LSTM', 'Softmax']
 """
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import numpy as np
 
@@ -58,6 +65,7 @@ from rnnkit.layers import Bidirectional, Dense, Dropout, Embedding, GRUCell, LST
 from rnnkit.layers.recurrent import RNN
 
 DEFAULT_OPSET = 17
+PADDINGS = ("any", "post")
 MIN_OPSET = 14
 SUPPORTED = "Embedding, Masking, Dense, Dropout, SimpleRNN, LSTM, GRU, Bidirectional"
 _GATE_ORDER = {"lstm": [0, 3, 1, 2], "gru": [0, 1, 2], "rnn": [0]}  # ONNX block j = Keras block order[j]
@@ -74,8 +82,8 @@ _ACTIVATIONS = {"tanh": ("Tanh", {}), "sigmoid": ("Sigmoid", {}), "relu": ("Relu
 class _Graph:
     """Nodes and initializers of the graph being built, with unique names."""
 
-    def __init__(self, onnx, opset: int):
-        self.onnx, self.helper, self.opset = onnx, onnx.helper, opset
+    def __init__(self, onnx, opset: int, padding: str):
+        self.onnx, self.helper, self.opset, self.padding = onnx, onnx.helper, opset, padding
         self.nodes, self.initializers, self.used = [], [], set()
 
     def name(self, base: str) -> str:
@@ -117,29 +125,58 @@ def _activation(g: _Graph, name, x: str, base: str, owner: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- layers
-def _embedding(g, layer, x, lengths, rank):
+class _Mask(NamedTuple):
+    """A mask in the graph: ``lengths`` (B,) int32 for ``sequence_lens``, and with ``padding="any"`` the
+    ``(B, T)`` int64 time indices that move each row's valid block to the front (``roll``) and back
+    (``unroll``)."""
+
+    lengths: str
+    roll: str | None
+    unroll: str | None
+
+
+def _mask(g, valid: str, base: str) -> _Mask:
+    """The :class:`_Mask` of ``valid`` ((B, T) int64, 1 on real steps)."""
+    lengths = g.op("Cast", [g.reduce("ReduceSum", valid, [1], f"{base}_lengths")], base, to=g.onnx.TensorProto.INT32)
+    if g.padding == "post":
+        return _Mask(lengths, None, None)
+    start = g.op("ArgMax", [valid], f"{base}_start", axis=1, keepdims=1)  # (B, 1): the first real step
+    steps = g.op("Gather", [g.op("Shape", [valid], base), g.const(f"{base}_one", np.array(1, dtype=np.int64))], base)
+    time = g.op("Unsqueeze", [g.op("Range", [g.const(f"{base}_zero", np.array(0, dtype=np.int64)), steps,
+                                             g.const(f"{base}_step", np.array(1, dtype=np.int64))], base),
+                              g.axes(f"{base}_batch", [0])], base)  # (1, T)
+    roll = g.op("Mod", [g.op("Add", [time, start], base), steps], f"{base}_roll")  # (B, T): (t + start) mod T
+    unroll = g.op("Mod", [g.op("Add", [g.op("Sub", [time, start], base), steps], base), steps], f"{base}_unroll")
+    return _Mask(lengths, roll, unroll)
+
+
+def _reorder_time(g, x: str, indices: str, base: str) -> str:
+    """``x[b, indices[b, t], ...]`` for ``x`` (B, T, F)."""
+    expanded = g.op("Expand", [g.op("Unsqueeze", [indices, g.axes(f"{base}_features", [2])], base),
+                               g.op("Shape", [x], base)], base)  # (B, T, F)
+    return g.op("GatherElements", [x, expanded], base, axis=1)
+
+
+def _embedding(g, layer, x, mask, rank):
     weight = g.const(f"{layer.name}_embeddings", layer.embeddings.data.astype(np.float32))
     out = g.op("Gather", [weight, x], layer.name, axis=0)  # (B, T) ids -> (B, T, E)
     if layer.mask_zero:
         valid = g.op("Not", [g.op("Equal", [x, g.const(f"{layer.name}_zero", np.array(0, dtype=np.int64))],
                                   layer.name)], layer.name)
-        lengths = g.reduce("ReduceSum", g.op("Cast", [valid], layer.name, to=g.onnx.TensorProto.INT32), [1],
-                           f"{layer.name}_lengths")  # (B,) int32
-    return out, lengths, 3
+        mask = _mask(g, g.op("Cast", [valid], layer.name, to=g.onnx.TensorProto.INT64), layer.name)
+    return out, mask, 3
 
 
-def _masking(g, layer, x, lengths, rank):
+def _masking(g, layer, x, mask, rank):
     value = g.const(f"{layer.name}_value", np.array(layer.mask_value, dtype=np.float32))
     differs = g.op("Cast", [g.op("Not", [g.op("Equal", [x, value], layer.name)], layer.name)], layer.name,
                    to=g.onnx.TensorProto.FLOAT)  # (B, T, D)
     keep = g.reduce("ReduceMax", differs, [2], f"{layer.name}_keep")  # (B, T): 1 where any feature differs
     out = g.op("Mul", [x, g.op("Unsqueeze", [keep, g.axes(f"{layer.name}_last", [2])], layer.name)], layer.name)
-    lengths = g.op("Cast", [g.reduce("ReduceSum", keep, [1], f"{layer.name}_lengths")], layer.name,
-                   to=g.onnx.TensorProto.INT32)
-    return out, lengths, rank
+    return out, _mask(g, g.op("Cast", [keep], layer.name, to=g.onnx.TensorProto.INT64), layer.name), rank
 
 
-def _dense(g, layer, x, lengths, rank):
+def _dense(g, layer, x, mask, rank):
     kernel = g.const(f"{layer.name}_kernel", layer.kernel.data.astype(np.float32))
     bias = None if layer.bias is None else g.const(f"{layer.name}_bias", layer.bias.data.astype(np.float32))
     if rank == 2 and bias is not None:
@@ -148,7 +185,7 @@ def _dense(g, layer, x, lengths, rank):
         out = g.op("MatMul", [x, kernel], layer.name)  # (..., D) @ (D, units)
         if bias is not None:
             out = g.op("Add", [out, bias], layer.name)
-    return _activation(g, layer.activation_name, out, layer.name, layer.name), lengths, rank
+    return _activation(g, layer.activation_name, out, layer.name, layer.name), mask, rank
 
 
 def _gate_activations(cell, kind: str, owner: str) -> list:
@@ -180,7 +217,7 @@ def _direction_weights(cell, kind: str) -> tuple:
     return w, r, np.concatenate([blocks(wb), blocks(rb)])
 
 
-def _recurrent(g, layer, x, lengths, rank):
+def _recurrent(g, layer, x, mask, rank):
     merge, inner, directions = None, layer, [layer]
     if isinstance(layer, Bidirectional):
         merge, inner, directions = layer.merge_mode, layer.forward_layer, [layer.forward_layer, layer.backward_layer]
@@ -199,12 +236,14 @@ def _recurrent(g, layer, x, lengths, rank):
     cell, name = inner.cell, layer.name
     activations = _gate_activations(cell, kind, name) * len(directions)
     weights = [_direction_weights(d.cell, kind) for d in directions]
+    if mask is not None and mask.roll is not None:
+        x = _reorder_time(g, x, mask.roll, f"{name}_roll")  # each row's valid steps first
     inputs = [g.op("Transpose", [x], name, perm=[1, 0, 2]),  # (B, T, D) -> (T, B, D)
               g.const(f"{name}_W", np.stack([w for w, _, _ in weights]).astype(np.float32)),
               g.const(f"{name}_R", np.stack([r for _, r, _ in weights]).astype(np.float32)),
               "" if weights[0][2] is None else g.const(f"{name}_B", np.stack([b for *_, b in weights]).astype(
                   np.float32)),
-              lengths or ""]
+              "" if mask is None else mask.lengths]
     while inputs[-1] == "":
         inputs.pop()
     attributes = {"hidden_size": cell.units, "activations": [a for a, _, _ in activations],
@@ -216,13 +255,10 @@ def _recurrent(g, layer, x, lengths, rank):
         attributes["linear_before_reset"] = int(cell.reset_after)
     y, y_h = g.op(op_type, inputs, name, outputs=2, **attributes)[:2]  # (T, dirs, B, H), (dirs, B, H)
     if inner.return_sequences:
-        if inner.go_backwards:  # rnnkit returns the reversed sequence in processing order
-            y = g.op("Slice", [y, g.axes(f"{name}_start", [-1]), g.axes(f"{name}_end", [np.iinfo(np.int64).min]),
-                               g.axes(f"{name}_time", [0]), g.axes(f"{name}_step", [-1])], name)
         y = g.op("Transpose", [y], name, perm=[2, 0, 1, 3])  # (B, T, dirs, H)
         axis, out_rank = 2, 3
     else:
-        y, axis, out_rank, lengths = y_h, 0, 2, None
+        y, axis, out_rank = y_h, 0, 2
     if merge is None:
         out = g.op("Squeeze", [y, g.axes(f"{name}_dirs", [axis])], name)
     elif merge == "concat":
@@ -232,11 +268,18 @@ def _recurrent(g, layer, x, lengths, rank):
         out = g.op("Reshape", [y, g.axes(f"{name}_shape", shape)], name)  # forward then backward features
     else:
         out = g.reduce({"sum": "ReduceSum", "ave": "ReduceMean", "mul": "ReduceProd"}[merge], y, [axis], name)
-    return out, lengths, out_rank
+    if not inner.return_sequences:
+        return out, None, out_rank
+    if mask is not None and mask.unroll is not None:
+        out = _reorder_time(g, out, mask.unroll, f"{name}_unroll")  # (B, T, F) back in input time
+    if inner.go_backwards:  # rnnkit returns the reversed sequence, in processing order
+        out = g.op("Slice", [out, g.axes(f"{name}_start", [-1]), g.axes(f"{name}_end", [np.iinfo(np.int64).min]),
+                             g.axes(f"{name}_time", [1]), g.axes(f"{name}_step", [-1])], name)
+    return out, mask, out_rank
 
 
-def _dropout(g, layer, x, lengths, rank):
-    return x, lengths, rank
+def _dropout(g, layer, x, mask, rank):
+    return x, mask, rank
 
 
 _HANDLERS = ((Embedding, _embedding), (Masking, _masking), (Dense, _dense), (Dropout, _dropout),
@@ -283,7 +326,7 @@ def _input_info(g: _Graph, shape: tuple, dtype: str, first_layer):
     return g.helper.make_tensor_value_info("input", g.onnx.TensorProto.FLOAT, dims), len(shape)
 
 
-def to_onnx(model, opset: int = DEFAULT_OPSET):
+def to_onnx(model, opset: int = DEFAULT_OPSET, padding: str = "any"):
     """The checked ``onnx.ModelProto`` of ``model`` (see the module docstring)."""
     import onnx  # the optional 'onnx' extra: a ModuleNotFoundError names the package
 
@@ -291,20 +334,22 @@ def to_onnx(model, opset: int = DEFAULT_OPSET):
     if not isinstance(opset, int) or not MIN_OPSET <= opset <= highest:
         raise ConfigError(f"opset must be an integer from {MIN_OPSET} to {highest} (onnx {onnx.__version__}); "
                           f"got {opset!r}")
+    if padding not in PADDINGS:
+        raise ConfigError(f"padding must be one of {PADDINGS}; got {padding!r}")
     layers, shape, dtype = _chain(model)
     unsupported = [f"{layer.name} ({type(layer).__name__})" for layer in layers
                    if not any(isinstance(layer, cls) for cls, _ in _HANDLERS)]
     if unsupported:
         raise ConfigError(f"the ONNX export does not support layer(s) {', '.join(unsupported)}; supported: {SUPPORTED}")
-    g = _Graph(onnx, opset)
+    g = _Graph(onnx, opset, padding)
     g.used.update({"input", "output"})
     input_info, rank = _input_info(g, shape, dtype, layers[0])
-    x, lengths = "input", None
+    x, mask = "input", None
     for layer in layers:
         handler = next(h for cls, h in _HANDLERS if isinstance(layer, cls))
         if handler is _embedding and x != "input":
             raise ConfigError(f"layer {layer.name!r}: the ONNX export supports Embedding only as the first layer")
-        x, lengths, rank = handler(g, layer, x, lengths, rank)
+        x, mask, rank = handler(g, layer, x, mask, rank)
     g.nodes.append(g.helper.make_node("Identity", [x], ["output"], name="output/Identity"))
     output_dims = ["batch"] + (["time"] if rank == 3 else []) + [None]
     output_info = g.helper.make_tensor_value_info("output", onnx.TensorProto.FLOAT, output_dims)
@@ -316,7 +361,7 @@ def to_onnx(model, opset: int = DEFAULT_OPSET):
     return proto
 
 
-def export(model, path, opset: int = DEFAULT_OPSET) -> None:
+def export(model, path, opset: int = DEFAULT_OPSET, padding: str = "any") -> None:
     """Write ``model`` as an ONNX file at ``path`` (atomically), after ``onnx.checker.check_model``.
 
     Args:
@@ -324,7 +369,9 @@ def export(model, path, opset: int = DEFAULT_OPSET) -> None:
             Dropout, SimpleRNN, LSTM, GRU and Bidirectional layers.
         path: the ``.onnx`` file to write.
         opset: the ONNX opset (default 17; from 14 to the installed onnx's newest).
+        padding: ``"any"`` (default): masks whose real steps are one block per row, padded at the end, the front
+            or both; ``"post"``: padded at the end only, a smaller graph without the reordering.
     """
-    data = to_onnx(model, opset).SerializeToString()
+    data = to_onnx(model, opset, padding).SerializeToString()
     with atomic_write(os.fspath(path)) as f:
         f.write(data)
