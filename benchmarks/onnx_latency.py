@@ -7,7 +7,7 @@ onnxruntime gets ``intra_op_num_threads = inter_op_num_threads = 1`` and sequent
 times one batch through every runner in turn (interleaved, so machine noise hits all of them) after warm-up
 calls; the table has the medians in milliseconds per batch, and the outputs are checked equal first.
 
-    python -m benchmarks.onnx_latency [--repeats 50] [--batches 1 256] [--embedding] [--json FILE]
+    python -m benchmarks.onnx_latency [--repeats 50] [--batches 1 256] [--embedding [--padding post]] [--json FILE]
 """
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ def parse_args(argv=None):
     parser.add_argument("--units", type=int, default=128)
     parser.add_argument("--embedding", action="store_true", help="Embedding(1000, 64, mask_zero=True) first")
     parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument("--padding", choices=("any", "post"), default="any",
+                        help="the export's mask handling (see rnnkit.interop.onnx)")
     parser.add_argument("--json", default=None, help="also write the results here")
     return parser.parse_args(argv)
 
@@ -92,7 +94,7 @@ def measure(args) -> dict:
     results = {}
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "model.onnx")
-        export(model, path, opset=args.opset)
+        export(model, path, opset=args.opset, padding=args.padding)
         run = runners(model, path)
         for batch in args.batches:
             x = make_batch(args, batch, seed=batch)
@@ -123,7 +125,8 @@ def table(results: dict) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     results = measure(args)
-    what = "Embedding(1000, 64, mask_zero)" if args.embedding else f"{args.steps} x {args.features} input"
+    what = (f"Embedding(1000, 64, mask_zero), export padding={args.padding!r}" if args.embedding
+            else f"{args.steps} x {args.features} input")
     print(f"{what} -> LSTM {args.units} -> Dense 10, float32, 1 thread each, median of {args.repeats} repeats")
     print(table(results))
     if args.json:
