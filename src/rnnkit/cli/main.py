@@ -1,6 +1,6 @@
-"""Entry point of the ``rnnkit`` command: ``train``, ``evaluate``, ``predict``, ``summary``, and one command per
-application (``rnnkit charlm ...``, ``rnnkit sentiment ...``), each in its own module ``rnnkit.cli.<task>`` with
-``HELP``, ``build_parser()`` and ``run(args, argv)``.
+"""Entry point of the ``rnnkit`` command: ``train``, ``evaluate``, ``predict``, ``summary``, ``convert``, and one
+command per application (``rnnkit charlm ...``, ``rnnkit sentiment ...``), each in its own module
+``rnnkit.cli.<task>`` with ``HELP``, ``build_parser()`` and ``run(args, argv)``.
 
 Exit status: 0 success, 2 usage error (argparse), 1 any other failure. Expected failures (a missing file,
 a corrupt model, no network, a bad value) print one line ``rnnkit: error: ...`` and no traceback.
@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     summary = commands.add_parser("summary", help="print a saved model's layers and parameter counts")
     summary.add_argument("model_path", metavar="MODEL")
+
+    from rnnkit.cli import convert as convert_command
+
+    convert_command.add_arguments(commands.add_parser("convert", help=convert_command.HELP))
     for task in TASKS:  # listed for --help; their arguments are parsed by the task's own parser (see main)
         commands.add_parser(task, help=task_module(task).HELP, add_help=False)
     return parser
@@ -165,9 +169,17 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-OPTIONAL_MODULES = {"PIL": "ocr", "sacrebleu": "translate", "matplotlib": "plot"}  # module -> the extra with it
+OPTIONAL_MODULES = {"PIL": "ocr", "sacrebleu": "translate", "matplotlib": "plot",  # module -> the extra with it
+                    "safetensors": "pytorch", "onnx": "onnx", "onnxruntime": "onnx", "h5py": "keras"}
 
-COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "summary": _summary}
+
+def _convert(args) -> int:
+    from rnnkit.cli.convert import run
+
+    return run(args)
+
+
+COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "summary": _summary, "convert": _convert}
 
 
 def main(argv=None) -> int:

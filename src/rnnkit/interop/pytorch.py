@@ -21,6 +21,10 @@ Keras' ``reset_after=True`` GRU (``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
 has no PyTorch twin. A ``None`` bias (``use_bias=False``) maps to ``None`` biases (``nn.GRU(bias=False)``)
 and back.
 
+Whole models build on this mapping (imported here): ``from_state_dict`` / ``to_state_dict`` /
+``pytorch_architecture`` (``rnnkit.interop.pytorch_state``, architectures in ``pytorch_architecture``) and
+``load_safetensors`` / ``save_safetensors`` (``rnnkit.interop.safetensors_files``).
+
 >>> import numpy as np
 >>> kernel, recurrent_kernel, bias = np.ones((2, 9)), np.ones((3, 9)), np.zeros((2, 9))
 >>> kernel[:, 3:6] = 2.0                                     # the Keras r block
@@ -106,3 +110,11 @@ def torch_to_keras(kind: str, weight_ih, weight_hh, bias_ih=None, bias_hh=None) 
     if kind == "gru":
         return kernel, recurrent_kernel, np.stack([_swap_gru_gates(bias_ih, 0), _swap_gru_gates(bias_hh, 0)])
     return kernel, recurrent_kernel, bias_ih + bias_hh
+
+
+# State dicts and .safetensors files build on the mapping above; imported last because they import it.
+from rnnkit.interop.pytorch_state import from_state_dict, pytorch_architecture, to_state_dict  # noqa: E402
+from rnnkit.interop.safetensors_files import load_safetensors, save_safetensors  # noqa: E402
+
+__all__ = ["GATES", "keras_to_torch", "torch_to_keras", "from_state_dict", "to_state_dict", "pytorch_architecture",
+           "load_safetensors", "save_safetensors"]
