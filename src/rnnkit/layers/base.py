@@ -74,6 +74,9 @@ class Layer:
 
     input_ndim: tuple | None = None
     supports_masking = False
+    # bool and integer inputs are cast to the layer's float dtype, as Keras does (False: layers that read
+    # integer ids, such as Embedding, and containers that leave the casting to the layers inside them)
+    cast_integer_inputs = True
 
     def __init__(self, name=None, dtype=None, trainable=True, input_shape=None, input_dim=None, **kwargs):
         if kwargs:
@@ -219,11 +222,16 @@ class Layer:
                 from rnnkit.ops import cast
 
                 return cast(inputs, self.dtype)
+            if inputs.dtype.kind in "biu" and self.cast_integer_inputs and np.dtype(self.dtype).kind == "f":
+                cast_tensor = Tensor(inputs.data.astype(self.dtype))  # no gradient flows to integers
+                cast_tensor._keras_mask = inputs._keras_mask
+                return cast_tensor
             return inputs
         array = np.asarray(inputs)
         if array.dtype.kind == "O" and array.size and isinstance(array.flat[0], (str, bytes)):
             return Tensor(string_array(array))  # texts for a first TextVectorization layer: kept as str
-        if array.dtype.kind in "fO":
+        if array.dtype.kind in "fO" or (array.dtype.kind in "biu" and self.cast_integer_inputs
+                                        and np.dtype(self.dtype).kind == "f"):
             return Tensor(array, dtype=self.dtype)
         return Tensor(array)
 

@@ -329,9 +329,11 @@ class Functional(Model):
                         from rnnkit.ops import cast
 
                         value = cast(value, placeholder.dtype)
+                    elif value.dtype.kind in "biu":  # bool and integers to a float Input: cast, as Keras
+                        value = Tensor(value.data.astype(placeholder.dtype))
                 else:
                     value = np.asarray(value)
-                    value = Tensor(value, dtype=placeholder.dtype) if value.dtype.kind in "fO" else Tensor(value)
+                    value = Tensor(value, dtype=placeholder.dtype) if value.dtype.kind in "fObiu" else Tensor(value)
             elif not isinstance(value, Tensor):
                 value = Tensor(np.asarray(value))
             converted.append(value)

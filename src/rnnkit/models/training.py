@@ -222,6 +222,8 @@ class Trainer:
             target = dtypes[i] if dtypes is not None else np.dtype(self.dtype)
             if a.dtype.kind in "fO" and target.kind == "f" and a.dtype != target:
                 arrays[i] = a.astype(target)
+            elif a.dtype.kind in "biu" and target.kind == "f" and dtypes is not None:
+                arrays[i] = a.astype(target)  # bool / integers to a functional model's float Input, as Keras
             elif a.dtype.kind in "fO" and target.kind != "f" and a.dtype.kind == "O":
                 arrays[i] = a.astype(np.float64)
             if arrays[i].ndim == 0:
