@@ -16,6 +16,7 @@ from rnnkit.layers.conv import Conv1D, Conv2D
 from rnnkit.layers.dense import Dense
 from rnnkit.layers.dropout import Dropout
 from rnnkit.layers.embedding import Embedding
+from rnnkit.layers.input_layer import InputLayer
 from rnnkit.layers.global_pooling1d import GlobalAveragePooling1D, GlobalMaxPooling1D
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
@@ -46,6 +47,7 @@ __all__ = [
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "BatchNormalization", "Reshape", "Permute", "Flatten",
     "Attention", "AdditiveAttention", "TimeDistributed", "RepeatVector", "Concatenate", "Add", "Dot", "Multiply",
     "GlobalAveragePooling1D", "GlobalMaxPooling1D", "SpatialDropout1D",
+    "InputLayer",
 ]
 
 

@@ -107,6 +107,38 @@ class Layer:
         """The sub-layers assigned as attributes, in assignment order."""
         return list(self._layers)
 
+    # ------------------------------------------------------------------ functional graph (Keras' names)
+    def _first_node(self, what: str):
+        nodes = self.__dict__.get("_inbound_nodes")
+        if not nodes:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has no defined {what}.")
+        return nodes[0]
+
+    @property
+    def input(self):
+        """The symbolic input(s) of this layer's first call in a functional graph (Keras: the first call's)."""
+        from rnnkit.models.functional import flatten
+
+        items = [p for p in flatten(self._first_node("input").inputs) if hasattr(p, "record_call")]
+        return items[0] if len(items) == 1 else items
+
+    @property
+    def output(self):
+        """The symbolic output(s) of this layer's first call in a functional graph (Keras: the first call's)."""
+        return self._first_node("output").outputs
+
+    @property
+    def input_shape(self):
+        """The shape(s) of ``input`` (batch axis None): for layers called in a functional graph."""
+        value = self.input
+        return [p.shape for p in value] if isinstance(value, list) else value.shape
+
+    @property
+    def output_shape(self):
+        """The shape(s) of ``output`` (batch axis None): for layers called in a functional graph."""
+        value = self.output
+        return [p.shape for p in value] if isinstance(value, (list, tuple)) else value.shape
+
     # -------------------------------------------------------------------------------------- weights
     def add_weight(self, name: str, shape, initializer="glorot_uniform", trainable: bool = True) -> Tensor:
         """Create a weight Tensor with ``initializer``, register it and return it."""
