@@ -41,7 +41,7 @@ def test_encoder_states_reach_the_decoder():
     a = model.predict([rng.standard_normal((2, 4, 2)), dec], verbose=0)
     b = model.predict([rng.standard_normal((2, 4, 2)), dec], verbose=0)
     assert not np.allclose(a, b)  # the encoder input changes the decoder output only through h and c
-    enc, dec_layer, head = model.layers
+    _, _, enc, dec_layer, head = model.layers  # two InputLayers first (Keras)
     x = rng.standard_normal((2, 4, 2)).astype(np.float32)
     _, h, c = enc(x)
     np.testing.assert_allclose(model.predict([x, dec], verbose=0),
@@ -132,7 +132,7 @@ def test_nested_sequential_and_config_round_trip():
     clone.set_weights(model.get_weights())
     data = np.random.default_rng(0).standard_normal((5, 3))
     np.testing.assert_array_equal(clone.predict(data, verbose=0), model.predict(data, verbose=0))
-    assert [l.name for l in clone.layers] == ["inner", "top"]
+    assert [l.name for l in clone.layers] == ["x", "inner", "top"]
 
 
 def test_errors():
