@@ -7,6 +7,7 @@
 >>> rnn(embed(np.array([[4, 2, 7, 0, 0]]))).shape
 (1, 12)
 """
+from rnnkit.layers.activation_layers import ELU, Activation, LeakyReLU, PReLU, ReLU, Softmax
 from rnnkit.layers.attention import AdditiveAttention, Attention
 from rnnkit.layers.base import Layer
 from rnnkit.layers.batch_normalization import BatchNormalization
@@ -47,7 +48,7 @@ __all__ = [
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "BatchNormalization", "Reshape", "Permute", "Flatten",
     "Attention", "AdditiveAttention", "TimeDistributed", "RepeatVector", "Concatenate", "Add", "Dot", "Multiply",
     "GlobalAveragePooling1D", "GlobalMaxPooling1D", "SpatialDropout1D",
-    "InputLayer",
+    "InputLayer", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax", "Activation",
 ]
 
 

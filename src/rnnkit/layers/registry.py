@@ -38,6 +38,7 @@ from rnnkit.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
+from rnnkit.layers.activation_layers import ELU, Activation, LeakyReLU, PReLU, ReLU, Softmax
 from rnnkit.layers.input_layer import InputLayer
 from rnnkit.layers.recurrent import RNN
 from rnnkit.layers.reshaping import Flatten, Permute, Reshape
@@ -57,6 +58,7 @@ _TABLE: dict[str, type] = {
         Normalization,  # forecasting
         Attention, AdditiveAttention, TimeDistributed, RepeatVector, Concatenate, Add, Dot, Multiply,  # seq2seq
         InputLayer,  # functional models' model.layers
+        ReLU, LeakyReLU, ELU, PReLU, Softmax, Activation,  # activation layers
     )
 }
 
