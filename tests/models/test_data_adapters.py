@@ -268,3 +268,51 @@ def test_exhausted_generator_stops_training_where_keras_replays_its_peeked_batch
     assert [s for _, s in train_steps] == [0, 1, 2, 3, 4, 0, 1, 0, 1]  # Keras: 5 steps, then the 2 peeked ones
     assert ours["events"] == theirs["events"][:6]  # the first epoch, the same
     assert ours["history"] == {"loss": 1, "mae": 1} and ours["ran_out"] == 1
+
+
+class Terminal:
+    """A stream that says it is a terminal, so that verbose=1 draws tqdm bars."""
+
+    def __init__(self):
+        self.text = ""
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_counts_up_without_a_total_for_a_generator():
+    from rnnkit.callbacks.progress import ProgressBar
+
+    known, unknown = Terminal(), Terminal()
+    quiet_fit(make_model(), Batches(), callbacks=[ProgressBar(verbose=1, file=known)], shuffle=False)
+    quiet_fit(make_model(), batches(), callbacks=[ProgressBar(verbose=1, file=unknown)])
+    assert "5/5" in known.text
+    assert "5/5" not in unknown.text and "5step" in unknown.text.replace(" ", "")  # a count, no total
+
+
+def test_generator_fed_fit_resumes_at_the_saved_epoch_and_step(tmp_path):
+    """A generator cannot be rewound: a resumed fit continues at the saved epoch and step, reading the new
+    generator from its start (see docs/keras_compat.md)."""
+    seen = []
+
+    class Count(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append((len(self.model.history.epoch) if self.model.history else None, batch))
+
+    def run(crash=None):
+        model = make_model()
+        callbacks = [BackupAndRestore(tmp_path, save_freq=1), Count()] + ([crash] if crash else [])
+        return quiet_fit(model, endless(), epochs=3, steps_per_epoch=4, callbacks=callbacks)
+
+    with pytest.raises(KeyboardInterrupt):
+        run(CrashAfter(6))  # epoch 2, step 2 saved
+    seen.clear()
+    history = run()
+    assert len(seen) == 12 - 6 and [step for _, step in seen] == [2, 3, 0, 1, 2, 3]
+    assert history.epoch == [0, 1, 2]
