@@ -318,3 +318,32 @@ def test_generator_fed_fit_resumes_at_the_saved_epoch_and_step(tmp_path):
     history = run()
     assert len(seen) == 12 - 6 and [step for _, step in seen] == [2, 3, 0, 1, 2, 3]
     assert history.epoch == [0, 1, 2]
+
+
+def test_evaluate_predict_and_a_second_fit_call_the_pydataset_hooks_as_keras():
+    import keras
+
+    class KerasBatches(Recorded, keras.utils.PyDataset):
+        def __init__(self, count=5):
+            keras.utils.PyDataset.__init__(self)
+            self._setup(count)
+
+    def keras_model():
+        model = keras.Sequential([keras.Input((4, 3)), keras.layers.SimpleRNN(5), keras.layers.Dense(2)])
+        model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+        return model
+
+    def hooks(make, dataset_class):
+        counts = []
+        model = make()
+        for call in (lambda d: model.evaluate(d, verbose=0), lambda d: model.evaluate(d, steps=2, verbose=0),
+                     lambda d: model.predict(d, verbose=0)):
+            data = dataset_class()
+            call(data)
+            counts.append((data.begins, data.ends, len(data.calls)))
+        model, data = make(), dataset_class()
+        quiet_fit(model, data, shuffle=False)
+        quiet_fit(model, data, shuffle=False)  # the metrics are built: no extra read this time
+        return counts + [(data.begins, data.ends, len(data.calls))]
+
+    assert hooks(make_model, Batches) == hooks(keras_model, KerasBatches)
