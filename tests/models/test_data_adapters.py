@@ -93,6 +93,14 @@ def test_generator_iterable_and_pydataset_give_the_weights_of_arrays():
         assert history.history == reference.history.history
 
 
+def test_arrays_with_steps_per_epoch_carry_the_pass_on_as_a_list_of_batches_does():
+    expected = make_model()
+    quiet_fit(expected, list(batches()), epochs=3, steps_per_epoch=3)
+    model = make_model()
+    history = quiet_fit(model, X, y=Y, batch_size=BS, epochs=3, steps_per_epoch=3, shuffle=False)
+    assert weights_of(model) == weights_of(expected) and history.history == expected.history.history
+
+
 def test_sample_weights_and_validation_batches_match_arrays():
     reference = make_model()
     reference.fit(X, Y, sample_weight=SW, batch_size=BS, epochs=1, shuffle=False, verbose=0,
@@ -150,8 +158,8 @@ def test_errors_name_what_was_given():
         quiet_fit(model, iter([1, 2]))
     with pytest.raises(ShapeError, match="gave no batches"):
         quiet_fit(model, iter([]))
-    with pytest.raises(ConfigError, match="steps_per_epoch"):
-        model.fit(X, Y, steps_per_epoch=2, verbose=0)
+    with pytest.raises(ConfigError, match="steps_per_epoch must be None or a positive integer; got 0"):
+        model.fit(X, Y, steps_per_epoch=0, verbose=0)
     with pytest.raises(ConfigError, match="validation_freq"):
         model.fit(X, Y, validation_freq=0, verbose=0)
     assert Sequence is PyDataset
@@ -247,6 +255,9 @@ SCENARIOS = {
                                                                              "shuffle": False}),
     "PyDataset, steps_per_epoch beyond its length": (lambda: {"x": lambda cls: cls(2)},
                                                      {"epochs": 2, "steps_per_epoch": 3, "shuffle": False}),
+    "arrays, steps_per_epoch 3 of 5": (lambda: {"x": X, "y": Y}, {"epochs": 3, "steps_per_epoch": 3, "batch_size": 4,
+                                                                 "shuffle": False}),
+    "arrays, steps_per_epoch sets the batch size": (lambda: {"x": X, "y": Y}, {"epochs": 2, "steps_per_epoch": 3}),
     "PyDataset validation, validation_freq 2": (
         lambda: {"x": endless(), "validation_data": lambda cls: cls(3)},
         {"epochs": 4, "steps_per_epoch": 2, "validation_freq": 2}),
@@ -347,3 +358,16 @@ def test_evaluate_predict_and_a_second_fit_call_the_pydataset_hooks_as_keras():
         return counts + [(data.begins, data.ends, len(data.calls))]
 
     assert hooks(make_model, Batches) == hooks(keras_model, KerasBatches)
+
+
+def test_shuffled_arrays_with_steps_per_epoch_resume_bit_for_bit(tmp_path):
+    def run(folder, crash=None):
+        model = make_model()
+        callbacks = [BackupAndRestore(folder, save_freq=1, delete_checkpoint=False)] + ([crash] if crash else [])
+        quiet_fit(model, X, y=Y, batch_size=BS, epochs=3, steps_per_epoch=3, callbacks=callbacks)
+        return model
+
+    expected = weights_of(run(tmp_path / "whole"))
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "crashed", CrashAfter(4))  # epoch 2, inside the first pass (shuffled samples)
+    assert weights_of(run(tmp_path / "crashed")) == expected

@@ -242,3 +242,46 @@ class BatchFeed:
                 yield step, batch
         if self.py_dataset:
             self.data.on_epoch_end()
+
+
+class ArrayFeed(BatchFeed):
+    """Prepared arrays read with ``steps_per_epoch``, by Keras' rules: an epoch takes the next
+    ``steps_per_epoch`` batches, carrying on in the current pass; every pass reshuffles the samples when
+    ``shuffle`` (``order`` is then the pass's sample permutation, saved in checkpoints).
+
+    >>> import numpy as np
+    >>> feed = ArrayFeed([np.arange(5.0)[:, None]], False, [np.zeros((5, 1))], None, batch_size=2, steps=2)
+    >>> [[len(x) for _, (x, y, sw) in feed.epoch()] for epoch in range(2)]
+    [[2, 2], [1]]
+    """
+
+    def __init__(self, xs, is_list, ys, sw, batch_size, steps, shuffle=False, rng=None):
+        self.xs, self.is_list, self.ys, self.sw, self.batch_size = xs, is_list, ys, sw, int(batch_size)
+        self.samples = len(xs[0])
+        self.data, self.caller, self.kind = None, "fit()", "array"
+        self.steps_arg = _check_steps(steps, "steps_per_epoch")
+        self.py_dataset = self.one_shot = self.cache = self.exhausted = False
+        self.num_batches = -(-self.samples // self.batch_size)
+        self.shuffle = bool(shuffle)
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self._cached, self._iterator, self._seen, self.order, self.batches_read = None, None, 0, None, 0
+
+    def _new_pass(self, order=None, start=0):
+        self._seen = start
+        if order is None and self.shuffle:
+            order = self.rng.permutation(self.samples)
+        self.order = order
+        return self._batches(order, start)
+
+    def _batches(self, order, start):
+        for step in range(start, self.num_batches):
+            index = slice(step * self.batch_size, (step + 1) * self.batch_size)
+            if order is not None:
+                index = order[index]
+            x = [a[index] for a in self.xs]
+            y = [a[index] for a in self.ys]
+            yield (x if self.is_list else x[0], y if len(y) > 1 else y[0], None if self.sw is None else self.sw[index])
+
+    def restore(self, order, position: int) -> None:
+        if position > 0:
+            self._iterator = self._new_pass(order, position)

@@ -41,8 +41,8 @@ from rnnkit import optimizers as optimizers_module
 from rnnkit.autograd import Tensor, no_grad
 from rnnkit.errors import ConfigError, NonFiniteError, ShapeError
 from rnnkit.layers.base import string_array
-from rnnkit.models.data_adapters import (RAN_OUT_WARNING, BatchFeed, check_feed_arguments, describe,
-                                         is_batch_data)
+from rnnkit.models.data_adapters import (RAN_OUT_WARNING, ArrayFeed, BatchFeed, check_feed_arguments,
+                                         describe, is_batch_data)
 from rnnkit.models.progress import FitProgress, first_nonfinite, nonfinite_error, set_metric_states
 
 _IGNORED_COMPILE_ARGS = ("run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss", "weighted_metrics")
@@ -405,10 +405,7 @@ class Trainer:
             xs = is_list = ys = sw = None
             batch_size, n, steps = 0, feed.num_batches or 0, feed.steps
         else:
-            if steps_per_epoch is not None:
-                raise ConfigError("fit(): steps_per_epoch is supported when x is a generator, iterable of batches or "
-                                  f"PyDataset; x holds arrays (got steps_per_epoch={steps_per_epoch!r}): use "
-                                  "batch_size and epochs instead")
+            auto_batch = batch_size is None and steps_per_epoch is not None  # Keras: ceil(samples / steps)
             x, y, batch_size, dataset = _from_dataset(x, y, batch_size, "fit()")
             if dataset is not None:
                 shuffle = dataset.shuffle  # a dataset's own order, reshuffled every epoch only if it was shuffled
@@ -435,6 +432,12 @@ class Trainer:
             if n == 0:
                 raise ShapeError("fit() got no samples (x has length 0)")
             steps = -(-n // batch_size)
+            if steps_per_epoch is not None:  # Keras' rules: epochs of steps_per_epoch batches, passes carried on
+                if auto_batch and not isinstance(steps_per_epoch, bool) and isinstance(steps_per_epoch, int) \
+                        and steps_per_epoch > 0:
+                    batch_size = -(-n // steps_per_epoch)
+                feed = ArrayFeed(xs, is_list, ys, sw, batch_size, steps_per_epoch, shuffle, rng)
+                steps = feed.steps
         callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose > 0, model=self,
                                      verbose=verbose, epochs=int(epochs), steps=steps)
         tolerate_nan = any(isinstance(c, TerminateOnNaN) for c in callback_list)
