@@ -377,7 +377,8 @@ class Trainer:
         Python generator or iterator, an iterable of ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)`` batches,
         or an ``rnnkit.utils.PyDataset``; ``steps_per_epoch`` / ``validation_steps`` then say how many batches
         make an epoch (default: one pass). A generator that runs out gives Keras' warning and ends the epoch;
-        training stops there, since a generator cannot be read twice.
+        training stops there, since a generator cannot be read twice. With arrays, ``steps_per_epoch`` makes
+        epochs of that many batches carrying the pass on (batch size ``ceil(samples / steps)`` if not given).
 
         The position of the run is kept in ``model._fit_progress`` (``FitProgress``): with
         ``callbacks=[BackupAndRestore(dir)]`` a crashed run continues from its last checkpoint, inside an epoch
