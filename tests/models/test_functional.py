@@ -26,7 +26,8 @@ def test_placeholders_record_shapes_and_model_lists_layers():
     set_random_seed(0)
     model = encoder_decoder()
     assert isinstance(model, Functional) and isinstance(model, Model)
-    assert [l.name for l in model.layers] == ["encoder", "decoder", "head"]
+    # Keras' order, InputLayers included (tests/models/test_functional_keras_api.py checks it against Keras)
+    assert [layer.name for layer in model.layers] == ["source", "target_in", "encoder", "decoder", "head"]
     assert model.input_shape == [(None, None, 2), (None, None, 2)] and model.output_shape == (None, None, 2)
     out = model.predict([np.ones((4, 6, 2)), np.ones((4, 3, 2))], verbose=0)
     assert out.shape == (4, 3, 2)
@@ -40,7 +41,7 @@ def test_encoder_states_reach_the_decoder():
     a = model.predict([rng.standard_normal((2, 4, 2)), dec], verbose=0)
     b = model.predict([rng.standard_normal((2, 4, 2)), dec], verbose=0)
     assert not np.allclose(a, b)  # the encoder input changes the decoder output only through h and c
-    enc, dec_layer, head = model.layers
+    _, _, enc, dec_layer, head = model.layers  # two InputLayers first (Keras)
     x = rng.standard_normal((2, 4, 2)).astype(np.float32)
     _, h, c = enc(x)
     np.testing.assert_allclose(model.predict([x, dec], verbose=0),
@@ -101,10 +102,10 @@ def test_two_inputs_two_outputs_and_shared_layer():
     out1 = Dense(1, name="o1")(ha)
     out2 = Dense(2, name="o2")(hb)
     model = Model(inputs=[a, b], outputs=[out1, out2])
-    assert [l.name for l in model.layers] == ["shared", "o1", "o2"] and len(model.weights) == 3 + 2 + 2
+    assert [layer.name for layer in model.layers] == ["a", "b", "shared", "o1", "o2"] and len(model.weights) == 3 + 2 + 2
     xa, xb = np.ones((6, 4, 3)), np.zeros((6, 4, 3))
     p1, _ = model.predict([xa, xb], verbose=0)
-    np.testing.assert_allclose(p1, model.layers[1](shared(xa)).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(p1, model.layers[3](shared(xa)).numpy(), rtol=1e-6)
     model.compile(optimizer="sgd", loss=["mse", "mse"], loss_weights=[1.0, 0.5])
     history = model.fit([xa, xb], [np.ones((6, 1)), np.zeros((6, 2))], epochs=2, verbose=0)
     loss = model.evaluate([xa, xb], [np.ones((6, 1)), np.zeros((6, 2))], verbose=0)
@@ -131,7 +132,7 @@ def test_nested_sequential_and_config_round_trip():
     clone.set_weights(model.get_weights())
     data = np.random.default_rng(0).standard_normal((5, 3))
     np.testing.assert_array_equal(clone.predict(data, verbose=0), model.predict(data, verbose=0))
-    assert [l.name for l in clone.layers] == ["inner", "top"]
+    assert [layer.name for layer in clone.layers] == ["x", "inner", "top"]
 
 
 def test_errors():

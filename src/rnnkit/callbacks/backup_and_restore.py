@@ -87,7 +87,7 @@ class BackupAndRestore(Callback):
             return
         progress = self._progress()
         # the last step of an epoch is saved by on_epoch_end, right after validation
-        if progress.global_step % self.save_freq == 0 and progress.step < progress.steps:
+        if progress.global_step % self.save_freq == 0 and (progress.step < progress.steps or not progress.steps):
             self.save()
 
     def on_epoch_end(self, epoch, logs=None):

@@ -67,7 +67,7 @@ class InterruptToCheckpoint(Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         progress = self.model._fit_progress
-        if self.requested and progress.step < progress.steps:  # the epoch's last step: wait for on_epoch_end
+        if self.requested and (progress.step < progress.steps or not progress.steps):  # last step: on_epoch_end saves
             self.backup.save()
             self._stop()
 

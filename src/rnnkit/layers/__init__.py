@@ -7,6 +7,7 @@
 >>> rnn(embed(np.array([[4, 2, 7, 0, 0]]))).shape
 (1, 12)
 """
+from rnnkit.layers.activation_layers import ELU, Activation, LeakyReLU, PReLU, ReLU, Softmax
 from rnnkit.layers.attention import AdditiveAttention, Attention
 from rnnkit.layers.base import Layer
 from rnnkit.layers.batch_normalization import BatchNormalization
@@ -16,6 +17,7 @@ from rnnkit.layers.conv import Conv1D, Conv2D
 from rnnkit.layers.dense import Dense
 from rnnkit.layers.dropout import Dropout
 from rnnkit.layers.embedding import Embedding
+from rnnkit.layers.input_layer import InputLayer
 from rnnkit.layers.global_pooling1d import GlobalAveragePooling1D, GlobalMaxPooling1D
 from rnnkit.layers.gru import GRU
 from rnnkit.layers.lstm import LSTM
@@ -46,6 +48,7 @@ __all__ = [
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "BatchNormalization", "Reshape", "Permute", "Flatten",
     "Attention", "AdditiveAttention", "TimeDistributed", "RepeatVector", "Concatenate", "Add", "Dot", "Multiply",
     "GlobalAveragePooling1D", "GlobalMaxPooling1D", "SpatialDropout1D",
+    "InputLayer", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax", "Activation",
 ]
 
 

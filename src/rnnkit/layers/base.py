@@ -74,6 +74,9 @@ class Layer:
 
     input_ndim: tuple | None = None
     supports_masking = False
+    # bool and integer inputs are cast to the layer's float dtype, as Keras does (False: layers that read
+    # integer ids, such as Embedding, and containers that leave the casting to the layers inside them)
+    cast_integer_inputs = True
 
     def __init__(self, name=None, dtype=None, trainable=True, input_shape=None, input_dim=None, **kwargs):
         if kwargs:
@@ -103,6 +106,38 @@ class Layer:
     def layers(self) -> list:
         """The sub-layers assigned as attributes, in assignment order."""
         return list(self._layers)
+
+    # ------------------------------------------------------------------ functional graph (Keras' names)
+    def _first_node(self, what: str):
+        nodes = self.__dict__.get("_inbound_nodes")
+        if not nodes:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has no defined {what}.")
+        return nodes[0]
+
+    @property
+    def input(self):
+        """The symbolic input(s) of this layer's first call in a functional graph (Keras: the first call's)."""
+        from rnnkit.models.functional import flatten
+
+        items = [p for p in flatten(self._first_node("input").inputs) if hasattr(p, "record_call")]
+        return items[0] if len(items) == 1 else items
+
+    @property
+    def output(self):
+        """The symbolic output(s) of this layer's first call in a functional graph (Keras: the first call's)."""
+        return self._first_node("output").outputs
+
+    @property
+    def input_shape(self):
+        """The shape(s) of ``input`` (batch axis None): for layers called in a functional graph."""
+        value = self.input
+        return [p.shape for p in value] if isinstance(value, list) else value.shape
+
+    @property
+    def output_shape(self):
+        """The shape(s) of ``output`` (batch axis None): for layers called in a functional graph."""
+        value = self.output
+        return [p.shape for p in value] if isinstance(value, (list, tuple)) else value.shape
 
     # -------------------------------------------------------------------------------------- weights
     def add_weight(self, name: str, shape, initializer="glorot_uniform", trainable: bool = True) -> Tensor:
@@ -219,11 +254,16 @@ class Layer:
                 from rnnkit.ops import cast
 
                 return cast(inputs, self.dtype)
+            if inputs.dtype.kind in "biu" and self.cast_integer_inputs and np.dtype(self.dtype).kind == "f":
+                cast_tensor = Tensor(inputs.data.astype(self.dtype))  # no gradient flows to integers
+                cast_tensor._keras_mask = inputs._keras_mask
+                return cast_tensor
             return inputs
         array = np.asarray(inputs)
         if array.dtype.kind == "O" and array.size and isinstance(array.flat[0], (str, bytes)):
             return Tensor(string_array(array))  # texts for a first TextVectorization layer: kept as str
-        if array.dtype.kind in "fO":
+        if array.dtype.kind in "fO" or (array.dtype.kind in "biu" and self.cast_integer_inputs
+                                        and np.dtype(self.dtype).kind == "f"):
             return Tensor(array, dtype=self.dtype)
         return Tensor(array)
 

@@ -45,6 +45,8 @@ class Bidirectional(Layer):
     ((1, 2), (1, 2), (1, 2))
     """
 
+    cast_integer_inputs = False  # integer ids stay integers (see Layer.cast_integer_inputs)
+
     input_ndim = (3,)
     supports_masking = True
 

@@ -37,6 +37,8 @@ class Embedding(Layer):
     True
     """
 
+    cast_integer_inputs = False  # integer ids stay integers (see Layer.cast_integer_inputs)
+
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", mask_zero=False, input_length=None,
                  **kwargs):
         super().__init__(**kwargs)

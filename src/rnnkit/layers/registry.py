@@ -38,6 +38,8 @@ from rnnkit.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
+from rnnkit.layers.activation_layers import ELU, Activation, LeakyReLU, PReLU, ReLU, Softmax
+from rnnkit.layers.input_layer import InputLayer
 from rnnkit.layers.recurrent import RNN
 from rnnkit.layers.reshaping import Flatten, Permute, Reshape
 from rnnkit.layers.simple_rnn import SimpleRNN
@@ -55,6 +57,8 @@ _TABLE: dict[str, type] = {
         TextVectorization, GlobalAveragePooling1D, GlobalMaxPooling1D, SpatialDropout1D,  # text
         Normalization,  # forecasting
         Attention, AdditiveAttention, TimeDistributed, RepeatVector, Concatenate, Add, Dot, Multiply,  # seq2seq
+        InputLayer,  # functional models' model.layers
+        ReLU, LeakyReLU, ELU, PReLU, Softmax, Activation,  # activation layers
     )
 }
 

@@ -106,6 +106,8 @@ class TextVectorization(Layer):
     array([[0.657, 1.022, 0.   , 0.693, 0.   , 0.693]], dtype=float32)
     """
 
+    cast_integer_inputs = False  # integer ids stay integers (see Layer.cast_integer_inputs)
+
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation", split="whitespace", ngrams=None,
                  output_mode="int", output_sequence_length=None, pad_to_max_tokens=False, vocabulary=None,
                  idf_weights=None, sparse=False, ragged=False, encoding="utf-8", has_input_vocabulary=None,

@@ -36,6 +36,8 @@ class TimeDistributed(Layer):
     [(6, 2), (2,)]
     """
 
+    cast_integer_inputs = False  # integer ids stay integers (see Layer.cast_integer_inputs)
+
     supports_masking = True
 
     def __init__(self, layer, **kwargs):

@@ -6,7 +6,7 @@ A checkpoint is a model file (``saving.model_members``: config, weights, optimiz
     training_state.json   {"format": "rnnkit-checkpoint", "format_version": 1,
                            "epoch", "step"            the next step to run (0-based), see FitProgress
                            "samples", "batch_size", "steps", "shuffle", "epochs"   the fit it belongs to
-                           "loss_sum", "seen", "metric_states", "epoch_logs", "global_step",
+                           "loss_sum", "seen", "metric_states", "epoch_logs", "global_step", "position",
                            "learning_rate",           the optimizer's float rate (a scheduler may change it)
                            "rng": {"shuffle": state, "global": state, "layers": [{"path", "attr", "state"}]},
                            "metadata": {...}}         free JSON from the caller (the CLI keeps its run config)
@@ -83,6 +83,7 @@ def save_checkpoint(path, model, progress, metadata=None) -> None:
         "samples": progress.samples, "batch_size": progress.batch_size, "shuffle": progress.shuffle,
         "loss_sum": progress.loss_sum, "seen": progress.seen, "metric_states": progress.metric_states,
         "epoch_logs": [[e, logs] for e, logs in progress.epoch_logs], "global_step": progress.global_step,
+        "position": progress.position,
         "learning_rate": _learning_rate(getattr(model, "optimizer", None)),
         "rng": {
             "shuffle": progress.rng.bit_generator.state,
@@ -92,7 +93,7 @@ def save_checkpoint(path, model, progress, metadata=None) -> None:
         "metadata": metadata,
     }
     members[STATE_MEMBER] = json.dumps(state).encode("utf-8")
-    if progress.step > 0 and progress.order is not None:
+    if (progress.step > 0 or progress.position > 0) and progress.order is not None:
         members[ORDER_MEMBER] = saving._npz_bytes({"o0000": np.asarray(progress.order, dtype=np.int64)})
     saving.write_archive(path, members)
 
@@ -133,7 +134,7 @@ def restore_checkpoint(path, model, progress) -> None:
             raise ConfigError(f"the checkpoint {path} belongs to a fit with {key}={state.get(key)!r}; this fit has "
                               f"{key}={getattr(progress, key)!r}. Resume with the same data and settings, or "
                               "delete the checkpoint to start over")
-    if state["step"] > progress.steps or (state["step"] > 0 and state["epoch"] >= progress.epochs):
+    if (progress.steps and state["step"] > progress.steps) or (state["step"] > 0 and state["epoch"] >= progress.epochs):
         raise DataError(f"{path}: saved position epoch {state['epoch']} step {state['step']} lies outside this fit "
                         f"({progress.epochs} epochs of {progress.steps} steps)")
     config = saving._load_json(members, "config.json", path)
@@ -149,7 +150,10 @@ def restore_checkpoint(path, model, progress) -> None:
             if state.get("learning_rate") is not None:
                 model.optimizer.learning_rate = float(state["learning_rate"])
         order = None
-        if state["step"] > 0 and state.get("shuffle"):
+        position = state.get("position", 0)
+        if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+            raise DataError(f"{path}: training state 'position' must be a non-negative integer; got {position!r:.100}")
+        if (state["step"] > 0 or position > 0) and state.get("shuffle"):
             order = saving._load_npz(members, ORDER_MEMBER, path, 1, "o")[0]
             if order.shape != (progress.samples,) or order.dtype.kind not in "iu" or \
                     not np.array_equal(np.sort(order), np.arange(progress.samples)):
@@ -167,6 +171,7 @@ def restore_checkpoint(path, model, progress) -> None:
         _set_generator(global_stream, rng.get("global"), "rnnkit.random", path)
         rnnkit_random.set_state(global_stream.bit_generator.state)
         progress.epoch, progress.step, progress.order = state["epoch"], state["step"], order
+        progress.position = position
         progress.loss_sum, progress.seen = float(state["loss_sum"]), state["seen"]
         metric_values = state.get("metric_states")
         if metric_values is not None and not (isinstance(metric_values, list) and all(

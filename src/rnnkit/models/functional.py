@@ -62,6 +62,24 @@ class SymbolicTensor:
     def ndim(self) -> int:
         return len(self.shape)
 
+    @property
+    def input_layer(self):
+        """The ``InputLayer`` of an ``Input`` placeholder (made on first use); None for a layer's output."""
+        if self.node is not None:
+            return None
+        layer = self.__dict__.get("_input_layer")
+        if layer is None:
+            from rnnkit.layers.input_layer import InputLayer
+
+            layer = InputLayer(batch_shape=self.shape, dtype=self.dtype, name=self.name)
+            layer._placeholder = self
+            self._input_layer = layer
+        return layer
+
+    @input_layer.setter
+    def input_layer(self, layer) -> None:
+        self._input_layer = layer
+
     def record_call(self, layer, inputs, args, kwargs):
         """Called by ``Layer.__call__`` when its first input is this placeholder."""
         return record_call(layer, inputs, args, kwargs)
@@ -205,6 +223,7 @@ def record_call(layer, inputs, args, kwargs) -> object:
         placeholder.batch_size = fixed_batch
         placeholders_out.append(placeholder)
     node.outputs = type(runs[0])(placeholders_out) if isinstance(runs[0], (list, tuple)) else placeholders_out[0]
+    layer.__dict__.setdefault("_inbound_nodes", []).append(node)  # for layer.input / layer.output
     return node.outputs
 
 
@@ -242,6 +261,52 @@ def graph_nodes(inputs: list, outputs: list) -> list:
     return sorted(seen.values(), key=lambda n: n.order)
 
 
+def keras_layer_order(inputs: list, outputs: list) -> list:
+    """The layers of the graph in Keras' order (``Functional.layers``), ``InputLayer``s included: by depth
+    (the longest path to an output), deepest first; layers of equal depth in the order a depth-first walk from
+    the outputs first meets them. So ``model.layers[k]`` is the layer Keras would give."""
+    input_nodes = {id(p): ("input", p) for p in inputs}
+
+    def node_of(tensor):
+        return input_nodes.get(id(tensor)) or tensor.node or ("input", tensor)
+
+    def layer_of(node):
+        return node[1].input_layer if isinstance(node, tuple) else node.layer
+
+    def parent_nodes(node):
+        return [] if isinstance(node, tuple) else [node_of(p) for p in node.parents()]
+
+    finished, ordered, first_seen = set(), [], {}
+
+    def visit(tensor):  # post-order: a node after every node it reads
+        node = node_of(tensor)
+        if id(node) in finished:
+            return
+        first_seen.setdefault(id(layer_of(node)), len(first_seen))
+        for parent in (node.parents() if not isinstance(node, tuple) else []):
+            visit(parent)
+        finished.add(id(node))
+        ordered.append(node)
+
+    for output in outputs:
+        visit(output)
+    in_graph = {id(n) for n in ordered}
+    node_depth, layer_depth, layers = {}, {}, {}
+    for node in reversed(ordered):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(layer_of(node)), 0))
+        layer_depth[id(layer_of(node))] = depth
+        layers[id(layer_of(node))] = layer_of(node)
+        node_depth[id(node)] = depth
+        for parent in parent_nodes(node):
+            if id(parent) in in_graph:
+                node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    for p in inputs:  # inputs no output depends on: listed too, as Keras lists them
+        layer = p.input_layer
+        if id(layer) not in layer_depth:
+            layer_depth[id(layer)], first_seen[id(layer)], layers[id(layer)] = 0, -1, layer
+    return sorted(layers.values(), key=lambda layer: (-layer_depth[id(layer)], first_seen[id(layer)]))
+
+
 def run_graph(nodes: list, inputs: list, values: list, outputs, training: bool):
     """Replay ``nodes`` on concrete ``values`` for the ``inputs`` placeholders; return ``outputs``' values."""
     env = {id(p): v for p, v in zip(inputs, values)}
@@ -271,7 +336,9 @@ class Functional(Model):
     """A model defined by a graph of layer calls from ``Input`` placeholders to outputs; made by
     ``Model(inputs, outputs, name=None)``.
 
-    ``layers`` lists every layer of the graph once, in call order (no ``InputLayer`` entries).
+    ``layers`` lists every layer of the graph once in Keras' order, an ``InputLayer`` for each input included
+    (``model.layers[k]`` is the layer Keras gives); ``input`` / ``output`` are the placeholders the model was
+    made from, and ``model.layers[k].output`` feeds a feature extractor ``Model(model.input, ...)``.
 
     >>> from rnnkit.layers import Dense
     >>> a, b = Input((3,)), Input((2,))
@@ -307,6 +374,20 @@ class Functional(Model):
         return list(self._input_list)
 
     @property
+    def input(self):
+        """The input placeholder(s), as given to ``Model`` (one, or a list)."""
+        return self._input_list[0] if self._single_input else list(self._input_list)
+
+    @property
+    def output(self):
+        """The output placeholder(s), as given to ``Model`` (one, or a list)."""
+        return self._outputs
+
+    @property
+    def layers(self) -> list:
+        return keras_layer_order(self._input_list, flatten(self._outputs))
+
+    @property
     def outputs(self) -> list:
         return flatten(self._outputs)
 
@@ -329,9 +410,11 @@ class Functional(Model):
                         from rnnkit.ops import cast
 
                         value = cast(value, placeholder.dtype)
+                    elif value.dtype.kind in "biu":  # bool and integers to a float Input: cast, as Keras
+                        value = Tensor(value.data.astype(placeholder.dtype))
                 else:
                     value = np.asarray(value)
-                    value = Tensor(value, dtype=placeholder.dtype) if value.dtype.kind in "fO" else Tensor(value)
+                    value = Tensor(value, dtype=placeholder.dtype) if value.dtype.kind in "fObiu" else Tensor(value)
             elif not isinstance(value, Tensor):
                 value = Tensor(np.asarray(value))
             converted.append(value)

@@ -63,6 +63,8 @@ class Model(Trainer, Layer):
     (3, 2)
     """
 
+    cast_integer_inputs = False  # integer ids stay integers (see Layer.cast_integer_inputs)
+
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
             from rnnkit.models.functional import Functional

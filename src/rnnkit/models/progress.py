@@ -32,9 +32,9 @@ class FitProgress:
     """The position of a ``fit`` call, and everything besides weights that a resumed run needs."""
 
     epochs: int  # fit's ``epochs``
-    steps: int  # training steps per epoch
-    samples: int  # training samples
-    batch_size: int
+    steps: int  # training steps per epoch (0: unknown, a generator without steps_per_epoch)
+    samples: int  # training samples (batches of a PyDataset; 0 for a generator)
+    batch_size: int  # 0 when the data come in batches
     shuffle: bool
     rng: np.random.Generator  # draws each epoch's data order
     epoch: int = 0  # current (or next) epoch, 0-based
@@ -45,6 +45,7 @@ class FitProgress:
     metric_states: list | None = None  # [[total, count], ...] per metric so far in this epoch
     epoch_logs: list = dataclasses.field(default_factory=list)  # [(epoch, logs), ...] of finished epochs
     global_step: int = 0  # steps done since the run began (all epochs)
+    position: int = 0  # batches read from the current pass of a PyDataset (differs from step with steps_per_epoch)
 
     def begin_epoch(self, epoch: int, order, first_step: int) -> None:
         self.epoch, self.order, self.step = epoch, order, first_step

@@ -31,6 +31,7 @@ True
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -40,6 +41,8 @@ from rnnkit import optimizers as optimizers_module
 from rnnkit.autograd import Tensor, no_grad
 from rnnkit.errors import ConfigError, NonFiniteError, ShapeError
 from rnnkit.layers.base import string_array
+from rnnkit.models.data_adapters import (RAN_OUT_WARNING, ArrayFeed, BatchFeed, check_feed_arguments,
+                                         describe, is_batch_data)
 from rnnkit.models.progress import FitProgress, first_nonfinite, nonfinite_error, set_metric_states
 
 _IGNORED_COMPILE_ARGS = ("run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss", "weighted_metrics")
@@ -80,6 +83,52 @@ def _from_dataset(x, y, batch_size, caller: str):
     if isinstance(arrays, tuple):
         return arrays[0], arrays[1], x.batch_size, x
     return arrays, None, x.batch_size, x
+
+
+def _check_validation_freq(freq) -> None:
+    if isinstance(freq, bool):
+        raise ConfigError(f"validation_freq must be a positive integer or a list of epochs; got {freq!r}")
+    if isinstance(freq, (int, np.integer)):
+        if freq < 1:
+            raise ConfigError(f"validation_freq must be a positive integer or a list of epochs; got {freq!r}")
+        return
+    try:
+        items = list(freq)
+    except TypeError:
+        raise ConfigError(f"validation_freq must be a positive integer or a list of epochs; got {freq!r}") from None
+    if not all(isinstance(e, (int, np.integer)) and not isinstance(e, bool) for e in items):
+        raise ConfigError(f"validation_freq must be a positive integer or a list of epochs; got {freq!r}")
+
+
+def _should_validate(epoch: int, freq) -> bool:
+    """Keras' rule: an int validates every ``freq`` epochs; a list names the (1-based) epochs to validate."""
+    if isinstance(freq, (int, np.integer)):
+        return (epoch + 1) % int(freq) == 0
+    return epoch + 1 in freq
+
+
+def _array_steps(n: int, batch_size: int, steps) -> int:
+    """The batches ``evaluate`` / ``predict`` run over ``n`` samples: all, or ``steps`` (Keras' warning when
+    ``steps`` asks for more than there are)."""
+    total = -(-n // batch_size)
+    if steps is None:
+        return total
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ConfigError(f"steps must be None or a positive integer; got {steps!r}")
+    if steps > total:
+        warnings.warn(RAN_OUT_WARNING, stacklevel=3)
+    return min(int(steps), total)
+
+
+def _array_batches(xs, is_list, ys, sw, batch_size, order=None, first=0, steps=None):
+    """``(step, xs, is_list, ys, sample_weight)`` for the batches of arrays, in ``order`` (None: as stored),
+    from step ``first``; ``steps`` caps the number of batches."""
+    total = -(-len(xs[0]) // batch_size)
+    for step in range(first, total if steps is None else min(int(steps), total)):
+        index = slice(step * batch_size, (step + 1) * batch_size)
+        if order is not None:
+            index = order[index]
+        yield step, [a[index] for a in xs], is_list, [a[index] for a in ys], None if sw is None else sw[index]
 
 
 class Trainer:
@@ -173,6 +222,8 @@ class Trainer:
             target = dtypes[i] if dtypes is not None else np.dtype(self.dtype)
             if a.dtype.kind in "fO" and target.kind == "f" and a.dtype != target:
                 arrays[i] = a.astype(target)
+            elif a.dtype.kind in "biu" and target.kind == "f" and dtypes is not None:
+                arrays[i] = a.astype(target)  # bool / integers to a functional model's float Input, as Keras
             elif a.dtype.kind in "fO" and target.kind != "f" and a.dtype.kind == "O":
                 arrays[i] = a.astype(np.float64)
             if arrays[i].ndim == 0:
@@ -308,16 +359,26 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------------- fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, initial_epoch=0, sample_weight=None):
+            validation_data=None, shuffle=True, initial_epoch=0, sample_weight=None, steps_per_epoch=None,
+            validation_steps=None, validation_batch_size=None, validation_freq=1):
         """Train for ``epochs`` epochs; returns the ``History`` (also ``model.history``).
 
         Args (Keras' names and defaults): ``batch_size`` 32; ``verbose`` ``"auto"`` (= 1: a bar, or a line per
         epoch when not on a terminal), 0 (silent), 2 (a line per epoch); ``validation_split``: the last fraction
-        of the samples (before shuffling) is held out; ``validation_data``: ``(x_val, y_val)``; ``shuffle``:
-        reshuffle every epoch with a generator from ``rnnkit.random``; ``initial_epoch``: the epoch to start at.
+        of the samples (before shuffling) is held out; ``validation_data``: ``(x_val, y_val)`` or batches as
+        below; ``shuffle``: reshuffle every epoch with a generator from ``rnnkit.random``; ``initial_epoch``:
+        the epoch to start at; ``validation_freq``: validate every that many epochs (an int), or after the
+        epochs listed (1-based).
         ``x`` (and ``validation_data``) may be a ``timeseries_dataset_from_array`` dataset: its windows, its batch
         size, its order (reshuffled every epoch only if the dataset is shuffled); ``y`` and ``batch_size`` are
         then not given.
+
+        ``x`` (and ``validation_data``) may also be batches, read as Keras reads them (``data_adapters``): a
+        Python generator or iterator, an iterable of ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)`` batches,
+        or an ``rnnkit.utils.PyDataset``; ``steps_per_epoch`` / ``validation_steps`` then say how many batches
+        make an epoch (default: one pass). A generator that runs out gives Keras' warning and ends the epoch;
+        training stops there, since a generator cannot be read twice. With arrays, ``steps_per_epoch`` makes
+        epochs of that many batches carrying the pass on (batch size ``ceil(samples / steps)`` if not given).
 
         The position of the run is kept in ``model._fit_progress`` (``FitProgress``): with
         ``callbacks=[BackupAndRestore(dir)]`` a crashed run continues from its last checkpoint, inside an epoch
@@ -330,24 +391,32 @@ class Trainer:
 
         self._require_compiled("fit")
         verbose = _verbosity(verbose)
-        x, y, batch_size, dataset = _from_dataset(x, y, batch_size, "fit()")
-        if dataset is not None:
-            shuffle = dataset.shuffle  # a dataset's own order, reshuffled every epoch only if it was shuffled
-        batch_size = _batch_size(batch_size)
-        xs, is_list, ys, sw, n = self._prepare_labelled(x, y, sample_weight, "fit()")
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ConfigError(f"epochs must be a non-negative integer; got {epochs!r}")
+        _check_validation_freq(validation_freq)
+        feed = None
+        rng = generator()
+        if is_batch_data(x):
+            check_feed_arguments(x, y, sample_weight, batch_size, "fit()")
+            if validation_split:
+                raise ConfigError(f"fit(): `validation_split` is only supported for arrays; x is a {describe(x)}. "
+                                  "Pass validation_data instead")
+            feed = BatchFeed(x, steps_per_epoch, shuffle, rng=rng, caller="fit()", steps_name="steps_per_epoch",
+                             warn_shuffle=True)
+            xs = is_list = ys = sw = None
+            batch_size, n, steps = 0, feed.num_batches or 0, feed.steps
+        else:
+            auto_batch = batch_size is None and steps_per_epoch is not None  # Keras: ceil(samples / steps)
+            x, y, batch_size, dataset = _from_dataset(x, y, batch_size, "fit()")
+            if dataset is not None:
+                shuffle = dataset.shuffle  # a dataset's own order, reshuffled every epoch only if it was shuffled
+            batch_size = _batch_size(batch_size)
+            xs, is_list, ys, sw, n = self._prepare_labelled(x, y, sample_weight, "fit()")
         val = None
         if validation_data is not None:
-            vx_, vy_, _, v_dataset = _from_dataset(validation_data, None, None, "fit(validation_data)")
-            if v_dataset is not None:
-                validation_data = (vx_, vy_)
-            if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
-                raise ConfigError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
-            vx, v_list = self._prepare_x(validation_data[0])
-            vy = self._prepare_y(validation_data[1])
-            vsw = None if len(validation_data) < 3 or validation_data[2] is None else np.asarray(validation_data[2])
-            self._check_lengths(vx, vy, vsw, "fit(validation_data)")
-            val = (vx, v_list, vy, vsw)
-        elif validation_split:
+            val = self._validation_source(validation_data, validation_steps, validation_batch_size or
+                                          (batch_size or None))
+        elif validation_split and feed is None:
             if not 0.0 < float(validation_split) < 1.0:
                 raise ConfigError(f"validation_split must be in [0, 1); got {validation_split!r}")
             split = math.floor(n * (1.0 - float(validation_split)))
@@ -355,24 +424,38 @@ class Trainer:
                 raise ConfigError(
                     f"validation_split={validation_split} of {n} samples leaves an empty training or validation set"
                 )
-            val = ([a[split:] for a in xs], is_list, [a[split:] for a in ys], None if sw is None else sw[split:])
+            val = ("arrays", [a[split:] for a in xs], is_list, [a[split:] for a in ys],
+                   None if sw is None else sw[split:], _batch_size(validation_batch_size or batch_size),
+                   validation_steps)
             xs, ys, sw = [a[:split] for a in xs], [a[:split] for a in ys], None if sw is None else sw[:split]
             n = split
-        if n == 0:
-            raise ShapeError("fit() got no samples (x has length 0)")
-        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ConfigError(f"epochs must be a non-negative integer; got {epochs!r}")
-        steps = -(-n // batch_size)
+        if feed is None:
+            if n == 0:
+                raise ShapeError("fit() got no samples (x has length 0)")
+            steps = -(-n // batch_size)
+            if steps_per_epoch is not None:  # Keras' rules: epochs of steps_per_epoch batches, passes carried on
+                if auto_batch and not isinstance(steps_per_epoch, bool) and isinstance(steps_per_epoch, int) \
+                        and steps_per_epoch > 0:
+                    batch_size = -(-n // steps_per_epoch)
+                feed = ArrayFeed(xs, is_list, ys, sw, batch_size, steps_per_epoch, shuffle, rng)
+                steps = feed.steps
         callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose > 0, model=self,
                                      verbose=verbose, epochs=int(epochs), steps=steps)
         tolerate_nan = any(isinstance(c, TerminateOnNaN) for c in callback_list)
         self._training_cache = None
         self.stop_training = False
-        progress = FitProgress(epoch=int(initial_epoch), epochs=int(epochs), steps=steps, samples=n,
-                               batch_size=batch_size, shuffle=bool(shuffle), rng=generator())
+        progress = FitProgress(epoch=int(initial_epoch), epochs=int(epochs), steps=steps or 0, samples=n,
+                               batch_size=batch_size, shuffle=bool(shuffle if feed is None else feed.shuffle),
+                               rng=rng)
         self._fit_progress = progress
+        if feed is not None:
+            if self._metric_objects is None:
+                feed.peek()  # Keras reads one batch to build the compiled metrics on a fresh model
+            feed.reset()
         epoch_logs = {}
         callback_list.on_train_begin()  # BackupAndRestore may move progress to a saved point here
+        if feed is not None and (progress.step > 0 or progress.position > 0):
+            feed.restore(progress.order, progress.position)
         history = next(c for c in callback_list if type(c).__name__ == "History")
         for done_epoch, logs in progress.epoch_logs:
             history.epoch.append(done_epoch)
@@ -384,22 +467,21 @@ class Trainer:
                 order, first = progress.order, progress.step
                 loss_sum, seen, saved_metrics = progress.loss_sum, progress.seen, progress.metric_states
             else:
-                order = progress.rng.permutation(n) if shuffle else None
+                order = progress.rng.permutation(n) if shuffle and feed is None else None
                 first, loss_sum, seen, saved_metrics = 0, 0.0, 0, None
-            progress.begin_epoch(epoch, order, first)
+            if feed is None:
+                progress.begin_epoch(epoch, order, first)
+                batches = _array_batches(xs, is_list, ys, sw, batch_size, order, first)
+            else:
+                progress.begin_epoch(epoch, progress.order, first)
+                batches = self._feed_batches(feed.epoch(first), "fit()", need_y=True)
             metric_objects = None
             callback_list.on_epoch_begin(epoch)
-            for step in range(first, steps):
-                index = slice(step * batch_size, (step + 1) * batch_size)
-                if order is not None:
-                    index = order[index]
-                xb = [a[index] for a in xs]
-                yb = [a[index] for a in ys]
+            for step, xb, b_list, yb, swb in batches:
                 callback_list.on_train_batch_begin(step)
-                where = f"at epoch {epoch + 1}/{epochs}, batch {step + 1}/{steps}"
+                where = f"at epoch {epoch + 1}/{epochs}, batch {step + 1}/{progress.steps or '?'}"
                 try:
-                    value, outs = self._train_step(self._model_input(xb, is_list), yb,
-                                                   None if sw is None else sw[index], where)
+                    value, outs = self._train_step(self._model_input(xb, b_list), yb, swb, where)
                 except NonFiniteError as error:
                     error.epoch, error.step = epoch + 1, step + 1
                     if not tolerate_nan:
@@ -426,19 +508,27 @@ class Trainer:
                 seen += rows
                 self._update_metrics(metric_objects, yb, outs)
                 progress.end_step(step, loss_sum, seen, metric_objects)
+                if feed is not None:
+                    progress.order, progress.position = feed.order, feed.position
                 logs = {"loss": loss_sum / seen}
                 for m in metric_objects:
                     logs[m.name] = m.result()
                 callback_list.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
+            if feed is not None and seen == 0 and not progress.epoch_logs and not self.stop_training:
+                raise ShapeError(f"fit(): the {feed.kind} gave no batches; it must yield at least one batch")
             epoch_logs = {"loss": loss_sum / seen if seen else float("nan")}
             for m in metric_objects or []:
                 epoch_logs[m.name] = m.result()
-            if val is not None and math.isfinite(epoch_logs["loss"]):
-                val_logs = self._test_loop(val[0], val[1], val[2], val[3], batch_size, callback_list)
+            if val is not None and math.isfinite(epoch_logs["loss"]) and _should_validate(epoch, validation_freq):
+                val_logs = self._test_batches(self._validation_batches(val), callback_list)
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
             progress.end_epoch(epoch, epoch_logs)
+            if feed is not None:
+                progress.order, progress.position = feed.order, feed.position
+                if feed.exhausted:  # a generator cannot be read again: Keras' "interrupting training"
+                    self.stop_training = True
             callback_list.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
                 break
@@ -446,26 +536,66 @@ class Trainer:
         self.history = history
         return history
 
+    # --------------------------------------------------------------------------------------- batches
+    def _feed_batches(self, epoch_batches, caller: str, need_y: bool):
+        """``(step, xs, is_list, ys, sample_weight)`` for each batch of a ``BatchFeed`` epoch, prepared as arrays
+        are (cast to the model's dtypes, lengths checked)."""
+        for step, (bx, by, bsw) in epoch_batches:
+            where = f"{caller} batch {step}"
+            if by is None and need_y:
+                raise ConfigError(f"{where} holds no targets: a batch must be (x, y) or (x, y, sample_weight) for "
+                                  f"{caller.rstrip('()')}; got (x,)")
+            if not need_y:
+                xb, b_list = self._prepare_x(bx)
+                self._check_lengths(xb, [], None, where)
+                yield step, xb, b_list, [], None
+                continue
+            xb, b_list, yb, swb, _ = self._prepare_labelled(bx, by, bsw, where)
+            yield step, xb, b_list, yb, swb
+
+    def _validation_source(self, validation_data, validation_steps, batch_size):
+        if is_batch_data(validation_data):
+            return ("feed", BatchFeed(validation_data, validation_steps, caller="fit(validation_data)",
+                                      steps_name="validation_steps", cache=True))
+        vx_, vy_, v_batch, v_dataset = _from_dataset(validation_data, None, None, "fit(validation_data)")
+        if v_dataset is not None:
+            validation_data, batch_size = (vx_, vy_), v_batch if batch_size is None else batch_size
+        if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
+            raise ConfigError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight), a "
+                              "generator, an iterable of batches or a PyDataset; got "
+                              f"{type(validation_data).__name__}")
+        vx, v_list = self._prepare_x(validation_data[0])
+        vy = self._prepare_y(validation_data[1])
+        vsw = None if len(validation_data) < 3 or validation_data[2] is None else np.asarray(validation_data[2])
+        self._check_lengths(vx, vy, vsw, "fit(validation_data)")
+        return ("arrays", vx, v_list, vy, vsw, _batch_size(batch_size), validation_steps)
+
+    def _validation_batches(self, val):
+        if val[0] == "feed":
+            feed = val[1]
+            feed.reset()  # Keras' evaluate() resets its (cached) iterator before every validation
+            return self._feed_batches(feed.epoch(), "fit(validation_data)", need_y=True)
+        _, vx, v_list, vy, vsw, v_batch, v_steps = val
+        return _array_batches(vx, v_list, vy, vsw, v_batch, steps=v_steps)
+
     # ----------------------------------------------------------------------------------------- evaluate
     def _test_loop(self, xs, is_list, ys, sw, batch_size, callback_list) -> dict:
-        n = len(xs[0])
-        steps = -(-n // batch_size)
+        return self._test_batches(_array_batches(xs, is_list, ys, sw, batch_size), callback_list)
+
+    def _test_batches(self, batches, callback_list) -> dict:
         callback_list.on_test_begin()
         loss_sum, seen = 0.0, 0
         metric_objects = None
         logs = {}
         with no_grad():
-            for step in range(steps):
-                index = slice(step * batch_size, (step + 1) * batch_size)
-                xb = [a[index] for a in xs]
-                yb = [a[index] for a in ys]
+            for step, xb, b_list, yb, swb in batches:
                 callback_list.on_test_batch_begin(step)
-                outs = self._outputs_list(self(self._model_input(xb, is_list), training=False))
+                outs = self._outputs_list(self(self._model_input(xb, b_list), training=False))
                 if metric_objects is None:
                     metric_objects = self._resolve_metrics(yb, outs)
                     for m in metric_objects:
                         m.reset_state()
-                value = float(self._compute_loss(yb, outs, None if sw is None else sw[index]).data)
+                value = float(self._compute_loss(yb, outs, swb).data)
                 loss_sum += value * len(yb[0])
                 seen += len(yb[0])
                 self._update_metrics(metric_objects, yb, outs)
@@ -476,47 +606,67 @@ class Trainer:
         callback_list.on_test_end(logs)
         return logs
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", callbacks=None, return_dict=False,
-                 sample_weight=None):
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
         """The loss (and metrics) over ``(x, y)``: ``[loss, *metrics]``, or the loss alone without metrics
-        (a dict with ``return_dict=True``)."""
+        (a dict with ``return_dict=True``). ``x`` may be batches (a generator, iterable or PyDataset, see
+        ``fit``); ``steps`` limits the number of batches."""
         from rnnkit.callbacks import CallbackList
 
         self._require_compiled("evaluate")
         verbose = _verbosity(verbose)
-        x, y, batch_size, _ = _from_dataset(x, y, batch_size, "evaluate()")
-        batch_size = _batch_size(batch_size)
-        xs, is_list, ys, sw, n = self._prepare_labelled(x, y, sample_weight, "evaluate()")
-        if n == 0:
-            raise ShapeError("evaluate() got no samples (x has length 0)")
-        callback_list = CallbackList(callbacks, add_progbar=verbose > 0, model=self, verbose=verbose,
-                                     steps=-(-n // batch_size))
-        logs = self._test_loop(xs, is_list, ys, sw, batch_size, callback_list)
+        if is_batch_data(x):
+            check_feed_arguments(x, y, sample_weight, batch_size, "evaluate()")
+            feed = BatchFeed(x, steps, caller="evaluate()")
+            if self._metric_objects is None:
+                feed.peek()
+            feed.reset()
+            batches, total = self._feed_batches(feed.epoch(), "evaluate()", need_y=True), feed.steps
+        else:
+            x, y, batch_size, _ = _from_dataset(x, y, batch_size, "evaluate()")
+            batch_size = _batch_size(batch_size)
+            xs, is_list, ys, sw, n = self._prepare_labelled(x, y, sample_weight, "evaluate()")
+            if n == 0:
+                raise ShapeError("evaluate() got no samples (x has length 0)")
+            total = _array_steps(n, batch_size, steps)
+            batches = _array_batches(xs, is_list, ys, sw, batch_size, steps=total)
+        callback_list = CallbackList(callbacks, add_progbar=verbose > 0, model=self, verbose=verbose, steps=total)
+        logs = self._test_batches(batches, callback_list)
+        if not logs:
+            raise ShapeError("evaluate() got no batches: the data yielded none")
         if return_dict:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
     # ------------------------------------------------------------------------------------------ predict
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for ``x``, batch by batch without recording gradients: an array (a list of
-        arrays for several outputs)."""
+        arrays for several outputs). ``x`` may be batches (a generator, iterable or PyDataset, see ``fit``;
+        targets in them are ignored): the outputs of all batches are concatenated. ``steps`` limits the number
+        of batches."""
         from rnnkit.callbacks import CallbackList
 
         verbose = _verbosity(verbose)
-        x, _, batch_size, _ = _from_dataset(x, None, batch_size, "predict()")
-        batch_size = _batch_size(batch_size)
-        xs, is_list = self._prepare_x(x)
-        n = self._check_lengths(xs, [], None, "predict()")
-        steps = -(-n // batch_size)
-        callback_list = CallbackList(callbacks, add_progbar=verbose > 0, model=self, verbose=verbose, steps=steps)
+        if is_batch_data(x):
+            check_feed_arguments(x, None, None, batch_size, "predict()")
+            feed = BatchFeed(x, steps, caller="predict()")
+            batches, total = self._feed_batches(feed.epoch(), "predict()", need_y=False), feed.steps
+        else:
+            x, _, batch_size, _ = _from_dataset(x, None, batch_size, "predict()")
+            batch_size = _batch_size(batch_size)
+            xs, is_list = self._prepare_x(x)
+            n = self._check_lengths(xs, [], None, "predict()")
+            total = _array_steps(n, batch_size, steps)
+            batches = _array_batches(xs, is_list, [], None, batch_size, steps=total)
+        callback_list = CallbackList(callbacks, add_progbar=verbose > 0, model=self, verbose=verbose, steps=total)
         callback_list.on_predict_begin()
         chunks = []
+        out = None
         with no_grad():
-            for step in range(steps):
-                index = slice(step * batch_size, (step + 1) * batch_size)
+            for step, xb, b_list, _, _ in batches:
                 callback_list.on_predict_batch_begin(step)
-                out = self(self._model_input([a[index] for a in xs], is_list), training=False)
+                out = self(self._model_input(xb, b_list), training=False)
                 chunks.append([o.data for o in self._outputs_list(out)])
                 callback_list.on_predict_batch_end(step, {"outputs": chunks[-1]})
         callback_list.on_predict_end()
