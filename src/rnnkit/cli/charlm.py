@@ -40,8 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--length", type=int, default=500, help="characters to generate (default: 500)")
     sample.add_argument("--temperature", type=float, default=1.0,
                         help="below 1: safer, above 1: wilder; 0: always the most likely (default: 1.0)")
-    sample.add_argument("--top-k", type=int, default=None, help="draw only among the k most likely characters")
-    sample.add_argument("--seed", type=int, default=None, help="the same seed gives the same text")
+    sample.add_argument("--top-k", type=int, default=None,
+                        help="draw only among the k most likely characters (default: all)")
+    sample.add_argument("--seed", type=int, default=None,
+                        help="the same seed gives the same text (default: a fresh random seed)")
 
     evaluate = commands.add_parser("evaluate", help="loss over a whole text file, read in order",
                                    allow_abbrev=False)

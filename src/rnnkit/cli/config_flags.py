@@ -103,9 +103,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """``--resume DIR`` and ``--overwrite``, which every ``rnnkit <task> train`` takes."""
     parser.add_argument("--resume", metavar="DIR", default=None,
                         help="continue the unfinished run in DIR with its saved settings (only --epochs, "
-                             "--verbose, --checkpoint-every and --minutes may change)")
+                             "--verbose, --checkpoint-every and --minutes may change; default: none, a new run)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace a finished model (or an unfinished run) in --out instead of refusing")
+                        help="replace a finished model (or an unfinished run) in --out instead of refusing "
+                             "(default: refuse)")
 
 
 def run_config(parser: argparse.ArgumentParser, args: argparse.Namespace, argv, task: str, config_class):

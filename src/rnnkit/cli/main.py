@@ -19,33 +19,52 @@ import sys
 import numpy as np
 
 from rnnkit.cli.train import DATASETS, MODELS, OPTIMIZERS, TrainConfig
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError, RnnkitError
 
 EXPECTED_ERRORS = (RnnkitError, OSError)
 
 
+def version() -> str:
+    """The installed package's version (package metadata), else the source tree's ``rnnkit.__version__``."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("rnnkit")
+    except metadata.PackageNotFoundError:
+        from rnnkit import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks on NumPy.")
+    parser.add_argument("--version", action="version", version=f"rnnkit {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     defaults = TrainConfig()
 
     train = commands.add_parser(
         "train", help="train a recurrent classifier (default: the seed program)",
+        description="Train a recurrent classifier on 28x28 images read row by row (28 steps of 28 values).",
         epilog="A checkpoint is kept in DIR after every epoch; Ctrl-C saves one and stops (status 130). "
                "--resume DIR continues a run with its saved settings; only --epochs, --verbose and "
-               "--checkpoint-every may be given again with other values.")
+               "--checkpoint-every may be given again with other values. Bad values are usage errors (status 2).")
     add_train_arguments(train, defaults)
+    parser.train_parser = train  # for usage errors found after parsing (config.validate)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a saved model on a dataset's test split")
-    evaluate.add_argument("model_path", metavar="MODEL")
-    evaluate.add_argument("--dataset", choices=DATASETS, default=defaults.dataset)
+    evaluate.add_argument("model_path", metavar="MODEL", help="a model.rnnkit written by 'rnnkit train'")
+    evaluate.add_argument("--dataset", choices=DATASETS, default=None,
+                          help="test split to evaluate on (default: the dataset the model was trained on, as "
+                               "recorded in MODEL; needed for models written before rnnkit recorded it)")
 
-    predict = commands.add_parser("predict", help="classify one 28x28 image (.png or .npy)")
-    predict.add_argument("model_path", metavar="MODEL")
-    predict.add_argument("image_path", metavar="FILE")
+    predict = commands.add_parser("predict", help="classify one 28x28 image (PNG, JPEG, ... or .npy)")
+    predict.add_argument("model_path", metavar="MODEL", help="a model.rnnkit written by 'rnnkit train'")
+    predict.add_argument("image_path", metavar="FILE",
+                         help="the image: any format Pillow reads (PNG of any depth or palette, JPEG, BMP, "
+                              "...; converted to grayscale) or a .npy array")
 
     summary = commands.add_parser("summary", help="print a saved model's layers and parameter counts")
-    summary.add_argument("model_path", metavar="MODEL")
+    summary.add_argument("model_path", metavar="MODEL", help="a model file written by model.save()")
     for task in TASKS:  # listed for --help; their arguments are parsed by the task's own parser (see main)
         commands.add_parser(task, help=task_module(task).HELP, add_help=False)
     return parser
@@ -67,27 +86,37 @@ def add_train_arguments(train: argparse.ArgumentParser, defaults) -> None:
     def default(name):
         return argparse.SUPPRESS if defaults is None else getattr(defaults, name)
 
-    train.add_argument("--dataset", choices=DATASETS, default=default("dataset"))
-    train.add_argument("--model", choices=MODELS, default=default("model"))
-    train.add_argument("--units", type=int, default=default("units"))
-    train.add_argument("--layers", type=int, default=default("layers"))
-    train.add_argument("--bidirectional", action="store_true", default=default("bidirectional"))
-    train.add_argument("--epochs", type=int, default=default("epochs"))
-    train.add_argument("--batch-size", type=int, default=default("batch_size"))
-    train.add_argument("--lr", type=float, default=default("lr"))
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default=default("optimizer"))
-    train.add_argument("--clipnorm", type=float, default=default("clipnorm"))
-    train.add_argument("--dropout", type=float, default=default("dropout"),
-                       help="rate of a Dropout layer before the classifier (default 0: none)")
-    train.add_argument("--seed", type=int, default=default("seed"))
-    train.add_argument("--out", default=default("out"), metavar="DIR")
-    train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=default("verbose"))
-    train.add_argument("--limit", type=int, default=default("limit"), metavar="N",
-                       help="use only the first N training and N test samples (quick experiments)")
-    train.add_argument("--checkpoint-every", type=int, default=default("checkpoint_every"), metavar="N",
-                       help="also write the checkpoint every N training steps (default 0: every epoch only)")
+    def flag(name, help, **kwargs):
+        value = default(name)
+        shown = "" if value is argparse.SUPPRESS else f" (default: {value})"
+        train.add_argument("--" + name.replace("_", "-"), default=value, help=help + shown, **kwargs)
+
+    flag("dataset", "mnist-sample (8,000 + 2,000 digits shipped with rnnkit, offline), mnist or fashion-mnist "
+         "(downloaded once into $RNNKIT_DATA or ~/.cache/rnnkit)", choices=DATASETS)
+    flag("model", "recurrent layer type", choices=MODELS)
+    flag("units", "hidden units per recurrent layer", type=int)
+    flag("layers", "stacked recurrent layers; all but the last return sequences", type=int)
+    train.add_argument("--bidirectional", action="store_true", default=default("bidirectional"),
+                       help="wrap each recurrent layer in Bidirectional (default: off)")
+    flag("epochs", "passes over the training set", type=int)
+    flag("batch_size", "samples per gradient step", type=int)
+    flag("lr", "learning rate", type=float)
+    flag("optimizer", "optimizer", choices=OPTIMIZERS)
+    flag("clipnorm", "clip each gradient to this L2 norm (None: no clipping)", type=float)
+    flag("dropout", "rate of a Dropout layer before the classifier (0: none)", type=float)
+    flag("seed", "seeds weights, dropout and shuffling: the same seed gives the same run", type=int)
+    flag("out", "folder for model.rnnkit, history.json, curves.png and checkpoint.rnnkit", metavar="DIR")
+    flag("verbose", "0 silent, 1 progress bar on a terminal (else one line per epoch), 2 one line per epoch",
+         type=int, choices=(0, 1, 2))
+    flag("limit", "use only the first N training and N test samples (quick experiments; None: all)", type=int,
+         metavar="N")
+    flag("checkpoint_every", "also write the checkpoint every N training steps (0: after every epoch only)",
+         type=int, metavar="N")
     train.add_argument("--resume", default=None if defaults is not None else argparse.SUPPRESS, metavar="DIR",
-                       help="continue the run whose checkpoint is in DIR, with its saved settings")
+                       help="continue the run whose checkpoint is in DIR, with its saved settings (default: none)")
+    train.add_argument("--memory-limit", default=None if defaults is not None else argparse.SUPPRESS,
+                       metavar="SIZE", help="refuse a configuration estimated to need more memory than SIZE "
+                       "(e.g. 8GiB; default: $RNNKIT_MEMORY_LIMIT, else the memory available now)")
 
 
 def _given_train_flags(argv) -> dict:
@@ -115,21 +144,32 @@ def _train(args, argv=None) -> int:
     if args.resume is not None:
         given = _given_train_flags(argv)
         given.pop("resume", None)
+        given.pop("memory_limit", None)
         config = resume_config(args.resume, given)
     else:
         config = TrainConfig(**{name: getattr(args, name) for name in TrainConfig.__dataclass_fields__})
-    record = run_training(config, resume=args.resume is not None)
+        try:
+            config.validate()
+        except ConfigError as error:  # a bad value on the command line: a usage error, as argparse gives
+            build_parser().train_parser.error(str(error))
+    record = run_training(config, resume=args.resume is not None, memory_limit=args.memory_limit)
     print(f"test_loss={record['test_loss']:.4f} test_accuracy={record['test_accuracy']:.4f}")
     return 0
 
 
 def _evaluate(args) -> int:
-    from rnnkit.cli.train import load_dataset, prepare_images
-    from rnnkit.models import load_model
+    from rnnkit.cli.train import load_dataset, prepare_images, recorded_dataset
     from rnnkit.utils import to_categorical
 
-    model = load_model(args.model_path)
-    _, (x_test, y_test) = load_dataset(args.dataset)
+    model, trained_on = recorded_dataset(args.model_path)
+    dataset = args.dataset or trained_on
+    if dataset is None:
+        raise ConfigError(f"{args.model_path} does not record the dataset it was trained on (written before rnnkit "
+                          f"recorded it, or by model.save); give it: --dataset {{{','.join(DATASETS)}}}")
+    if trained_on is not None and dataset != trained_on:
+        print(f"rnnkit: warning: {args.model_path} was trained on {trained_on}; evaluating it on {dataset} as "
+              "asked (--dataset)", file=sys.stderr)
+    x_test, y_test = load_dataset(dataset, split="test")
     classes = model.predict(prepare_images(x_test[:1]), verbose=0).shape[-1]
     loss, accuracy = model.evaluate(prepare_images(x_test), to_categorical(y_test, classes), batch_size=256, verbose=0)
     print(f"test_loss={loss:.4f} test_accuracy={accuracy:.4f}")

@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--alpha", type=float, default=0.0,
                         help="length normalisation of beam search: score / length^alpha (default: 0)")
     parser.add_argument("--attention-plot", metavar="FILE.png", default=None,
-                        help="draw the attention weights of the translation as a heat map into FILE.png")
+                        help="draw the attention weights of the translation as a heat map into FILE.png "
+                             "(default: no plot)")
     train = argparse.ArgumentParser(
         prog="rnnkit translate train", allow_abbrev=False,
         description="Train an attention encoder-decoder and the same model without attention (the baseline); "
