@@ -148,3 +148,17 @@ def test_help_runs_as_a_process():
     done = subprocess.run([sys.executable, "-m", "rnnkit.cli.main", "train", "--help"], capture_output=True,
                           text=True)
     assert done.returncode == 0 and "(default: 32)" in done.stdout and "--memory-limit" in done.stdout
+
+
+@pytest.mark.parametrize("argv", [
+    ["charlm", "sample", "m.rnnkit", "--length", "0"], ["charlm", "sample", "m.rnnkit", "--temperature", "-1"],
+    ["charlm", "sample", "m.rnnkit", "--top-k", "0"], ["translate", "m.rnnkit", "hi", "--beam", "0"],
+    ["translate", "m.rnnkit", "hi", "--alpha", "nan"], ["ocr", "read", "m.rnnkit", "x.png", "--beam-width", "-1"],
+    ["charlm", "train", "--text", "t.txt", "--epochs", "0"], ["train", "--lr", "0"],
+])
+def test_bad_values_of_every_subcommand_are_usage_errors(tmp_path, monkeypatch, capsys, argv):
+    monkeypatch.chdir(tmp_path)  # the files named do not exist: the value is refused before they are looked at
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2
+    assert "error: " in capsys.readouterr().err

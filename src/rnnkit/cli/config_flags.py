@@ -92,6 +92,30 @@ def positive(name: str, value, allow_zero: bool = False) -> tuple:
     return ok, f"{flag_name(name)} must be {'>= 0' if allow_zero else 'positive'}; got {value}"
 
 
+def _number_type(kind, name: str, low, allow_low: bool):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {name}; got {text!r}") from None
+        if value != value or value in (float("inf"), float("-inf")) or value < low or (value == low and not allow_low):
+            raise argparse.ArgumentTypeError(f"expected {name}; got {text}")
+        return value
+
+    parse.__name__ = name  # argparse names the type in its messages
+    return parse
+
+
+positive_int = _number_type(int, "a positive integer", 0, False)
+"""An argparse ``type`` for integers >= 1: another value is a usage error (status 2).
+
+>>> positive_int("3")
+3
+"""
+nonnegative_int = _number_type(int, "an integer >= 0", 0, True)
+nonnegative_float = _number_type(float, "a number >= 0", 0.0, True)
+
+
 def check_all(checks) -> None:
     """Raise ``ConfigError`` with the message of the first failed ``(ok, message)`` check."""
     for ok, message in checks:
