@@ -211,7 +211,7 @@ COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "summar
 
 
 def main(argv=None) -> int:
-    from rnnkit.cli.signals import TrainingInterrupted
+    from rnnkit.cli.signals import InterruptedAgain, TrainingInterrupted
 
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in TASKS:
@@ -241,12 +241,31 @@ def main(argv=None) -> int:
         print(f"rnnkit: error: this command needs the {exc.name} package, which is not installed; install it with: "
               f"pip install 'rnnkit[{extra}]'", file=sys.stderr)
         return 1
-    except TrainingInterrupted as exc:
-        print(f"rnnkit: {exc}", file=sys.stderr)
+    except (TrainingInterrupted, InterruptedAgain) as exc:
+        _say_interrupted(f"rnnkit: {exc}")
         return 130
     except KeyboardInterrupt:
-        print("rnnkit: interrupted", file=sys.stderr)
+        _say_interrupted("rnnkit: interrupted")
         return 130
+
+
+def _say_interrupted(message: str) -> None:
+    """Print the message of a Ctrl-C on its own line (on a terminal the progress line or the echoed ``^C``
+    holds the cursor), with further Ctrl-C ignored while it is printed."""
+    import signal
+    import threading
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+    try:
+        try:
+            on_terminal = sys.stderr.isatty()
+        except (AttributeError, ValueError):
+            on_terminal = False
+        print(("\n" if on_terminal else "") + message, file=sys.stderr, flush=True)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":
