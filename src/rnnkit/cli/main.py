@@ -200,12 +200,38 @@ def _summary(args) -> int:
     return 0
 
 
+def os_error_message(error: OSError) -> str:
+    """What an operating-system error means for the user's file, without Python's ``[Errno N]`` wording.
+
+    >>> os_error_message(NotADirectoryError(20, "Not a directory", "/dev/null/run"))
+    '/dev/null/run: /dev/null is a file, not a folder'
+    """
+    import os
+
+    name = error.filename
+    if name is None:
+        return error.strerror or str(error) or type(error).__name__
+    name = os.fsdecode(name)
+    if isinstance(error, NotADirectoryError):
+        parent = os.path.dirname(os.path.abspath(name))
+        while parent and not os.path.exists(parent) and parent != os.path.dirname(parent):
+            parent = os.path.dirname(parent)
+        shown = parent if os.path.isabs(name) else os.path.relpath(parent)
+        return f"{name}: {shown} is a file, not a folder" if not os.path.isdir(parent) else f"{name} is not a folder"
+    meaning = {FileNotFoundError: "no such file or folder", FileExistsError: "already exists and is not a folder",
+               IsADirectoryError: "is a folder; expected a file", PermissionError: "permission denied"}
+    for kind, text in meaning.items():
+        if isinstance(error, kind):
+            return f"{name}: {text}"
+    return f"{name}: {error.strerror or error}"
+
+
 def _one_line(text: str) -> str:
     """``text`` with line breaks and other control characters escaped, so an error stays on one line."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-OPTIONAL_MODULES = {"PIL": "ocr", "sacrebleu": "translate", "matplotlib": "plot"}  # module -> the extra with it
+OPTIONAL_MODULES = {"PIL": "images", "sacrebleu": "translate", "matplotlib": "plot"}  # module -> the extra with it
 
 COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "summary": _summary}
 
@@ -230,8 +256,8 @@ def main(argv=None) -> int:
         return command()
     except EXPECTED_ERRORS as exc:
         message = str(exc) or type(exc).__name__
-        if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in message:
-            message = f"{message}: {exc.filename}"
+        if isinstance(exc, OSError) and not isinstance(exc, RnnkitError):
+            message = os_error_message(exc)
         print(f"rnnkit: error: {_one_line(message)}", file=sys.stderr)
         return 1
     except ModuleNotFoundError as exc:
