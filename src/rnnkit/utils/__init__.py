@@ -1,5 +1,5 @@
-"""Helpers with Keras' names: ``to_categorical``, ``pad_sequences``, ``set_random_seed`` and
-``timeseries_dataset_from_array``.
+"""Helpers with Keras' names: ``to_categorical``, ``pad_sequences``, ``set_random_seed``,
+``timeseries_dataset_from_array`` and ``get_file``.
 
 >>> from rnnkit.utils import to_categorical
 >>> to_categorical([0, 2], num_classes=3)
@@ -8,7 +8,9 @@ array([[1., 0., 0.],
 """
 from rnnkit.random import set_random_seed
 from rnnkit.utils.categorical import to_categorical
+from rnnkit.utils.files import get_file
 from rnnkit.utils.sequences import pad_sequences
 from rnnkit.utils.timeseries import TimeseriesDataset, timeseries_dataset_from_array
 
-__all__ = ["TimeseriesDataset", "pad_sequences", "set_random_seed", "timeseries_dataset_from_array", "to_categorical"]
+__all__ = ["TimeseriesDataset", "get_file", "pad_sequences", "set_random_seed", "timeseries_dataset_from_array",
+           "to_categorical"]
