@@ -162,3 +162,19 @@ def test_bad_values_of_every_subcommand_are_usage_errors(tmp_path, monkeypatch, 
         cli.main(argv)
     assert exit_.value.code == 2
     assert "error: " in capsys.readouterr().err
+
+
+def test_a_finished_model_is_not_replaced_without_overwrite(tmp_path, capsys, monkeypatch):
+    (x_train, y_train), (x_test, y_test) = mnist_sample.load_data()
+    small = (x_train[:64], y_train[:64]), (x_test[:32], y_test[:32])
+    monkeypatch.setattr(train_module, "load_dataset", lambda name, split="both": small[1] if split == "test" else small)
+    argv = ["train", "--epochs", "1", "--units", "4", "--out", str(tmp_path), "--verbose", "0"]
+    assert cli.main(argv) == 0
+    before = (tmp_path / "model.rnnkit").read_bytes()
+    capsys.readouterr()
+    assert cli.main([*argv, "--seed", "9"]) == 1
+    err = capsys.readouterr().err
+    assert "already holds a trained model" in err and "--overwrite" in err and len(err.strip().splitlines()) == 1
+    assert (tmp_path / "model.rnnkit").read_bytes() == before
+    assert cli.main([*argv, "--seed", "9", "--overwrite"]) == 0
+    assert (tmp_path / "model.rnnkit").read_bytes() != before

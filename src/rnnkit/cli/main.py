@@ -114,6 +114,9 @@ def add_train_arguments(train: argparse.ArgumentParser, defaults) -> None:
          type=int, metavar="N")
     train.add_argument("--resume", default=None if defaults is not None else argparse.SUPPRESS, metavar="DIR",
                        help="continue the run whose checkpoint is in DIR, with its saved settings (default: none)")
+    train.add_argument("--overwrite", action="store_true", default=False if defaults is not None else argparse.SUPPRESS,
+                       help="replace a finished model (or an unfinished run) in --out instead of refusing "
+                            "(default: refuse)")
     train.add_argument("--memory-limit", default=None if defaults is not None else argparse.SUPPRESS,
                        metavar="SIZE", help="refuse a configuration estimated to need more memory than SIZE "
                        "(e.g. 8GiB; default: $RNNKIT_MEMORY_LIMIT, else the memory available now)")
@@ -145,6 +148,7 @@ def _train(args, argv=None) -> int:
         given = _given_train_flags(argv)
         given.pop("resume", None)
         given.pop("memory_limit", None)
+        given.pop("overwrite", None)
         config = resume_config(args.resume, given)
     else:
         config = TrainConfig(**{name: getattr(args, name) for name in TrainConfig.__dataclass_fields__})
@@ -152,7 +156,8 @@ def _train(args, argv=None) -> int:
             config.validate()
         except ConfigError as error:  # a bad value on the command line: a usage error, as argparse gives
             build_parser().train_parser.error(str(error))
-    record = run_training(config, resume=args.resume is not None, memory_limit=args.memory_limit)
+    record = run_training(config, resume=args.resume is not None, memory_limit=args.memory_limit,
+                          overwrite=args.overwrite)
     print(f"test_loss={record['test_loss']:.4f} test_accuracy={record['test_accuracy']:.4f}")
     return 0
 

@@ -180,26 +180,27 @@ def saved_config(out: str) -> TrainConfig:
     return config
 
 
-def _check_fresh_start(config: TrainConfig) -> None:
-    """Refuse to start over on top of an unfinished run (its checkpoint would be replaced); a finished model
-    in the folder is replaced, as before the task commands existed."""
+def _check_fresh_start(config: TrainConfig, overwrite: bool = False) -> None:
+    """Refuse to start over on top of an unfinished run (its checkpoint would be replaced) or a finished model
+    (``model.rnnkit``), unless ``overwrite``."""
     from rnnkit.tasks.runs import check_out_dir
 
-    check_out_dir(config.out, "train", overwrite=False, refuse_finished=False)
+    check_out_dir(config.out, TASK, overwrite=overwrite)
 
 
 def _limited(arrays: tuple, limit):
     return arrays if limit is None else tuple(a[:limit] for a in arrays)
 
 
-def run_training(config: TrainConfig, resume: bool = False, memory_limit=None) -> dict:
+def run_training(config: TrainConfig, resume: bool = False, memory_limit=None, overwrite: bool = False) -> dict:
     """Train, evaluate, and write ``model.rnnkit``, ``history.json`` (and ``curves.png``) into ``config.out``.
 
     A checkpoint ``checkpoint.rnnkit`` is kept in ``config.out`` after every epoch (and every
     ``checkpoint_every`` steps); with ``resume`` the run continues from it. Ctrl-C saves a checkpoint and
     raises ``signals.TrainingInterrupted``. A configuration estimated to need more memory than
     ``memory_limit`` (bytes or ``"8GiB"``; default ``$RNNKIT_MEMORY_LIMIT`` or the available memory) is refused
-    before anything is allocated."""
+    before anything is allocated. A folder that holds a finished model or an unfinished run is refused unless
+    ``overwrite``."""
     from rnnkit.random import set_random_seed
     from rnnkit.tasks.runs import checkpointed_fit
     from rnnkit.utils import to_categorical
@@ -207,7 +208,7 @@ def run_training(config: TrainConfig, resume: bool = False, memory_limit=None) -
     config.validate()
     check_memory(config, memory_limit)
     if not resume:
-        _check_fresh_start(config)
+        _check_fresh_start(config, overwrite)
     set_random_seed(config.seed)
     (x_train, y_train), (x_test, y_test) = load_dataset(config.dataset)
     (x_train, y_train), (x_test, y_test) = _limited((x_train, y_train), config.limit), _limited((x_test, y_test),
