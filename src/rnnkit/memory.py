@@ -25,6 +25,8 @@ import dataclasses
 import os
 import re
 
+import numpy as np
+
 from rnnkit.errors import ConfigError
 
 FLOAT_BYTES = 4  # float32, rnnkit's floatx
@@ -102,6 +104,39 @@ def estimate_recurrent_training(kind: str, units: int, timesteps: int, features:
     kept = layers * directions * batch_size * timesteps * units * KEPT_PER_STEP[kind]
     kept += batch_size * timesteps * features  # the batch itself and its gradient-free copy
     return estimate_training(params, kept, optimizer, data, ORTHOGONAL_BYTES_PER_ENTRY * units * units)
+
+
+def _recurrent_layers(layers):
+    """``(kind, units)`` of every SimpleRNN / LSTM / GRU among ``layers`` (inside Bidirectional and nested
+    models too)."""
+    kinds = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
+    for layer in layers:
+        name = type(layer).__name__
+        if name in kinds:
+            yield kinds[name], int(layer.units)
+        elif name == "Bidirectional":
+            yield from _recurrent_layers([layer.forward_layer, layer.backward_layer])
+        elif hasattr(layer, "layers"):
+            yield from _recurrent_layers(layer.layers)
+
+
+def estimate_model_training(model, batch_size: int, timesteps: int, optimizer: str = "adam",
+                            data: int = 0) -> MemoryEstimate:
+    """The training memory of a built ``model`` (its exact weight count) on batches of ``batch_size`` sequences
+    of ``timesteps`` steps: what a task can check before ``fit``.
+
+    >>> from rnnkit.layers import LSTM, Dense
+    >>> from rnnkit.models import Sequential
+    >>> model = Sequential([LSTM(128, input_shape=(28, 28)), Dense(10)])
+    >>> estimate_model_training(model, 64, 28).parts == estimate_recurrent_training("lstm", 128, 28, 28, 10, 64).parts
+    True
+    """
+    params = int(model.count_params())
+    kept = sum(batch_size * timesteps * units * KEPT_PER_STEP[kind] for kind, units in _recurrent_layers(model.layers))
+    input_shape = getattr(model, "input_shape_arg", None) or getattr(model.layers[0], "input_shape_arg", None)
+    if input_shape:
+        kept += batch_size * int(np.prod([d for d in input_shape if d]))  # the batch itself
+    return estimate_training(params, kept, optimizer, data)
 
 
 def parse_size(text) -> int:

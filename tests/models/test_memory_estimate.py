@@ -79,3 +79,13 @@ def test_parse_size():
     assert parse_size("2GiB") == 2 * 2**30 and parse_size("2 gb") == 2 * 10**9 and parse_size("3k") == 3000
     with pytest.raises(ConfigError, match="not understood"):
         parse_size("lots")
+
+
+@pytest.mark.parametrize("kind", sorted(CLASSES))
+def test_built_model_estimate_equals_the_configuration_estimate(kind):
+    from rnnkit.memory import estimate_model_training
+
+    model = build(kind, 9, 2, True, 6, 5, outputs=3)
+    by_model = estimate_model_training(model, batch_size=4, timesteps=6)
+    by_config = estimate_recurrent_training(kind, 9, 6, 5, 3, batch_size=4, layers=2, bidirectional=True)
+    assert by_model.parts == by_config.parts
