@@ -156,11 +156,11 @@ def available_memory() -> tuple:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024, "memory available now (MemAvailable)"
+                    return int(line.split()[1]) * 1024, "the memory available now, MemAvailable"
     except (OSError, ValueError, IndexError):
         pass
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "memory available now"
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "the memory available now"
     except (ValueError, OSError, AttributeError):
         return None, "unknown"
 
@@ -181,7 +181,7 @@ def check_memory(estimate: MemoryEstimate, what: str, limit=None, hint: str = ""
     size, where = memory_limit(limit)
     if size is None or estimate.total <= size:
         return
-    change = f"--memory-limit or ${LIMIT_ENV}" if where.startswith("memory") else where
+    change = f"--memory-limit or ${LIMIT_ENV}" if where.startswith("the memory") else where
     raise MemoryLimitError(
         f"{what} needs about {gib(estimate.total)} ({estimate.describe()}); the limit is {gib(size)} ({where}; "
-        f"set {change} to change it){'. ' + hint if hint else ''}")
+        f"set {change} to change it){'. ' + hint[:1].upper() + hint[1:] if hint else ''}")

@@ -59,7 +59,7 @@ def test_huge_configurations_are_refused_at_once_in_one_line(tmp_path, capsys, m
         argv = ["train", "--units", units, "--out", str(tmp_path / units)]
         if limit is None:  # the memory available now: pretend this machine has 64 GiB free
             monkeypatch.setattr("rnnkit.memory.available_memory",
-                                lambda: (64 << 30, "memory available now (MemAvailable)"))
+                                lambda: (64 << 30, "the memory available now, MemAvailable"))
         else:
             argv += ["--memory-limit", limit]
         status = cli.main(argv)
@@ -68,7 +68,7 @@ def test_huge_configurations_are_refused_at_once_in_one_line(tmp_path, capsys, m
         assert status == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
         assert err.startswith(f"rnnkit: error: rnnkit train --model simple_rnn --units {units} ")
         assert " needs about " in err and "; the limit is " in err
-        assert ("64.0 GiB (memory available now" if limit is None else "16.0 GiB (--memory-limit") in err
+        assert ("64.0 GiB (the memory available now, MemAvailable; set --memory-limit" if limit is None else "16.0 GiB (--memory-limit") in err
         assert not (tmp_path / units).exists()
 
 
