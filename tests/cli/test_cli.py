@@ -24,9 +24,16 @@ def small_sample():
     return (x_train[:SMALL_TRAIN], y_train[:SMALL_TRAIN]), (x_test[:SMALL_TEST], y_test[:SMALL_TEST])
 
 
+def small_loader(small_sample):
+    def load(name, split="both"):
+        return small_sample[1] if split == "test" else small_sample
+
+    return load
+
+
 @pytest.fixture
 def small_data(monkeypatch, small_sample):
-    monkeypatch.setattr(train_module, "load_dataset", lambda name: small_sample)
+    monkeypatch.setattr(train_module, "load_dataset", small_loader(small_sample))
     return small_sample
 
 
@@ -34,7 +41,7 @@ def small_data(monkeypatch, small_sample):
 def trained_dir(tmp_path_factory, small_sample):
     out = tmp_path_factory.mktemp("run")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(train_module, "load_dataset", lambda name: small_sample)
+        mp.setattr(train_module, "load_dataset", small_loader(small_sample))
         assert cli.main(["train", "--epochs", "2", "--units", "16", "--out", str(out), "--verbose", "0"]) == 0
     return out
 
@@ -132,15 +139,26 @@ def test_predict_wrong_image_size(trained_dir, tmp_path, capsys):
     _assert_one_line_error(capsys, status, "(30, 20)", "(28, 28)")
 
 
-def test_bad_value_is_a_one_line_error(small_data, tmp_path, capsys):
-    _assert_one_line_error(capsys, cli.main(["train", "--units", "0", "--out", str(tmp_path)]), "--units")
+@pytest.mark.parametrize("flags", [["--epochs", "0"], ["--units", "-3"], ["--lr", "0"], ["--dropout", "1.5"],
+                                   ["--units", "0"], ["--batch-size", "0"], ["--clipnorm", "nan"]])
+def test_bad_value_is_a_usage_error(small_data, tmp_path, capsys, flags):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["train", *flags, "--out", str(tmp_path / "run")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: rnnkit train") and f"rnnkit train: error: {flags[0]} must be" in err, err
+    assert not (tmp_path / "run").exists()
 
 
 def test_no_network_and_no_cache_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("RNNKIT_DATA", str(tmp_path / "cache"))
     monkeypatch.setenv("RNNKIT_MNIST_MIRRORS", "http://127.0.0.1:9/")  # discard port: nothing listens
     status = cli.main(["train", "--dataset", "mnist", "--out", str(tmp_path / "run")])
-    _assert_one_line_error(capsys, status, "mnist_sample")
+    err = capsys.readouterr().err
+    assert status == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    for words in ("--dataset mnist-sample", str(tmp_path / "cache" / "mnist"), "$RNNKIT_DATA"):
+        assert words in err, err
+    assert "rnnkit.datasets" not in err and "path=" not in err  # the Python ways are for library users
     assert not (tmp_path / "run" / "model.rnnkit").exists()
 
 

@@ -197,7 +197,7 @@ def test_fuzz_train_arguments(tmp_path_factory, monkeypatch, argv):
     if "--resume" not in argv:
         argv = argv + ["--out", str(out)]
 
-    def accept(name):
+    def accept(name, split="both"):
         raise Accepted
 
     monkeypatch.setattr(train_module, "load_dataset", accept)
@@ -254,7 +254,7 @@ def test_fuzz_resume_with_a_damaged_run_config(tmp_path_factory, monkeypatch, fi
         for name, blob in members.items():
             archive.writestr(name, blob)
 
-    def accept(name):
+    def accept(name, split="both"):
         raise Accepted
 
     monkeypatch.setattr(train_module, "load_dataset", accept)

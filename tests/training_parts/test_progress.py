@@ -1,4 +1,5 @@
-"""Progress display: one Keras-like line per epoch without a terminal, a tqdm bar on one."""
+"""Progress display: one Keras-like line per epoch without a terminal, a live line within the terminal's width on
+one, ending with the epoch's complete metrics; a resumed epoch starts counting at its resumed step."""
 import io
 import re
 
@@ -71,12 +72,12 @@ class FakeTerminal(io.StringIO):
         return True
 
 
-def test_terminal_gets_a_tqdm_bar_per_epoch():
+def test_terminal_gets_a_live_line_per_epoch():
     screen = FakeTerminal()
     run_epochs(ProgressBar(verbose=1, file=screen), [{"loss": 0.5, "val_loss": 0.25}, {"loss": 0.4}], steps=4)
     text = screen.getvalue()
     assert "Epoch 1/2" in text and "Epoch 2/2" in text
-    assert "4/4" in text  # tqdm's step counter reached the number of steps
+    assert "4/4" in text  # the step counter reached the number of steps
     assert "val_loss: 0.2500" in text  # the final postfix holds the validation logs
     assert not LINE.search(text.replace("\r", "\n"))  # no plain per-epoch lines
 
@@ -100,3 +101,88 @@ def test_evaluate_and_predict_alone_print_one_line(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert re.fullmatch(r"Evaluate - \d+\.\ds - loss: 0\.6000 - accuracy: 0\.7500", lines[0])
     assert re.fullmatch(r"Predict - \d+\.\ds", lines[1])
+
+
+FULL = {"loss": 0.43214, "accuracy": 0.87654, "top_k_categorical_accuracy": 0.98, "val_loss": 0.5,
+        "val_accuracy": 0.84, "val_top_k_categorical_accuracy": 0.97}
+FULL_TEXT = ("loss: 0.4321 - accuracy: 0.8765 - top_k_categorical_accuracy: 0.9800 - val_loss: 0.5000 - "
+             "val_accuracy: 0.8400 - val_top_k_categorical_accuracy: 0.9700")
+
+
+def screen_lines(text: str) -> list:
+    """Every piece of text the terminal shows on one row: split at carriage returns and newlines."""
+    return [piece for line in text.split("\n") for piece in line.split("\r")]
+
+
+@pytest.mark.parametrize("columns", [80, 40])
+def test_bar_stays_within_the_terminal_and_ends_with_every_metric(monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    monkeypatch.setattr("rnnkit.callbacks.progress.LiveLine.INTERVAL", 0.0)  # redraw at every step
+    screen = FakeTerminal()
+    run_epochs(ProgressBar(verbose=1, file=screen), [FULL, FULL], steps=50)
+    text = screen.getvalue()
+    assert max(len(piece) for piece in screen_lines(text)) < columns, text
+    # each epoch ends with its complete result: the rows after the last redraw, joined, hold every metric
+    for epoch in (1, 2):
+        ending = text.split(f"Epoch {epoch}/2 50/50 - ")[1].split("\r")[0]
+        rows = ending.rstrip("\n").split("\n")
+        joined = " ".join(row.strip() for row in rows)
+        assert " ".join(joined.split("s - ", 1)[1].split()) == FULL_TEXT, rows
+    # while running, the live line shows whole metrics only (never a cut number such as "loss: 0.")
+    live = [piece for piece in text.split("\r") if "\n" not in piece and "ETA" in piece]
+    assert len(live) > 10 and all("loss: 0.4321" in piece for piece in live), live
+    for piece in live:
+        for item in piece.split(" - ")[1:]:
+            assert re.fullmatch(r"\w+: \d\.\d{4}|\d+\.\ds", item.strip()), piece
+
+
+def test_narrow_terminal_still_shows_the_count():
+    screen = FakeTerminal()
+    bar = ProgressBar(verbose=1, file=screen)
+    import os
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "20"
+    try:
+        run_epochs(bar, [FULL], steps=3)
+    finally:
+        if old is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = old
+    pieces = screen_lines(screen.getvalue())
+    assert max(len(p) for p in pieces) < 20
+    assert any("3/3" in p for p in pieces)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resumed_epoch_counts_from_the_resumed_step(tmp_path):
+    import numpy as np
+
+    from rnnkit.callbacks import BackupAndRestore, Callback
+    from rnnkit.layers import Dense
+    from rnnkit.models import Sequential
+    from rnnkit.random import set_random_seed
+
+    class StopAfter(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 6:
+                raise Interrupt
+
+    def train(callbacks):
+        set_random_seed(3)
+        model = Sequential([Dense(2, input_shape=(3,))])
+        model.compile(optimizer="adam", loss="mse")
+        x, y = np.ones((40, 3), np.float32), np.zeros((40, 2), np.float32)
+        model.fit(x, y, batch_size=4, epochs=2, verbose=1, callbacks=callbacks)
+
+    with pytest.raises(Interrupt):
+        train([BackupAndRestore(tmp_path, save_freq=1), StopAfter(), ProgressBar(verbose=1, file=FakeTerminal())])
+    screen = FakeTerminal()
+    train([BackupAndRestore(tmp_path, save_freq=1), ProgressBar(verbose=1, file=screen)])
+    first_epoch = screen.getvalue().split("Epoch 2/2")[0]
+    counts = [int(m) for m in re.findall(r"Epoch 1/2 (\d+)/10", first_epoch)]
+    assert counts[0] == 7 and counts[-1] == 10, counts  # 7 steps were done before the interruption
+    assert "Epoch 1/2 0/10" not in first_epoch

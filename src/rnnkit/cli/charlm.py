@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import argparse
 
-from rnnkit.cli.config_flags import add_config_arguments, add_run_arguments, run_config
+from rnnkit.cli.config_flags import (add_config_arguments, add_run_arguments, nonnegative_float, nonnegative_int,
+                                     positive_int, run_config)
 
 HELP = "character language model: train on a text file, sample, evaluate"
 
@@ -37,11 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     sample = commands.add_parser("sample", help="generate text from a trained model", allow_abbrev=False)
     sample.add_argument("model_path", metavar="MODEL", help="a model.rnnkit written by 'rnnkit charlm train'")
     sample.add_argument("--prime", default="\n", help="the text to start from (default: a new line)")
-    sample.add_argument("--length", type=int, default=500, help="characters to generate (default: 500)")
-    sample.add_argument("--temperature", type=float, default=1.0,
+    sample.add_argument("--length", type=positive_int, default=500, help="characters to generate (default: 500)")
+    sample.add_argument("--temperature", type=nonnegative_float, default=1.0,
                         help="below 1: safer, above 1: wilder; 0: always the most likely (default: 1.0)")
-    sample.add_argument("--top-k", type=int, default=None, help="draw only among the k most likely characters")
-    sample.add_argument("--seed", type=int, default=None, help="the same seed gives the same text")
+    sample.add_argument("--top-k", type=positive_int, default=None,
+                        help="draw only among the k most likely characters (default: all)")
+    sample.add_argument("--seed", type=nonnegative_int, default=None,
+                        help="the same seed gives the same text (default: a fresh random seed)")
 
     evaluate = commands.add_parser("evaluate", help="loss over a whole text file, read in order",
                                    allow_abbrev=False)

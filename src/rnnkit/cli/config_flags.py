@@ -92,6 +92,30 @@ def positive(name: str, value, allow_zero: bool = False) -> tuple:
     return ok, f"{flag_name(name)} must be {'>= 0' if allow_zero else 'positive'}; got {value}"
 
 
+def _number_type(kind, name: str, low, allow_low: bool):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {name}; got {text!r}") from None
+        if value != value or value in (float("inf"), float("-inf")) or value < low or (value == low and not allow_low):
+            raise argparse.ArgumentTypeError(f"expected {name}; got {text}")
+        return value
+
+    parse.__name__ = name  # argparse names the type in its messages
+    return parse
+
+
+positive_int = _number_type(int, "a positive integer", 0, False)
+"""An argparse ``type`` for integers >= 1: another value is a usage error (status 2).
+
+>>> positive_int("3")
+3
+"""
+nonnegative_int = _number_type(int, "an integer >= 0", 0, True)
+nonnegative_float = _number_type(float, "a number >= 0", 0.0, True)
+
+
 def check_all(checks) -> None:
     """Raise ``ConfigError`` with the message of the first failed ``(ok, message)`` check."""
     for ok, message in checks:
@@ -103,9 +127,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """``--resume DIR`` and ``--overwrite``, which every ``rnnkit <task> train`` takes."""
     parser.add_argument("--resume", metavar="DIR", default=None,
                         help="continue the unfinished run in DIR with its saved settings (only --epochs, "
-                             "--verbose, --checkpoint-every and --minutes may change)")
+                             "--verbose, --checkpoint-every and --minutes may change; default: none, a new run)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace a finished model (or an unfinished run) in --out instead of refusing")
+                        help="replace a finished model (or an unfinished run) in --out instead of refusing "
+                             "(default: refuse)")
 
 
 def run_config(parser: argparse.ArgumentParser, args: argparse.Namespace, argv, task: str, config_class):

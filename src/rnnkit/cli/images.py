@@ -1,7 +1,14 @@
-"""Read a digit image for ``rnnkit predict``: a PNG (decoded here with zlib, no imaging library) or a .npy.
+"""Read an image for ``rnnkit predict`` (and the OCR commands): any format Pillow reads, or a ``.npy`` array.
 
-Only what a digit image needs: 8-bit non-interlaced PNG, grayscale, RGB, with or without alpha. Sizes are
-bounded before decompression, so a hostile file cannot make it allocate without limit.
+Pillow (``pip install 'rnnkit[images]'``) decodes the file: PNG of every colour type and depth (palette, 1-bit,
+16-bit, with alpha), JPEG, BMP, GIF, TIFF, WebP... The picture becomes one 2-D float32 array in [0, 1]:
+colour is converted to grayscale with ITU-R 601-2 luma (Pillow's ``convert("L")``: 0.299 R + 0.587 G +
+0.114 B), 16-bit gray keeps its precision (``value / 65535``), a palette is looked up, 1-bit pixels become
+0 or 1. Transparency is ignored (the colour under it is read).
+
+The size is bounded before any pixel is decoded: at most ``MAX_SIDE`` pixels per side (Pillow reads only the
+header in ``Image.open``), and Pillow's own decompression-bomb check (``Image.MAX_IMAGE_PIXELS``) is turned
+into the same clear error. A file that is not an image, or is truncated or corrupt, gets one line naming it.
 
 >>> import numpy as np, os, tempfile
 >>> from rnnkit.cli.images import write_png_gray, read_image
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 import os
 import struct
+import warnings
 import zlib
 
 import numpy as np
@@ -23,22 +31,65 @@ from rnnkit.errors import DataError
 from rnnkit.fileio import atomic_write
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-MAX_SIDE = 2048
-_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # PNG colour type -> samples per pixel
+MAX_SIDE = 2048  # pixels per side: far above a digit or a text line, far below what exhausts memory
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
 
 
 def read_image(path) -> np.ndarray:
-    """A 2-D float32 image in [0, 1] from a PNG or .npy file (uint8 .npy is scaled by 1/255)."""
+    """A 2-D float32 image in [0, 1] from an image file (through Pillow) or a .npy file (uint8 .npy is scaled
+    by 1/255)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise DataError(f"image file not found: {path}")
+        raise DataError(f"image file not found: {path}" if not os.path.isdir(path) else
+                        f"{path} is a folder; expected an image file")
     if path.lower().endswith(".npy"):
         return _read_npy(path)
-    with open(path, "rb") as f:
-        head = f.read(8)
-    if head != PNG_SIGNATURE:
-        raise DataError(f"{path} is neither a PNG image nor a .npy array (it does not start with the PNG signature)")
-    return _decode_png(path)
+    return _read_picture(path)
+
+
+def _read_picture(path: str) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError  # the 'images' extra: main names it when missing
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as picture:  # reads the header only
+                width, height = picture.size
+                if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+                    raise DataError(f"{path}: image size {width}x{height} is outside 1..{MAX_SIDE} pixels per side")
+                picture.load()
+                return _gray(picture, path)
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
+            raise DataError(f"{path}: the image is too large to decode safely ({error})") from None
+        except UnidentifiedImageError:
+            raise DataError(f"{path} is neither an image (PNG, JPEG, BMP, ... as Pillow reads them) nor a .npy "
+                            "array") from None
+        except (OSError, SyntaxError, ValueError, struct.error, zlib.error, EOFError) as error:
+            # Pillow reports truncated or corrupt data as OSError (and a few decoders as SyntaxError/ValueError)
+            raise DataError(f"{path}: the image data is truncated or corrupt ({error})") from None
+
+
+def _gray(picture, path: str) -> np.ndarray:
+    """The picture as float32 gray levels in [0, 1], shape (height, width)."""
+    mode = picture.mode
+    if mode in _SIXTEEN_BIT:
+        return (np.asarray(picture, dtype=np.uint16) / 65535.0).astype(np.float32)
+    if mode == "I":  # 32-bit integer: 16-bit PNGs open this way in some Pillow versions
+        values = np.asarray(picture, dtype=np.int64)
+        top = 65535.0 if values.max(initial=0) > 255 else 255.0
+        return (np.clip(values, 0, top) / top).astype(np.float32)
+    if mode == "F":
+        values = np.asarray(picture, dtype=np.float32)
+        if not np.all(np.isfinite(values)):
+            raise DataError(f"{path} contains NaN or infinite values")
+        return np.clip(values / (255.0 if values.max(initial=0) > 1.0 else 1.0), 0.0, 1.0).astype(np.float32)
+    if mode == "1":
+        return np.asarray(picture.convert("L"), dtype=np.float32) / 255.0
+    if mode == "P":  # palette: look the colours up (with or without transparency), then to gray
+        picture = picture.convert("RGBA")
+    if mode == "LA":
+        picture = picture.getchannel("L")
+    return np.asarray(picture.convert("L"), dtype=np.float32) / 255.0
 
 
 MAX_NPY_BYTES = 1 << 28  # an image array far larger than MAX_SIDE x MAX_SIDE is refused before reading
@@ -71,104 +122,11 @@ def _read_npy(path: str) -> np.ndarray:
     return array
 
 
-def _chunks(data: bytes, path: str):
-    pos = len(PNG_SIGNATURE)
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        body = data[pos + 8 : pos + 8 + length]
-        if len(body) != length:
-            raise DataError(f"{path} is a truncated PNG (chunk {kind!r} cut short)")
-        yield kind, body
-        pos += 12 + length
-        if kind == b"IEND":
-            return
-    raise DataError(f"{path} is a truncated PNG (no IEND chunk)")
-
-
-def _decode_png(path: str) -> np.ndarray:
-    with open(path, "rb") as f:
-        data = f.read()
-    header, idat = None, []
-    for kind, body in _chunks(data, path):
-        if kind == b"IHDR":
-            if len(body) != 13:
-                raise DataError(f"{path} is not a valid PNG (IHDR chunk of {len(body)} bytes; expected 13)")
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat.append(body)
-    if header is None:
-        raise DataError(f"{path} is not a valid PNG (no IHDR chunk)")
-    width, height, depth, colour, _, _, interlace = header
-    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
-        raise DataError(f"{path}: image size {width}x{height} is outside 1..{MAX_SIDE} pixels per side")
-    if depth != 8 or colour not in _CHANNELS or interlace != 0:
-        raise DataError(
-            f"{path}: unsupported PNG (bit depth {depth}, colour type {colour}, interlace {interlace}); "
-            "expected an 8-bit non-interlaced grayscale or RGB(A) image"
-        )
-    channels = _CHANNELS[colour]
-    stride = width * channels
-    expected = height * (stride + 1)
-    try:
-        raw = zlib.decompressobj().decompress(b"".join(idat), expected + 1)
-    except zlib.error as exc:
-        raise DataError(f"{path}: corrupt PNG image data ({exc})") from None
-    if len(raw) != expected:
-        raise DataError(f"{path}: PNG image data has {len(raw)} bytes; expected {expected}")
-    pixels = _unfilter(np.frombuffer(raw, np.uint8).reshape(height, stride + 1), channels, path)
-    pixels = pixels.reshape(height, width, channels).astype(np.float32)  # (H, W*C) -> (H, W, C)
-    colour_samples = pixels[..., :3] if channels >= 3 else pixels[..., :1]
-    if colour_samples.shape[-1] == 3:
-        gray = colour_samples @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    else:
-        gray = colour_samples[..., 0]
-    return gray / 255.0
-
-
-def _unfilter(rows: np.ndarray, bpp: int, path: str) -> np.ndarray:
-    """Undo PNG's per-row filters (None, Sub, Up, Average, Paeth)."""
-    height, stride = rows.shape[0], rows.shape[1] - 1
-    out = np.zeros((height, stride), dtype=np.int32)
-    previous = np.zeros(stride, dtype=np.int32)
-    for y in range(height):
-        kind, line = rows[y, 0], rows[y, 1:].astype(np.int32)
-        if kind == 0:
-            current = line
-        elif kind == 2:
-            current = (line + previous) & 0xFF
-        elif kind in (1, 3, 4):
-            current = line.copy()
-            for x in range(stride):
-                left = current[x - bpp] if x >= bpp else 0
-                up = previous[x]
-                if kind == 1:
-                    predictor = left
-                elif kind == 3:
-                    predictor = (left + up) >> 1
-                else:
-                    upper_left = previous[x - bpp] if x >= bpp else 0
-                    predictor = _paeth(left, up, upper_left)
-                current[x] = (current[x] + predictor) & 0xFF
-        else:
-            raise DataError(f"{path}: corrupt PNG (unknown row filter {kind})")
-        out[y] = current
-        previous = current
-    return out
-
-
-def _paeth(a: int, b: int, c: int) -> int:
-    p = a + b - c
-    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-    if pa <= pb and pa <= pc:
-        return a
-    return b if pb <= pc else c
-
-
 def write_png_gray(path, image: np.ndarray) -> None:
-    """Write a 2-D uint8 array as an 8-bit grayscale PNG (atomically)."""
+    """Write a 2-D uint8 array as an 8-bit grayscale PNG (atomically; no imaging library needed)."""
     image = np.asarray(image, dtype=np.uint8)
     height, width = image.shape
-    raw = b"".join(b"\x00" + image[y].tobytes() for y in range(height))
+    raw = b"".join(b"\x00" + image[y].tobytes() for y in range(height))  # filter byte 0 (None) per row
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))

@@ -19,33 +19,52 @@ import sys
 import numpy as np
 
 from rnnkit.cli.train import DATASETS, MODELS, OPTIMIZERS, TrainConfig
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError, RnnkitError
 
 EXPECTED_ERRORS = (RnnkitError, OSError)
 
 
+def version() -> str:
+    """The installed package's version (package metadata), else the source tree's ``rnnkit.__version__``."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("rnnkit")
+    except metadata.PackageNotFoundError:
+        from rnnkit import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks on NumPy.")
+    parser.add_argument("--version", action="version", version=f"rnnkit {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     defaults = TrainConfig()
 
     train = commands.add_parser(
         "train", help="train a recurrent classifier (default: the seed program)",
+        description="Train a recurrent classifier on 28x28 images read row by row (28 steps of 28 values).",
         epilog="A checkpoint is kept in DIR after every epoch; Ctrl-C saves one and stops (status 130). "
                "--resume DIR continues a run with its saved settings; only --epochs, --verbose and "
-               "--checkpoint-every may be given again with other values.")
+               "--checkpoint-every may be given again with other values. Bad values are usage errors (status 2).")
     add_train_arguments(train, defaults)
+    parser.train_parser = train  # for usage errors found after parsing (config.validate)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a saved model on a dataset's test split")
-    evaluate.add_argument("model_path", metavar="MODEL")
-    evaluate.add_argument("--dataset", choices=DATASETS, default=defaults.dataset)
+    evaluate.add_argument("model_path", metavar="MODEL", help="a model.rnnkit written by 'rnnkit train'")
+    evaluate.add_argument("--dataset", choices=DATASETS, default=None,
+                          help="test split to evaluate on (default: the dataset the model was trained on, as "
+                               "recorded in MODEL; needed for models written before rnnkit recorded it)")
 
-    predict = commands.add_parser("predict", help="classify one 28x28 image (.png or .npy)")
-    predict.add_argument("model_path", metavar="MODEL")
-    predict.add_argument("image_path", metavar="FILE")
+    predict = commands.add_parser("predict", help="classify one 28x28 image (PNG, JPEG, ... or .npy)")
+    predict.add_argument("model_path", metavar="MODEL", help="a model.rnnkit written by 'rnnkit train'")
+    predict.add_argument("image_path", metavar="FILE",
+                         help="the image: any format Pillow reads (PNG of any depth or palette, JPEG, BMP, "
+                              "...; converted to grayscale) or a .npy array")
 
     summary = commands.add_parser("summary", help="print a saved model's layers and parameter counts")
-    summary.add_argument("model_path", metavar="MODEL")
+    summary.add_argument("model_path", metavar="MODEL", help="a model file written by model.save()")
 
     from rnnkit.cli import convert as convert_command
 
@@ -71,27 +90,40 @@ def add_train_arguments(train: argparse.ArgumentParser, defaults) -> None:
     def default(name):
         return argparse.SUPPRESS if defaults is None else getattr(defaults, name)
 
-    train.add_argument("--dataset", choices=DATASETS, default=default("dataset"))
-    train.add_argument("--model", choices=MODELS, default=default("model"))
-    train.add_argument("--units", type=int, default=default("units"))
-    train.add_argument("--layers", type=int, default=default("layers"))
-    train.add_argument("--bidirectional", action="store_true", default=default("bidirectional"))
-    train.add_argument("--epochs", type=int, default=default("epochs"))
-    train.add_argument("--batch-size", type=int, default=default("batch_size"))
-    train.add_argument("--lr", type=float, default=default("lr"))
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default=default("optimizer"))
-    train.add_argument("--clipnorm", type=float, default=default("clipnorm"))
-    train.add_argument("--dropout", type=float, default=default("dropout"),
-                       help="rate of a Dropout layer before the classifier (default 0: none)")
-    train.add_argument("--seed", type=int, default=default("seed"))
-    train.add_argument("--out", default=default("out"), metavar="DIR")
-    train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=default("verbose"))
-    train.add_argument("--limit", type=int, default=default("limit"), metavar="N",
-                       help="use only the first N training and N test samples (quick experiments)")
-    train.add_argument("--checkpoint-every", type=int, default=default("checkpoint_every"), metavar="N",
-                       help="also write the checkpoint every N training steps (default 0: every epoch only)")
+    def flag(name, help, **kwargs):
+        value = default(name)
+        shown = "" if value is argparse.SUPPRESS else f" (default: {value})"
+        train.add_argument("--" + name.replace("_", "-"), default=value, help=help + shown, **kwargs)
+
+    flag("dataset", "mnist-sample (8,000 + 2,000 digits shipped with rnnkit, offline), mnist or fashion-mnist "
+         "(downloaded once into $RNNKIT_DATA or ~/.cache/rnnkit)", choices=DATASETS)
+    flag("model", "recurrent layer type", choices=MODELS)
+    flag("units", "hidden units per recurrent layer", type=int)
+    flag("layers", "stacked recurrent layers; all but the last return sequences", type=int)
+    train.add_argument("--bidirectional", action="store_true", default=default("bidirectional"),
+                       help="wrap each recurrent layer in Bidirectional (default: off)")
+    flag("epochs", "passes over the training set", type=int)
+    flag("batch_size", "samples per gradient step", type=int)
+    flag("lr", "learning rate", type=float)
+    flag("optimizer", "optimizer", choices=OPTIMIZERS)
+    flag("clipnorm", "clip each gradient to this L2 norm (None: no clipping)", type=float)
+    flag("dropout", "rate of a Dropout layer before the classifier (0: none)", type=float)
+    flag("seed", "seeds weights, dropout and shuffling: the same seed gives the same run", type=int)
+    flag("out", "folder for model.rnnkit, history.json, curves.png and checkpoint.rnnkit", metavar="DIR")
+    flag("verbose", "0 silent, 1 progress bar on a terminal (else one line per epoch), 2 one line per epoch",
+         type=int, choices=(0, 1, 2))
+    flag("limit", "use only the first N training and N test samples (quick experiments; None: all)", type=int,
+         metavar="N")
+    flag("checkpoint_every", "also write the checkpoint every N training steps (0: after every epoch only)",
+         type=int, metavar="N")
     train.add_argument("--resume", default=None if defaults is not None else argparse.SUPPRESS, metavar="DIR",
-                       help="continue the run whose checkpoint is in DIR, with its saved settings")
+                       help="continue the run whose checkpoint is in DIR, with its saved settings (default: none)")
+    train.add_argument("--overwrite", action="store_true", default=False if defaults is not None else argparse.SUPPRESS,
+                       help="replace a finished model (or an unfinished run) in --out instead of refusing "
+                            "(default: refuse)")
+    train.add_argument("--memory-limit", default=None if defaults is not None else argparse.SUPPRESS,
+                       metavar="SIZE", help="refuse a configuration estimated to need more memory than SIZE "
+                       "(e.g. 8GiB; default: $RNNKIT_MEMORY_LIMIT, else the memory available now)")
 
 
 def _given_train_flags(argv) -> dict:
@@ -119,21 +151,34 @@ def _train(args, argv=None) -> int:
     if args.resume is not None:
         given = _given_train_flags(argv)
         given.pop("resume", None)
+        given.pop("memory_limit", None)
+        given.pop("overwrite", None)
         config = resume_config(args.resume, given)
     else:
         config = TrainConfig(**{name: getattr(args, name) for name in TrainConfig.__dataclass_fields__})
-    record = run_training(config, resume=args.resume is not None)
+        try:
+            config.validate()
+        except ConfigError as error:  # a bad value on the command line: a usage error, as argparse gives
+            build_parser().train_parser.error(str(error))
+    record = run_training(config, resume=args.resume is not None, memory_limit=args.memory_limit,
+                          overwrite=args.overwrite)
     print(f"test_loss={record['test_loss']:.4f} test_accuracy={record['test_accuracy']:.4f}")
     return 0
 
 
 def _evaluate(args) -> int:
-    from rnnkit.cli.train import load_dataset, prepare_images
-    from rnnkit.models import load_model
+    from rnnkit.cli.train import load_dataset, prepare_images, recorded_dataset
     from rnnkit.utils import to_categorical
 
-    model = load_model(args.model_path)
-    _, (x_test, y_test) = load_dataset(args.dataset)
+    model, trained_on = recorded_dataset(args.model_path)
+    dataset = args.dataset or trained_on
+    if dataset is None:
+        raise ConfigError(f"{args.model_path} does not record the dataset it was trained on (written before rnnkit "
+                          f"recorded it, or by model.save); give it: --dataset {{{','.join(DATASETS)}}}")
+    if trained_on is not None and dataset != trained_on:
+        print(f"rnnkit: warning: {args.model_path} was trained on {trained_on}; evaluating it on {dataset} as "
+              "asked (--dataset)", file=sys.stderr)
+    x_test, y_test = load_dataset(dataset, split="test")
     classes = model.predict(prepare_images(x_test[:1]), verbose=0).shape[-1]
     loss, accuracy = model.evaluate(prepare_images(x_test), to_categorical(y_test, classes), batch_size=256, verbose=0)
     print(f"test_loss={loss:.4f} test_accuracy={accuracy:.4f}")
@@ -164,12 +209,38 @@ def _summary(args) -> int:
     return 0
 
 
+def os_error_message(error: OSError) -> str:
+    """What an operating-system error means for the user's file, without Python's ``[Errno N]`` wording.
+
+    >>> os_error_message(NotADirectoryError(20, "Not a directory", "/dev/null/run"))
+    '/dev/null/run: /dev/null is a file, not a folder'
+    """
+    import os
+
+    name = error.filename
+    if name is None:
+        return error.strerror or str(error) or type(error).__name__
+    name = os.fsdecode(name)
+    if isinstance(error, NotADirectoryError):
+        parent = os.path.dirname(os.path.abspath(name))
+        while parent and not os.path.exists(parent) and parent != os.path.dirname(parent):
+            parent = os.path.dirname(parent)
+        shown = parent if os.path.isabs(name) else os.path.relpath(parent)
+        return f"{name}: {shown} is a file, not a folder" if not os.path.isdir(parent) else f"{name} is not a folder"
+    meaning = {FileNotFoundError: "no such file or folder", FileExistsError: "already exists and is not a folder",
+               IsADirectoryError: "is a folder; expected a file", PermissionError: "permission denied"}
+    for kind, text in meaning.items():
+        if isinstance(error, kind):
+            return f"{name}: {text}"
+    return f"{name}: {error.strerror or error}"
+
+
 def _one_line(text: str) -> str:
     """``text`` with line breaks and other control characters escaped, so an error stays on one line."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-OPTIONAL_MODULES = {"PIL": "ocr", "sacrebleu": "translate", "matplotlib": "plot",  # module -> the extra with it
+OPTIONAL_MODULES = {"PIL": "images", "sacrebleu": "translate", "matplotlib": "plot",  # module -> the extra with it
                     "safetensors": "pytorch", "onnx": "onnx", "onnxruntime": "onnx", "h5py": "keras"}
 
 
@@ -183,7 +254,7 @@ COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "summar
 
 
 def main(argv=None) -> int:
-    from rnnkit.cli.signals import TrainingInterrupted
+    from rnnkit.cli.signals import InterruptedAgain, TrainingInterrupted
 
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in TASKS:
@@ -202,8 +273,8 @@ def main(argv=None) -> int:
         return command()
     except EXPECTED_ERRORS as exc:
         message = str(exc) or type(exc).__name__
-        if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in message:
-            message = f"{message}: {exc.filename}"
+        if isinstance(exc, OSError) and not isinstance(exc, RnnkitError):
+            message = os_error_message(exc)
         print(f"rnnkit: error: {_one_line(message)}", file=sys.stderr)
         return 1
     except ModuleNotFoundError as exc:
@@ -213,12 +284,31 @@ def main(argv=None) -> int:
         print(f"rnnkit: error: this command needs the {exc.name} package, which is not installed; install it with: "
               f"pip install 'rnnkit[{extra}]'", file=sys.stderr)
         return 1
-    except TrainingInterrupted as exc:
-        print(f"rnnkit: {exc}", file=sys.stderr)
+    except (TrainingInterrupted, InterruptedAgain) as exc:
+        _say_interrupted(f"rnnkit: {exc}")
         return 130
     except KeyboardInterrupt:
-        print("rnnkit: interrupted", file=sys.stderr)
+        _say_interrupted("rnnkit: interrupted")
         return 130
+
+
+def _say_interrupted(message: str) -> None:
+    """Print the message of a Ctrl-C on its own line (on a terminal the progress line or the echoed ``^C``
+    holds the cursor), with further Ctrl-C ignored while it is printed."""
+    import signal
+    import threading
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+    try:
+        try:
+            on_terminal = sys.stderr.isatty()
+        except (AttributeError, ValueError):
+            on_terminal = False
+        print(("\n" if on_terminal else "") + message, file=sys.stderr, flush=True)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-from rnnkit.cli.config_flags import add_config_arguments, add_run_arguments, run_config
+from rnnkit.cli.config_flags import (add_config_arguments, add_run_arguments, nonnegative_int,
+                                     run_config)
 
 HELP = "read text lines in images (a CRNN: Conv2D blocks, a BiLSTM and CTC, trained on rendered lines)"
 
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
                                allow_abbrev=False)
     read.add_argument("model_path", metavar="MODEL", help="a model.rnnkit written by 'rnnkit ocr train'")
     read.add_argument("images", nargs="+", metavar="IMAGE", help="pictures of one text line each")
-    read.add_argument("--beam-width", type=int, default=0, metavar="N",
+    read.add_argument("--beam-width", type=nonnegative_int, default=0, metavar="N",
                       help="decode with a prefix beam search of N beams (default 0: greedy)")
     return parser
 

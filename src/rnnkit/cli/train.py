@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnkit.errors import ConfigError
+from rnnkit.errors import ConfigError, DataError
 from rnnkit.fileio import atomic_write_text
 
 DATASETS = ("mnist-sample", "mnist", "fashion-mnist")
+TASK = "train"  # the task name recorded in model files (task.json) and checkpoints
 MODELS = ("simple_rnn", "lstm", "gru")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
@@ -83,14 +84,58 @@ _FIELD_TYPES = {  # the JSON types each TrainConfig field may hold (a resumed co
 }
 
 
-def load_dataset(name: str):
-    """``((x_train, y_train), (x_test, y_test))`` as uint8 arrays for a CLI dataset name."""
+SAMPLES = {"mnist-sample": 10_000, "mnist": 70_000, "fashion-mnist": 70_000}  # train + test images (28 x 28)
+
+
+def offline_hint(name: str) -> str:
+    """How a command-line user does without the download of ``name``."""
+    from rnnkit.datasets.download import cache_dir
+
+    subdir = name  # the cache folder of mnist and fashion-mnist is the dataset's name
+    return (f"Working offline? --dataset mnist-sample needs no download (8,000 + 2,000 MNIST digits shipped with "
+            f"rnnkit); or copy the four IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+            f"t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) into {cache_dir(subdir)} (the folder "
+            f"$RNNKIT_DATA/{subdir} when RNNKIT_DATA is set)")
+
+
+def load_dataset(name: str, split: str = "both"):
+    """``((x_train, y_train), (x_test, y_test))`` as uint8 arrays for a CLI dataset name; with
+    ``split="test"`` only ``(x_test, y_test)`` (nothing else is read or downloaded)."""
     from rnnkit.datasets import fashion_mnist, mnist, mnist_sample
 
     loaders = {"mnist-sample": mnist_sample, "mnist": mnist, "fashion-mnist": fashion_mnist}
     if name not in loaders:
         raise ConfigError(f"unknown dataset {name!r}; expected one of {DATASETS}")
-    return loaders[name].load_data()
+    if name == "mnist-sample":
+        data = mnist_sample.load_data()
+        return data[1] if split == "test" else data
+    if split == "test":
+        return loaders[name].load_test_data(hint=offline_hint(name))
+    return loaders[name].load_data(hint=offline_hint(name))
+
+
+def estimate_memory(config: TrainConfig, timesteps: int = 28, features: int = 28, classes: int = 10):
+    """The memory ``config`` needs to train (``rnnkit.memory``): weights, gradients, optimizer slots, what
+    backpropagation through time keeps per batch, and the dataset as float32."""
+    from rnnkit.memory import estimate_recurrent_training
+
+    samples = SAMPLES.get(config.dataset, 70_000)
+    if config.limit is not None:
+        samples = min(samples, 2 * config.limit)
+    data = samples * timesteps * features * (4 + 1) + samples * classes * 4  # uint8 + float32 images, one-hot
+    return estimate_recurrent_training(config.model, config.units, timesteps, features, classes, config.batch_size,
+                                       layers=config.layers, bidirectional=config.bidirectional,
+                                       optimizer=config.optimizer, data=data)
+
+
+def check_memory(config: TrainConfig, limit=None) -> None:
+    """Refuse (``MemoryLimitError``, one line) a configuration estimated not to fit in memory."""
+    from rnnkit.memory import check_memory as check
+
+    flags = f"--model {config.model} --units {config.units} --layers {config.layers}" + (
+        " --bidirectional" if config.bidirectional else "") + f" --batch-size {config.batch_size}"
+    check(estimate_memory(config), f"rnnkit train {flags}", limit,
+          hint="try fewer --units or --layers, or a smaller --batch-size")
 
 
 def prepare_images(x: np.ndarray) -> np.ndarray:
@@ -135,31 +180,35 @@ def saved_config(out: str) -> TrainConfig:
     return config
 
 
-def _check_fresh_start(config: TrainConfig) -> None:
-    """Refuse to start over on top of an unfinished run (its checkpoint would be replaced); a finished model
-    in the folder is replaced, as before the task commands existed."""
+def _check_fresh_start(config: TrainConfig, overwrite: bool = False) -> None:
+    """Refuse to start over on top of an unfinished run (its checkpoint would be replaced) or a finished model
+    (``model.rnnkit``), unless ``overwrite``."""
     from rnnkit.tasks.runs import check_out_dir
 
-    check_out_dir(config.out, "train", overwrite=False, refuse_finished=False)
+    check_out_dir(config.out, TASK, overwrite=overwrite)
 
 
 def _limited(arrays: tuple, limit):
     return arrays if limit is None else tuple(a[:limit] for a in arrays)
 
 
-def run_training(config: TrainConfig, resume: bool = False) -> dict:
+def run_training(config: TrainConfig, resume: bool = False, memory_limit=None, overwrite: bool = False) -> dict:
     """Train, evaluate, and write ``model.rnnkit``, ``history.json`` (and ``curves.png``) into ``config.out``.
 
     A checkpoint ``checkpoint.rnnkit`` is kept in ``config.out`` after every epoch (and every
     ``checkpoint_every`` steps); with ``resume`` the run continues from it. Ctrl-C saves a checkpoint and
-    raises ``signals.TrainingInterrupted``."""
+    raises ``signals.TrainingInterrupted``. A configuration estimated to need more memory than
+    ``memory_limit`` (bytes or ``"8GiB"``; default ``$RNNKIT_MEMORY_LIMIT`` or the available memory) is refused
+    before anything is allocated. A folder that holds a finished model or an unfinished run is refused unless
+    ``overwrite``."""
     from rnnkit.random import set_random_seed
     from rnnkit.tasks.runs import checkpointed_fit
     from rnnkit.utils import to_categorical
 
     config.validate()
+    check_memory(config, memory_limit)
     if not resume:
-        _check_fresh_start(config)
+        _check_fresh_start(config, overwrite)
     set_random_seed(config.seed)
     (x_train, y_train), (x_test, y_test) = load_dataset(config.dataset)
     (x_train, y_train), (x_test, y_test) = _limited((x_train, y_train), config.limit), _limited((x_test, y_test),
@@ -176,12 +225,36 @@ def run_training(config: TrainConfig, resume: bool = False) -> dict:
                                validation_data=(x_test, y_test), verbose=config.verbose)
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
 
-    model.save(os.path.join(config.out, "model.rnnkit"))
+    save_trained_model(os.path.join(config.out, "model.rnnkit"), model, config)
     record = {"config": dataclasses.asdict(config), "history": _plain(history.history),
               "test_loss": float(test_loss), "test_accuracy": float(test_accuracy)}
     atomic_write_text(os.path.join(config.out, "history.json"), json.dumps(record, indent=2))
     plot_curves(history.history, config, os.path.join(config.out, "curves.png"))
     return record
+
+
+def save_trained_model(path: str, model, config: TrainConfig) -> None:
+    """``model.rnnkit`` with a ``task.json`` member recording the training dataset and settings, so that
+    ``rnnkit evaluate`` defaults to the dataset the model was trained on."""
+    from rnnkit.tasks.artifacts import save_task_model
+
+    save_task_model(path, model, TASK, {"dataset": config.dataset, "config": dataclasses.asdict(config)})
+
+
+def recorded_dataset(path: str):
+    """``(model, dataset)`` of a model file; ``dataset`` is None for a file that does not record it (written
+    before rnnkit recorded it, or by ``model.save``)."""
+    from rnnkit.models.saving import model_from_members, read_archive
+    from rnnkit.tasks.artifacts import TASK_MEMBER, read_task_info
+
+    members = read_archive(path)
+    dataset = None
+    if TASK_MEMBER in members:
+        try:
+            dataset = read_task_info(members, path, TASK).get("dataset")
+        except DataError:
+            dataset = None  # another command's model: no dataset of ours recorded
+    return model_from_members(members, path), dataset if dataset in DATASETS else None
 
 
 def _plain(history: dict) -> dict:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnkit.cli.config_flags import add_config_arguments, add_run_arguments, run_config
+from rnnkit.cli.config_flags import (add_config_arguments, add_run_arguments, nonnegative_float, positive_int, run_config)
 from rnnkit.errors import ConfigError
 
 HELP = "translate sentences: train an attention encoder-decoder on sentence pairs, or use one"
@@ -49,11 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="To train a model: rnnkit translate train --data FILE.tsv --out DIR (see rnnkit translate train -h)")
     parser.add_argument("model_path", metavar="MODEL", help="a model.rnnkit written by 'rnnkit translate train'")
     parser.add_argument("sentence", metavar="SENTENCE", help="the sentence to translate (quote it)")
-    parser.add_argument("--beam", type=int, default=5, help="beam width (1: greedy; default: 5)")
-    parser.add_argument("--alpha", type=float, default=0.0,
+    parser.add_argument("--beam", type=positive_int, default=5, help="beam width (1: greedy; default: 5)")
+    parser.add_argument("--alpha", type=nonnegative_float, default=0.0,
                         help="length normalisation of beam search: score / length^alpha (default: 0)")
     parser.add_argument("--attention-plot", metavar="FILE.png", default=None,
-                        help="draw the attention weights of the translation as a heat map into FILE.png")
+                        help="draw the attention weights of the translation as a heat map into FILE.png "
+                             "(default: no plot)")
     train = argparse.ArgumentParser(
         prog="rnnkit translate train", allow_abbrev=False,
         description="Train an attention encoder-decoder and the same model without attention (the baseline); "

@@ -4,6 +4,7 @@
 - :mod:`~rnnkit.datasets.fashion_mnist`: Fashion-MNIST, also found in Debian's ``dataset-fashion-mnist``.
 - :mod:`~rnnkit.datasets.mnist_sample`: 8,000 + 2,000 real MNIST digits shipped with rnnkit (no network).
 - :mod:`~rnnkit.datasets.idx`: ``idx.load(path)`` reads one IDX file, raw or gzip.
+- :mod:`~rnnkit.datasets.imdb`: Keras' IMDB reviews as word indices (``load_data``, ``get_word_index``).
 
 Every ``load_data()`` returns ``((x_train, y_train), (x_test, y_test))`` as uint8 arrays.
 
@@ -12,6 +13,6 @@ Every ``load_data()`` returns ``((x_train, y_train), (x_test, y_test))`` as uint
 >>> x_train.shape, int(y_train.max())
 ((8000, 28, 28), 9)
 """
-from rnnkit.datasets import fashion_mnist, idx, mnist, mnist_sample
+from rnnkit.datasets import fashion_mnist, idx, imdb, mnist, mnist_sample
 
-__all__ = ["fashion_mnist", "idx", "mnist", "mnist_sample"]
+__all__ = ["fashion_mnist", "idx", "imdb", "mnist", "mnist_sample"]

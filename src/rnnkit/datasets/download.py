@@ -104,40 +104,70 @@ def download(url: str, target: Path, remote: RemoteFile, timeout: float = DEFAUL
     Raises:
         NetworkError: the server could not be reached, timed out, or sent a body of the wrong size or checksum.
     """
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{remote.name}.", suffix=".part")
+    download_to(url, Path(target), size=remote.size, file_hash=remote.sha256, timeout=timeout, verbose=verbose,
+                name=remote.name)
+
+
+MAX_UNSIZED = 1 << 36  # 64 GiB: the most a download of unknown size may bring
+
+
+def download_to(url: str, target: Path, size: int | None = None, file_hash: str | None = None,
+                algorithm: str = "sha256", timeout: float = DEFAULT_TIMEOUT, verbose: bool = False,
+                name: str | None = None) -> str:
+    """Stream ``url`` into a temporary file beside ``target``; only a body of the expected ``size`` (when given)
+    and hash (``file_hash`` under ``algorithm``, when given) is renamed to ``target`` (atomically). Returns the
+    body's hex digest under ``algorithm``.
+
+    Raises:
+        NetworkError: the server could not be reached, timed out, or sent a body of the wrong size or hash.
+    """
+    target = Path(target)
+    name = name or target.name
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
-            got, digest = _stream(url, out, remote.size, timeout, verbose)
-        if got < remote.size:
-            raise NetworkError(f"truncated download: got {got:,} of {remote.size:,} bytes")
-        if got > remote.size:
-            raise NetworkError(f"body larger than expected: more than {remote.size:,} bytes")
-        if digest != remote.sha256:
-            raise NetworkError(f"SHA-256 mismatch: got {digest}, expected {remote.sha256} (corrupt download or "
-                               "the mirror serves a different file)")
+            got, digest = _stream(url, out, size, timeout, verbose, hashlib.new(algorithm))
+        limit = MAX_UNSIZED if size is None else size
+        if size is not None and got < size:
+            raise NetworkError(f"truncated download: got {got:,} of {size:,} bytes")
+        if got > limit:
+            raise NetworkError(f"body larger than expected: more than {limit:,} bytes")
+        if file_hash is not None and digest != file_hash.lower():
+            raise NetworkError(f"{algorithm.upper().replace('SHA', 'SHA-')} mismatch: got {digest}, expected "
+                               f"{file_hash} (corrupt download or the server sends a different file)")
         os.chmod(tmp, 0o644)  # mkstemp made it private; a cached data file is readable like any other
         os.replace(tmp, target)
+        return digest
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def _stream(url: str, out, size: int, timeout: float, verbose: bool = False) -> tuple[int, str]:
-    """Copy at most ``size + 1`` bytes of ``url`` into ``out``; return the byte count and the SHA-256 hex digest."""
-    sha = hashlib.sha256()
+def _stream(url: str, out, size: int | None, timeout: float, verbose: bool = False, hasher=None) -> tuple[int, str]:
+    """Copy at most ``size + 1`` bytes (``MAX_UNSIZED + 1`` when ``size`` is None) of ``url`` into ``out``;
+    return the byte count and the hex digest (SHA-256 unless ``hasher`` is given)."""
+    sha = hasher if hasher is not None else hashlib.sha256()
     got = 0
+    limit = MAX_UNSIZED if size is None else size
+    shown = "unknown size" if size is None else f"{size:,} bytes"
+    of = "" if size is None else f" of {size:,}"
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "rnnkit"})
         with urllib.request.urlopen(request, timeout=timeout) as response:
             if verbose:
-                print(f"rnnkit: downloading {url} ({size:,} bytes)", file=sys.stderr)
-            while got <= size:
-                chunk = response.read(min(_CHUNK, size + 1 - got))
+                print(f"rnnkit: downloading {url} ({shown})", file=sys.stderr)
+            while got <= limit:
+                chunk = response.read(min(_CHUNK, limit + 1 - got))
                 if not chunk:
                     break
                 sha.update(chunk)
                 out.write(chunk)
                 got += len(chunk)
+            announced = (response.headers.get("Content-Length") or "").strip()
+            if size is None and announced.isdigit() and got < int(announced):
+                raise NetworkError(f"truncated download: got {got:,} of the {int(announced):,} bytes announced")
+    except NetworkError:
+        raise
     except ValueError as e:  # "unknown url type": a mirror without http:// or https://
         raise NetworkError(f"invalid URL ({e})") from None
     except urllib.error.HTTPError as e:
@@ -145,9 +175,9 @@ def _stream(url: str, out, size: int, timeout: float, verbose: bool = False) -> 
     except urllib.error.URLError as e:
         raise NetworkError(f"cannot connect ({e.reason})") from None
     except TimeoutError:
-        raise NetworkError(f"timed out after {timeout} s without data (got {got:,} of {size:,} bytes)") from None
+        raise NetworkError(f"timed out after {timeout} s without data (got {got:,}{of} bytes)") from None
     except OSError as e:  # connection reset or refused mid-body
-        raise NetworkError(f"connection failed after {got:,} of {size:,} bytes ({e})") from None
+        raise NetworkError(f"connection failed after {got:,}{of} bytes ({e})") from None
     except http.client.HTTPException as e:  # IncompleteRead, a malformed status line, ...
-        raise NetworkError(f"bad HTTP response after {got:,} of {size:,} bytes ({type(e).__name__}: {e})") from None
+        raise NetworkError(f"bad HTTP response after {got:,}{of} bytes ({type(e).__name__}: {e})") from None
     return got, sha.hexdigest()

@@ -51,7 +51,7 @@ OFFLINE_HINT = (
 
 
 def load_data(path: str | os.PathLike | None = None, *, mirrors: Sequence[str] | None = None,
-              timeout: float = DEFAULT_TIMEOUT):
+              timeout: float = DEFAULT_TIMEOUT, hint: str | None = None):
     """Load Fashion-MNIST as ``((x_train, y_train), (x_test, y_test))``, uint8, shapes ``(60000, 28, 28)``,
     ``(60000,)``, ``(10000, 28, 28)``, ``(10000,)``.
 
@@ -61,6 +61,7 @@ def load_data(path: str | os.PathLike | None = None, *, mirrors: Sequence[str] |
             nothing else is searched and nothing is downloaded. ``None`` (default): cache, Debian folder, download.
         mirrors: base URLs to download from, in order (default: ``$RNNKIT_FASHION_MNIST_MIRRORS`` or ``MIRRORS``).
         timeout: seconds to wait for a mirror before trying the next.
+        hint: the sentence that ends a download error (default ``OFFLINE_HINT``).
 
     Raises:
         DataError: a file is missing from ``path`` or is not a valid IDX file.
@@ -68,4 +69,12 @@ def load_data(path: str | os.PathLike | None = None, *, mirrors: Sequence[str] |
     """
     return load_idx_dataset(FILES, SUBDIR, path=path, local_dirs=(DEBIAN_DIR,),
                             mirrors=mirrors or mirrors_from_env(MIRRORS_ENV, MIRRORS),
-                            timeout=timeout, hint=OFFLINE_HINT)
+                            timeout=timeout, hint=OFFLINE_HINT if hint is None else hint)
+
+
+def load_test_data(path: str | os.PathLike | None = None, *, mirrors: Sequence[str] | None = None,
+                   timeout: float = DEFAULT_TIMEOUT, hint: str | None = None):
+    """Only the test split ``(x_test, y_test)``: the training files are neither read nor downloaded."""
+    return load_idx_dataset(FILES, SUBDIR, path=path, local_dirs=(DEBIAN_DIR,),
+                            mirrors=mirrors or mirrors_from_env(MIRRORS_ENV, MIRRORS),
+                            timeout=timeout, hint=OFFLINE_HINT if hint is None else hint, only_test=True)

@@ -50,7 +50,7 @@ OFFLINE_HINT = (
 
 
 def load_data(path: str | os.PathLike | None = None, *, mirrors: Sequence[str] | None = None,
-              timeout: float = DEFAULT_TIMEOUT):
+              timeout: float = DEFAULT_TIMEOUT, hint: str | None = None):
     """Load MNIST as ``((x_train, y_train), (x_test, y_test))``, uint8, shapes ``(60000, 28, 28)``, ``(60000,)``,
     ``(10000, 28, 28)``, ``(10000,)``.
 
@@ -60,6 +60,8 @@ def load_data(path: str | os.PathLike | None = None, *, mirrors: Sequence[str] |
             given, nothing is downloaded. ``None`` (default): the cache, else a download into the cache.
         mirrors: base URLs to download from, in order (default: ``$RNNKIT_MNIST_MIRRORS`` or ``MIRRORS``).
         timeout: seconds to wait for a mirror before trying the next.
+        hint: the sentence that ends a download error (default ``OFFLINE_HINT``; the command line names its own
+            ways).
 
     Raises:
         DataError: a file is missing from ``path`` or is not a valid IDX file.
@@ -67,17 +69,28 @@ def load_data(path: str | os.PathLike | None = None, *, mirrors: Sequence[str] |
             ``rnnkit.datasets.mnist_sample`` and ``path=`` as offline alternatives.
     """
     return load_idx_dataset(FILES, SUBDIR, path=path, mirrors=mirrors or mirrors_from_env(MIRRORS_ENV, MIRRORS),
-                            timeout=timeout, hint=OFFLINE_HINT)
+                            timeout=timeout, hint=OFFLINE_HINT if hint is None else hint)
+
+
+def load_test_data(path: str | os.PathLike | None = None, *, mirrors: Sequence[str] | None = None,
+                   timeout: float = DEFAULT_TIMEOUT, hint: str | None = None):
+    """Only the test split ``(x_test, y_test)``, as ``load_data`` finds or downloads it: the two training files
+    are neither read nor downloaded."""
+    return load_idx_dataset(FILES, SUBDIR, path=path, mirrors=mirrors or mirrors_from_env(MIRRORS_ENV, MIRRORS),
+                            timeout=timeout, hint=OFFLINE_HINT if hint is None else hint, only_test=True)
 
 
 def load_idx_dataset(files: Sequence[RemoteFile], subdir: str, path=None, local_dirs: Sequence[Path] = (),
                      mirrors: Sequence[str] = (), timeout: float = DEFAULT_TIMEOUT, hint: str = "",
-                     num_classes: int = 10):
+                     num_classes: int = 10, only_test: bool = False):
     """Load a four-file IDX data set (train images, train labels, test images, test labels).
 
     Looks in ``path`` only when it is given; otherwise in the cache folder ``subdir``, then in each of
-    ``local_dirs``, and downloads what the cache lacks from ``mirrors``.
+    ``local_dirs``, and downloads what the cache lacks from ``mirrors``. With ``only_test`` only the last two
+    files are looked for (and downloaded), and ``(x_test, y_test)`` is returned.
     """
+    if only_test:
+        files = tuple(files)[2:]
     if path is not None:
         folder = Path(path)
         if not folder.is_dir():
@@ -87,12 +100,18 @@ def load_idx_dataset(files: Sequence[RemoteFile], subdir: str, path=None, local_
         missing = [f.name for f, p in zip(files, found, strict=True) if p is None]
         if missing:
             raise DataError(f"path={os.fspath(path)!r} lacks {', '.join(missing)} (gzip or uncompressed)")
-        return read_arrays(found, num_classes)
+        return _read(found, num_classes, only_test)
     for folder in (cache_dir(subdir), *local_dirs):
         found = find_files(folder, files)
         if all(p is not None for p in found):
-            return read_arrays(found, num_classes)
+            return _read(found, num_classes, only_test)
     paths = [fetch(f, mirrors, subdir, timeout=timeout, hint=hint) for f in files]
+    return _read(paths, num_classes, only_test)
+
+
+def _read(paths, num_classes: int, only_test: bool):
+    if only_test:  # the test pair checked as read_arrays checks it
+        return read_arrays([paths[0], paths[1], paths[0], paths[1]], num_classes)[1]
     return read_arrays(paths, num_classes)
 
 

@@ -234,13 +234,19 @@ def read_archive(path) -> dict:
 
 def _member(members: dict, name: str, path) -> bytes:
     if name not in members:
-        raise DataError(f"{path} has no {name}; members: {sorted(members)} (not an rnnkit file, or truncated)")
+        listing = ", ".join(sorted(members)[:5]) + (", ..." if len(members) > 5 else "")
+        if name.endswith(".json"):  # the member that says what the file is: another kind of zip archive
+            raise DataError(f"{path} is not an rnnkit model file: it is a zip archive without {name} (it holds "
+                            f"{listing or 'nothing'})")
+        raise DataError(f"{path} is an incomplete rnnkit file: {name} is missing (it holds {listing}); "
+                        "truncated or damaged?")
     return members[name]
 
 
 def _load_json(members: dict, name: str, path) -> dict:
+    raw = _member(members, name, path)
     try:
-        config = json.loads(_member(members, name, path).decode("utf-8"))
+        config = json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise DataError(f"{path}: {name} is not valid JSON: {type(error).__name__}: {error}") from None
     if not isinstance(config, dict):

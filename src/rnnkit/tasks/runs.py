@@ -73,7 +73,16 @@ def check_out_dir(out: str, task: str, overwrite: bool = False, refuse_finished:
     if refuse_finished and os.path.isfile(os.path.join(out, MODEL_NAME)) and not overwrite:
         raise ConfigError(f"{out} already holds a trained model ({os.path.join(out, MODEL_NAME)}); use another "
                           "--out, or --overwrite to replace it")
-    os.makedirs(out, exist_ok=True)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except (NotADirectoryError, FileExistsError):
+        raise ConfigError(f"--out {out}: a part of this path is a file, not a folder; give a folder for the "
+                          "model, report and plots") from None
+    except PermissionError:
+        raise ConfigError(f"--out {out}: no permission to create this folder; give a folder you can write "
+                          "to") from None
+    except OSError as error:
+        raise ConfigError(f"--out {out}: cannot create this folder ({error.strerror or error})") from None
 
 
 def saved_config(out: str, task: str, config_class):

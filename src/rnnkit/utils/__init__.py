@@ -1,5 +1,5 @@
-"""Helpers with Keras' names: ``to_categorical``, ``pad_sequences``, ``set_random_seed`` and
-``timeseries_dataset_from_array``, ``PyDataset`` (alias ``Sequence``).
+"""Helpers with Keras' names: ``to_categorical``, ``pad_sequences``, ``set_random_seed``,
+``timeseries_dataset_from_array``, ``PyDataset`` (alias ``Sequence``) and ``get_file``.
 
 >>> from rnnkit.utils import to_categorical
 >>> to_categorical([0, 2], num_classes=3)
@@ -8,8 +8,10 @@ array([[1., 0., 0.],
 """
 from rnnkit.random import set_random_seed
 from rnnkit.utils.categorical import to_categorical
+from rnnkit.utils.files import get_file
 from rnnkit.utils.py_dataset import PyDataset, Sequence
 from rnnkit.utils.sequences import pad_sequences
 from rnnkit.utils.timeseries import TimeseriesDataset, timeseries_dataset_from_array
 
-__all__ = ["PyDataset", "Sequence", "TimeseriesDataset", "pad_sequences", "set_random_seed", "timeseries_dataset_from_array", "to_categorical"]
+__all__ = ["PyDataset", "Sequence", "TimeseriesDataset", "get_file", "pad_sequences", "set_random_seed",
+           "timeseries_dataset_from_array", "to_categorical"]
