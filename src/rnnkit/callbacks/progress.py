@@ -224,7 +224,7 @@ class LiveLine:
     def render(self, logs) -> str:
         """The live line: as many whole metrics as fit, then a shorter bar, then less."""
         width = self.width()
-        count = f"{self.n}/{self.total}" if self.total is not None else f"{self.n}"
+        count = f"{self.n}/{self.total}" if self.total is not None else f"{self.n}/Unknown"  # Keras' word
         items = _items(logs)
         timing = self._timing()
         for bar in (self.BAR, 10, 0):
@@ -261,7 +261,7 @@ class LiveLine:
     def finish(self, logs=None, elapsed: float | None = None) -> None:
         """Replace the live line with the complete result, wrapped between metrics to the width."""
         elapsed = time.perf_counter() - self._start if elapsed is None else elapsed
-        count = f" {self.n}/{self.total}" if self.total is not None else ""
+        count = f" {self.n}/{self.total if self.total is not None else 'Unknown'}"
         lines = wrap_items(f"{self.description}{count} - {elapsed:.1f}s", _items(logs), self.width())
         self._write(lines[0])
         self.stream.write("".join("\n" + line for line in lines[1:]) + "\n")

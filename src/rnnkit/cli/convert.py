@@ -37,11 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pytorch-architecture", metavar="SPEC", default=None,
                         help="for a .safetensors input: the PyTorch modules in order, e.g. "
                              "'embedding:emb(mask_zero=true), lstm:rnn, linear:fc(activation=softmax)', JSON text, "
-                             "or a .json file holding it")
+                             "or a .json file holding it (default: the architecture stored in files rnnkit wrote; "
+                             "a single PyTorch module needs none)")
     parser.add_argument("--pytorch-prefixes", metavar="NAMES", default=None,
                         help="for a .safetensors output: the PyTorch module names, comma-separated, one per module "
                              "with weights (default: the rnnkit layer names)")
-    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="for an .onnx output: the ONNX opset")
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="for an .onnx output: the ONNX opset (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
 
 
