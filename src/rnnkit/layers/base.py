@@ -105,10 +105,60 @@ class Layer:
         return list(self._layers)
 
     # -------------------------------------------------------------------------------------- weights
-    def add_weight(self, name: str, shape, initializer="glorot_uniform", trainable: bool = True) -> Tensor:
-        """Create a weight Tensor with ``initializer``, register it and return it."""
-        value = initializers.get(initializer)(tuple(shape), self.dtype)
-        weight = Tensor(value, requires_grad=trainable, dtype=self.dtype)
+    def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
+                   regularizer=None, constraint=None, aggregation="none", overwrite_with_gradient=False,
+                   name=None) -> Tensor:
+        """Create a weight Tensor, register it and return it, with Keras 3's arguments.
+
+        Args:
+            shape: the weight's shape (default ``()``, a scalar); may be given as the first positional argument.
+            initializer: a name (``"glorot_uniform"``, ``"zeros"``, ``"uniform"``...), an ``rnnkit.initializers``
+                object or a callable ``(shape, dtype) -> array``; default ``"glorot_uniform"`` for float weights,
+                ``"zeros"`` otherwise.
+            dtype: default the layer's dtype.
+            trainable: whether training updates it.
+            name: the weight's name (keyword only, as Keras 3; shown as ``"layer_name/name"``).
+            autocast, aggregation, overwrite_with_gradient: accepted for Keras compatibility (no effect here).
+            regularizer, constraint: not supported: anything but None raises a ConfigError.
+
+        The rnnkit layers' own positional form ``add_weight("kernel", shape, initializer)`` (a name first) is
+        accepted too.
+
+        >>> layer = Layer(dtype="float64")
+        >>> w = layer.add_weight(shape=(2, 3), initializer="ones", name="kernel")
+        >>> w.name, w.shape, w.dtype.name, len(layer.weights)
+        ('layer/kernel', (2, 3), 'float64', 1)
+        """
+        if args and isinstance(args[0], str):  # rnnkit's internal form: (name, shape, initializer, trainable)
+            legacy = dict(zip(("name", "shape", "initializer", "trainable"), args))
+            if len(args) > 4 or (name is not None) or (shape is not None and "shape" in legacy):
+                raise ConfigError(f"add_weight{args!r}: give shape=, initializer= and name= as keywords")
+            name, shape = legacy["name"], legacy.get("shape", shape)
+            initializer = legacy.get("initializer", initializer)
+            trainable = legacy.get("trainable", trainable)
+        elif args:
+            if len(args) > 3:
+                raise ConfigError(f"add_weight() takes at most 3 positional arguments (shape, initializer, dtype); "
+                                  f"got {len(args)}")
+            given = dict(zip(("shape", "initializer", "dtype"), args))
+            for key, value in given.items():
+                if {"shape": shape, "initializer": initializer, "dtype": dtype}[key] is not None:
+                    raise ConfigError(f"add_weight(): {key} was given both positionally and as a keyword")
+            shape = given["shape"]
+            initializer = given.get("initializer", initializer)
+            dtype = given.get("dtype", dtype)
+        for argument, value in (("regularizer", regularizer), ("constraint", constraint)):
+            if value is not None:
+                raise ConfigError(f"add_weight(name={name!r}): {argument}={value!r} is not supported in rnnkit; "
+                                  f"expected None")
+        shape = () if shape is None else ((shape,) if isinstance(shape, int) else tuple(int(n) for n in shape))
+        dtype = np.dtype(self.dtype if dtype is None else (as_float_dtype(dtype) if _is_float(dtype) else dtype))
+        if initializer is None:
+            initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
+        value = initializers.get(initializer)(shape, dtype.name if dtype.kind == "f" else self.dtype)
+        trainable = bool(trainable) and dtype.kind == "f"
+        weight = Tensor(np.asarray(value).astype(dtype, copy=False), requires_grad=trainable, dtype=dtype)
+        name = name if name is not None else f"variable_{len(self._weights)}" if self._weights else "variable"
         weight.name = f"{self.name}/{name}"
         weight.trainable = trainable
         self._weights.append(weight)
@@ -266,6 +316,13 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def _is_float(dtype) -> bool:
+    try:
+        return np.dtype(dtype).kind == "f"
+    except TypeError:
+        return True  # let as_float_dtype name the bad value
 
 
 def string_array(array: np.ndarray) -> np.ndarray:

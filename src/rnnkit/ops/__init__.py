@@ -67,6 +67,35 @@ from rnnkit.ops.shape import (
     unstack,
 )
 
+# Keras 3's ``keras.ops`` names and signatures (rnnkit.ops.keras_names): new names, and supersets of the
+# functions above where a name existed (max/min with initial=, expand_dims with a tuple, power).
+from rnnkit.ops import keras_names  # noqa: E402
+from rnnkit.ops.keras_names import (  # noqa: E402
+    abs,
+    concatenate,
+    convert_to_tensor,
+    divide,
+    dot,
+    einsum,
+    expand_dims,
+    max,
+    maximum,
+    min,
+    minimum,
+    multiply,
+    negative,
+    ones,
+    ones_like,
+    power,
+    shape,
+    split,
+    square,
+    subtract,
+    where,
+    zeros,
+    zeros_like,
+)
+
 __all__ = [
     "absolute",
     "activations",
@@ -119,6 +148,10 @@ __all__ = [
     "transpose",
     "unbroadcast",
     "unstack",
+    # Keras 3 names (keras_names)
+    "abs", "concatenate", "convert_to_tensor", "divide", "dot", "einsum", "keras_names", "maximum", "min",
+    "minimum", "multiply", "negative", "ones", "ones_like", "shape", "split", "square", "subtract", "where",
+    "zeros", "zeros_like",
 ]
 
 

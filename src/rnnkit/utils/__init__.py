@@ -7,8 +7,10 @@ array([[1., 0., 0.],
        [0., 0., 1.]], dtype=float32)
 """
 from rnnkit.random import set_random_seed
+from rnnkit.saving.object_registration import register_keras_serializable  # also keras.utils' name
 from rnnkit.utils.categorical import to_categorical
 from rnnkit.utils.sequences import pad_sequences
 from rnnkit.utils.timeseries import TimeseriesDataset, timeseries_dataset_from_array
 
-__all__ = ["TimeseriesDataset", "pad_sequences", "set_random_seed", "timeseries_dataset_from_array", "to_categorical"]
+__all__ = ["TimeseriesDataset", "pad_sequences", "set_random_seed", "timeseries_dataset_from_array", "to_categorical",
+           "register_keras_serializable"]
