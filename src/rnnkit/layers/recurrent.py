@@ -113,7 +113,7 @@ class RNN(Layer):
                  unroll=False, batch_input_shape=None, zero_output_for_mask=False, **kwargs):
         layer_kwargs = {k: kwargs.pop(k) for k in _LAYER_ARGS if k in kwargs}
         if self.cell_class is None and isinstance(units, (list, tuple)):
-            units = StackedRNNCells(units)
+            units = StackedRNNCells(units, dtype=layer_kwargs.get("dtype") or getattr(units[0], "dtype", None))
         if self.cell_class is None and not isinstance(units, RecurrentCell):
             if isinstance(units, (int, float, str)) or units is None:
                 raise ConfigError(f"RNN expects a cell (SimpleRNNCell, LSTMCell, GRUCell, a user-defined cell or a "
