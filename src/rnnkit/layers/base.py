@@ -22,6 +22,7 @@ include theirs. ``parameters()`` and ``zero_grad()`` are the PyTorch spellings f
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from collections import defaultdict
 
@@ -74,6 +75,11 @@ class Layer:
 
     input_ndim: tuple | None = None
     supports_masking = False
+
+    def __new__(cls, *args, **kwargs):
+        layer = super().__new__(cls)
+        object.__setattr__(layer, "_auto_config", _auto_config(cls, args, kwargs))
+        return layer
 
     def __init__(self, name=None, dtype=None, trainable=True, input_shape=None, input_dim=None, **kwargs):
         if kwargs:
@@ -308,6 +314,13 @@ class Layer:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
         if self.input_shape_arg is not None:
             config["input_shape"] = list(self.input_shape_arg)
+        auto = self.__dict__.get("_auto_config")
+        if auto is not None and type(self).get_config is Layer.get_config:
+            # a user-defined layer without get_config(): its constructor arguments, as Keras 3's auto-config
+            takes_kwargs, parameters, arguments = auto
+            if not takes_kwargs:
+                config = {k: v for k, v in config.items() if k in parameters}
+            config.update(arguments)
         return config
 
     @classmethod
@@ -316,6 +329,33 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def _auto_config(cls, args, kwargs):
+    """``(takes **kwargs, parameter names, JSON-able constructor arguments)`` of a user-defined layer class, or
+    None (an rnnkit class, arguments that are not plain JSON values, or a signature that does not bind)."""
+    if cls.__module__.startswith("rnnkit.") or cls.get_config is not Layer.get_config:
+        return None
+    try:
+        signature = inspect.signature(cls.__init__)
+        bound = signature.bind(None, *args, **kwargs)
+        json.dumps([args, kwargs])
+    except (TypeError, ValueError):
+        return None
+    parameters = list(signature.parameters.values())[1:]
+    arguments = {}
+    for p in parameters:
+        if p.name not in bound.arguments:
+            continue
+        if p.kind is p.VAR_KEYWORD:
+            arguments.update(bound.arguments[p.name])
+        elif p.kind is p.VAR_POSITIONAL:
+            if bound.arguments[p.name]:
+                return None  # *args cannot be given back by name
+        else:
+            arguments[p.name] = bound.arguments[p.name]
+    takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in parameters)
+    return takes_kwargs, {p.name for p in parameters}, arguments
 
 
 def _is_float(dtype) -> bool:
