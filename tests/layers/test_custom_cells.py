@@ -411,3 +411,42 @@ def test_add_weight_takes_keras_arguments():
     assert len(layer.trainable_weights) == 2 and len(layer.non_trainable_weights) == 1
     with pytest.raises(ConfigError, match="regularizer='l2' is not supported"):
         layer.add_weight(shape=(2,), regularizer="l2")
+
+
+def test_built_in_cell_dropout_in_a_stack_is_one_mask_per_sequence():
+    """A built-in cell with dropout inside a stack: the same input keep-mask at every step of a sequence (Keras'
+    DropoutRNNCell), a new one for the next sequence."""
+    cell = GRUCell(3, dropout=0.5, seed=1)
+    layer = RNN([cell, MySimpleRNNCell(2)], return_sequences=True)
+    x = np.ones((4, 6, 8))
+    layer(x)
+    seen = []
+    original = cell.step
+
+    def spy(x_t, states):
+        seen.append(x_t.numpy().copy())
+        return original(x_t, states)
+
+    cell.step = spy
+    layer(x, training=True)
+    assert len(seen) == 6 and all(np.array_equal(s, seen[0]) for s in seen)
+    assert 0 < (seen[0] == 0).mean() < 1  # some features dropped, not all
+    layer(x, training=True)
+    assert not np.array_equal(seen[6], seen[0])  # a new sequence, a new mask
+
+
+def test_bidirectional_user_cell_equals_two_directions():
+    from rnnkit.layers import Bidirectional
+
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((B, T, D))
+    both = Bidirectional(RNN(MyGRUCell(3, dtype="float64"), return_sequences=True), dtype="float64")
+    forward = RNN(MyGRUCell(3, dtype="float64"), return_sequences=True)
+    backward = RNN(MyGRUCell(3, dtype="float64"), return_sequences=True, go_backwards=True)
+    both(x), forward(x), backward(x)
+    _randomize(both, rng)
+    weights = both.get_weights()
+    forward.set_weights(weights[:3])
+    backward.set_weights(weights[3:])
+    expected = np.concatenate([forward(x, mask=MASK).numpy(), backward(x, mask=MASK).numpy()[:, ::-1]], axis=-1)
+    np.testing.assert_allclose(both(x, mask=MASK).numpy(), expected, **TOL)

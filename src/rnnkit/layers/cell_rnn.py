@@ -165,6 +165,9 @@ def run(layer, sequences, states, mask, training: bool) -> tuple:
     per_step = [unstack(x, axis=1) for x in leaves]  # one node per input, not one per step
     order = range(steps - 1, -1, -1) if layer.go_backwards else range(steps)
     kwargs = {"training": training} if _takes_training(cell) else {}
+    reset = getattr(cell, "reset_dropout_mask", None)
+    if callable(reset):
+        reset()  # a new sequence: cells with dropout draw new masks (Keras' DropoutRNNCell protocol)
     outputs, previous = [], None
     for t in order:
         x_t = tree.pack_sequence_as(sequences, [parts[t] for parts in per_step])

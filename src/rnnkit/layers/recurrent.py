@@ -176,6 +176,16 @@ class RNN(Layer):
             self.cell._build_shape = step_shape
             self.cell.built = True
 
+    def fresh_copy(self, **overrides) -> "RNN":
+        """A new layer with this one's settings (``overrides`` replacing some) around a new, unbuilt copy of its
+        cell, made with the cell's own ``get_config`` / ``from_config`` (no registration needed): how
+        ``Bidirectional`` makes its two directions from ``RNN(user_cell)``."""
+        settings = dict(return_sequences=self.return_sequences, return_state=self.return_state,
+                        go_backwards=self.go_backwards, stateful=self.stateful, unroll=self.unroll,
+                        zero_output_for_mask=self.zero_output_for_mask, dtype=self.dtype)
+        settings.update(overrides)
+        return type(self)(_fresh_cell(self.cell), **settings)
+
     # ------------------------------------------------------------------- user-defined cells: nested inputs
     @staticmethod
     def _nested_shape(shape) -> bool:
@@ -355,3 +365,16 @@ class RNN(Layer):
 
             return cls(deserialize(config.pop("cell")), **config)
         return cls(**config)
+
+
+def _fresh_cell(cell):
+    """An unbuilt copy of ``cell`` (a stack copies each of its cells)."""
+    if isinstance(cell, StackedRNNCells):
+        return StackedRNNCells([_fresh_cell(c) for c in cell.cells], dtype=cell.dtype)
+    if isinstance(cell, Layer):
+        config = dict(cell.get_config())
+        config.pop("name", None)  # a new name, as a new layer gets
+        return type(cell).from_config(config)
+    import copy
+
+    return copy.deepcopy(cell)

@@ -2,7 +2,8 @@
 
 ``RNN([cell_1, cell_2])`` wraps the list in this class. Its states are a list with one entry per cell: that cell's
 state, or its list of states (``LSTMCell``: ``[h, c]``); its output is the last cell's. The cells may be built-in
-(``LSTMCell`` ...) or user-defined; the stack runs step by step (see ``rnnkit.layers.cell_rnn``).
+(``LSTMCell`` ...) or user-defined; the stack runs step by step (see ``rnnkit.layers.cell_rnn``). A built-in
+cell's ``dropout`` draws one input mask per sequence, as Keras (``reset_dropout_mask`` starts a new one).
 
 >>> import numpy as np
 >>> from rnnkit.layers import GRUCell, LSTMCell, RNN, StackedRNNCells
@@ -18,6 +19,7 @@ from __future__ import annotations
 from rnnkit import tree
 from rnnkit.errors import ConfigError
 from rnnkit.layers.base import Layer
+from rnnkit.layers.cells import RecurrentCell
 from rnnkit.layers.cell_rnn import _takes_training, check_cell, initial_states, state_shapes
 
 
@@ -47,6 +49,11 @@ class StackedRNNCells(Layer):
         for cell in cells:
             if isinstance(cell, Layer) and cell not in self._layers:
                 self._layers.append(cell)  # their weights are the stack's, in order
+        self._dropout_masks = {}  # built-in cell index -> its keep-mask for the current sequence
+
+    def reset_dropout_mask(self) -> None:
+        """Forget the built-in cells' dropout masks: the next step draws new ones (RNN calls this per sequence)."""
+        self._dropout_masks = {}
 
     @property
     def state_size(self) -> list:
@@ -75,9 +82,18 @@ class StackedRNNCells(Layer):
 
     def call(self, inputs, states, training=False):
         new_states = []
-        for cell, cell_states in zip(self.cells, states):
+        for index, (cell, cell_states) in enumerate(zip(self.cells, states)):
             nested = tree.is_nested(cell_states)
             cell_states = list(cell_states) if nested else [cell_states]
+            if isinstance(cell, RecurrentCell):  # one dropout mask per sequence, not per step
+                if index not in self._dropout_masks:
+                    self._dropout_masks[index] = cell.dropout_mask(inputs.shape[0], inputs.shape[1], training)
+                keep = self._dropout_masks[index]
+                cell_new = cell.step(inputs if keep is None else inputs * keep,
+                                     cell.as_states(cell_states, inputs.shape[0]))
+                inputs = cell_new[0]
+                new_states.append(cell_new if nested else cell_new[0])
+                continue
             kwargs = {"training": training} if _takes_training(cell) else {}
             inputs, cell_new = cell.call(inputs, cell_states, **kwargs)
             cell_new = list(cell_new) if tree.is_nested(cell_new) else [cell_new]
