@@ -402,11 +402,11 @@ def test_tree_matches_keras_tree():
 
 
 def test_add_weight_takes_keras_arguments():
-    layer = Layer(dtype="float64")
+    layer = Layer(name="probe", dtype="float64")
     w = layer.add_weight((2, 3), "ones")  # Keras 3: shape, initializer, dtype positionally
     assert w.shape == (2, 3) and w.dtype == np.float64 and np.all(w.numpy() == 1)
     v = layer.add_weight(shape=(4,), initializer="zeros", dtype="float32", trainable=False, name="count")
-    assert v.dtype == np.float32 and not v.requires_grad and v.name == "layer/count"
+    assert v.dtype == np.float32 and not v.requires_grad and v.name == "probe/count"
     assert layer.add_weight(name="scalar").shape == ()
     assert len(layer.trainable_weights) == 2 and len(layer.non_trainable_weights) == 1
     with pytest.raises(ConfigError, match="regularizer='l2' is not supported"):

@@ -130,10 +130,10 @@ class Layer:
         The rnnkit layers' own positional form ``add_weight("kernel", shape, initializer)`` (a name first) is
         accepted too.
 
-        >>> layer = Layer(dtype="float64")
+        >>> layer = Layer(name="probe", dtype="float64")
         >>> w = layer.add_weight(shape=(2, 3), initializer="ones", name="kernel")
         >>> w.name, w.shape, w.dtype.name, len(layer.weights)
-        ('layer/kernel', (2, 3), 'float64', 1)
+        ('probe/kernel', (2, 3), 'float64', 1)
         """
         if args and isinstance(args[0], str):  # rnnkit's internal form: (name, shape, initializer, trainable)
             legacy = dict(zip(("name", "shape", "initializer", "trainable"), args))
