@@ -450,3 +450,14 @@ def test_bidirectional_user_cell_equals_two_directions():
     backward.set_weights(weights[3:])
     expected = np.concatenate([forward(x, mask=MASK).numpy(), backward(x, mask=MASK).numpy()[:, ::-1]], axis=-1)
     np.testing.assert_allclose(both(x, mask=MASK).numpy(), expected, **TOL)
+
+
+def test_list_input_with_initial_states_keras_2_form():
+    """``layer([x, h0, c0])``: the items after x have the states' shapes, so they are initial states."""
+    rng = np.random.default_rng(12)
+    x, h0, c0 = rng.standard_normal((B, T, D)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    layer = RNN(MyLSTMCell(H, dtype="float64"), return_state=True)
+    expected = layer(x, initial_state=[h0, c0])
+    for a, b in zip(layer([x, h0, c0]), expected):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), **TOL)
+    assert not np.allclose(layer(x)[0].numpy(), expected[0].numpy())

@@ -14,6 +14,9 @@ sequence in one op. The layer adds what Keras' ``RNN`` adds, without copying any
 - ``return_sequences`` (``(B, T, H)`` instead of the last output ``(B, H)``) and ``return_state``
   (``[output, h]``, LSTM ``[output, h, c]``).
 
+``RNN(cell)`` with a user-defined cell (Keras' cell protocol) or a list of cells does not use a fused op: it runs
+the cell step by step on the autograd tape, with Keras' masking rules (``rnnkit.layers.cell_rnn``).
+
 Training over one long sequence (a text) with ``stateful=True``: ``rnnkit.text.stream_batches(ids, batch_size,
 seq_len)`` cuts it into ``batch_size`` parallel streams laid out so that row ``b`` of batch ``i+1`` continues row
 ``b`` of batch ``i``; fit with the same ``batch_size``, ``shuffle=False``, and the callback
