@@ -14,12 +14,13 @@ True
 """
 from rnnkit import ops  # noqa: F401  (binds Tensor operators)
 from rnnkit import callbacks, datasets, initializers, layers, losses, metrics, models, optimizers, utils  # noqa: F401
+from rnnkit import saving, tree  # noqa: F401
 from rnnkit.autograd import Tensor, no_grad
 from rnnkit.errors import RnnkitError
 from rnnkit.models import Input, Model, Sequential
 
 __all__ = [
     "Tensor", "no_grad", "RnnkitError", "Input", "Model", "Sequential", "callbacks", "datasets", "initializers",
-    "layers", "losses", "metrics", "models", "optimizers", "ops", "utils",
+    "layers", "losses", "metrics", "models", "optimizers", "ops", "saving", "tree", "utils",
 ]
 __version__ = "0.1.0"

@@ -36,6 +36,7 @@ from rnnkit.layers.recurrent import RNN
 from rnnkit.layers.registry import deserialize, register, serialize
 from rnnkit.layers.reshaping import Flatten, Permute, Reshape
 from rnnkit.layers.simple_rnn import SimpleRNN
+from rnnkit.layers.stacked_cells import StackedRNNCells
 from rnnkit.layers.spatial_dropout import SpatialDropout1D
 from rnnkit.layers.text_vectorization import TextVectorization
 from rnnkit.layers.time_distributed import RepeatVector, TimeDistributed
@@ -48,7 +49,7 @@ __all__ = [
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "BatchNormalization", "Reshape", "Permute", "Flatten",
     "Attention", "AdditiveAttention", "TimeDistributed", "RepeatVector", "Concatenate", "Add", "Dot", "Multiply",
     "GlobalAveragePooling1D", "GlobalMaxPooling1D", "SpatialDropout1D",
-    "InputLayer", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax", "Activation",
+    "InputLayer", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax", "Activation", "StackedRNNCells",
 ]
 
 

@@ -22,6 +22,7 @@ include theirs. ``parameters()`` and ``zero_grad()`` are the PyTorch spellings f
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from collections import defaultdict
 
@@ -77,6 +78,11 @@ class Layer:
     # bool and integer inputs are cast to the layer's float dtype, as Keras does (False: layers that read
     # integer ids, such as Embedding, and containers that leave the casting to the layers inside them)
     cast_integer_inputs = True
+
+    def __new__(cls, *args, **kwargs):
+        layer = super().__new__(cls)
+        object.__setattr__(layer, "_auto_config", _auto_config(cls, args, kwargs))
+        return layer
 
     def __init__(self, name=None, dtype=None, trainable=True, input_shape=None, input_dim=None, **kwargs):
         if kwargs:
@@ -140,10 +146,60 @@ class Layer:
         return [p.shape for p in value] if isinstance(value, (list, tuple)) else value.shape
 
     # -------------------------------------------------------------------------------------- weights
-    def add_weight(self, name: str, shape, initializer="glorot_uniform", trainable: bool = True) -> Tensor:
-        """Create a weight Tensor with ``initializer``, register it and return it."""
-        value = initializers.get(initializer)(tuple(shape), self.dtype)
-        weight = Tensor(value, requires_grad=trainable, dtype=self.dtype)
+    def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
+                   regularizer=None, constraint=None, aggregation="none", overwrite_with_gradient=False,
+                   name=None) -> Tensor:
+        """Create a weight Tensor, register it and return it, with Keras 3's arguments.
+
+        Args:
+            shape: the weight's shape (default ``()``, a scalar); may be given as the first positional argument.
+            initializer: a name (``"glorot_uniform"``, ``"zeros"``, ``"uniform"``...), an ``rnnkit.initializers``
+                object or a callable ``(shape, dtype) -> array``; default ``"glorot_uniform"`` for float weights,
+                ``"zeros"`` otherwise.
+            dtype: default the layer's dtype.
+            trainable: whether training updates it.
+            name: the weight's name (keyword only, as Keras 3; shown as ``"layer_name/name"``).
+            autocast, aggregation, overwrite_with_gradient: accepted for Keras compatibility (no effect here).
+            regularizer, constraint: not supported: anything but None raises a ConfigError.
+
+        The rnnkit layers' own positional form ``add_weight("kernel", shape, initializer)`` (a name first) is
+        accepted too.
+
+        >>> layer = Layer(name="probe", dtype="float64")
+        >>> w = layer.add_weight(shape=(2, 3), initializer="ones", name="kernel")
+        >>> w.name, w.shape, w.dtype.name, len(layer.weights)
+        ('probe/kernel', (2, 3), 'float64', 1)
+        """
+        if args and isinstance(args[0], str):  # rnnkit's internal form: (name, shape, initializer, trainable)
+            legacy = dict(zip(("name", "shape", "initializer", "trainable"), args))
+            if len(args) > 4 or (name is not None) or (shape is not None and "shape" in legacy):
+                raise ConfigError(f"add_weight{args!r}: give shape=, initializer= and name= as keywords")
+            name, shape = legacy["name"], legacy.get("shape", shape)
+            initializer = legacy.get("initializer", initializer)
+            trainable = legacy.get("trainable", trainable)
+        elif args:
+            if len(args) > 3:
+                raise ConfigError(f"add_weight() takes at most 3 positional arguments (shape, initializer, dtype); "
+                                  f"got {len(args)}")
+            given = dict(zip(("shape", "initializer", "dtype"), args))
+            for key, value in given.items():
+                if {"shape": shape, "initializer": initializer, "dtype": dtype}[key] is not None:
+                    raise ConfigError(f"add_weight(): {key} was given both positionally and as a keyword")
+            shape = given["shape"]
+            initializer = given.get("initializer", initializer)
+            dtype = given.get("dtype", dtype)
+        for argument, value in (("regularizer", regularizer), ("constraint", constraint)):
+            if value is not None:
+                raise ConfigError(f"add_weight(name={name!r}): {argument}={value!r} is not supported in rnnkit; "
+                                  f"expected None")
+        shape = () if shape is None else ((shape,) if isinstance(shape, int) else tuple(int(n) for n in shape))
+        dtype = np.dtype(self.dtype if dtype is None else (as_float_dtype(dtype) if _is_float(dtype) else dtype))
+        if initializer is None:
+            initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
+        value = initializers.get(initializer)(shape, dtype.name if dtype.kind == "f" else self.dtype)
+        trainable = bool(trainable) and dtype.kind == "f"
+        weight = Tensor(np.asarray(value).astype(dtype, copy=False), requires_grad=trainable, dtype=dtype)
+        name = name if name is not None else f"variable_{len(self._weights)}" if self._weights else "variable"
         weight.name = f"{self.name}/{name}"
         weight.trainable = trainable
         self._weights.append(weight)
@@ -298,6 +354,13 @@ class Layer:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
         if self.input_shape_arg is not None:
             config["input_shape"] = list(self.input_shape_arg)
+        auto = self.__dict__.get("_auto_config")
+        if auto is not None and type(self).get_config is Layer.get_config:
+            # a user-defined layer without get_config(): its constructor arguments, as Keras 3's auto-config
+            takes_kwargs, parameters, arguments = auto
+            if not takes_kwargs:
+                config = {k: v for k, v in config.items() if k in parameters}
+            config.update(arguments)
         return config
 
     @classmethod
@@ -306,6 +369,40 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def _auto_config(cls, args, kwargs):
+    """``(takes **kwargs, parameter names, JSON-able constructor arguments)`` of a user-defined layer class, or
+    None (an rnnkit class, arguments that are not plain JSON values, or a signature that does not bind)."""
+    if cls.__module__.startswith("rnnkit.") or cls.get_config is not Layer.get_config:
+        return None
+    try:
+        signature = inspect.signature(cls.__init__)
+        bound = signature.bind(None, *args, **kwargs)
+        json.dumps([args, kwargs])
+    except (TypeError, ValueError):
+        return None
+    parameters = list(signature.parameters.values())[1:]
+    arguments = {}
+    for p in parameters:
+        if p.name not in bound.arguments:
+            continue
+        if p.kind is p.VAR_KEYWORD:
+            arguments.update(bound.arguments[p.name])
+        elif p.kind is p.VAR_POSITIONAL:
+            if bound.arguments[p.name]:
+                return None  # *args cannot be given back by name
+        else:
+            arguments[p.name] = bound.arguments[p.name]
+    takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in parameters)
+    return takes_kwargs, {p.name for p in parameters}, arguments
+
+
+def _is_float(dtype) -> bool:
+    try:
+        return np.dtype(dtype).kind == "f"
+    except TypeError:
+        return True  # let as_float_dtype name the bad value
 
 
 def string_array(array: np.ndarray) -> np.ndarray:

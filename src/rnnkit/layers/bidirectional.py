@@ -62,6 +62,15 @@ class Bidirectional(Layer):
             kwargs.setdefault("input_shape", layer.input_shape_arg)  # Keras: a first layer's wrapper takes it
         super().__init__(**kwargs)
         self.merge_mode = merge_mode
+        if not layer._fused:  # RNN(user-defined cell): copies through the cell's own config, no registry needed
+            object.__setattr__(self, "_layer_spec", None)
+            object.__setattr__(self, "_template", layer)
+            self.forward_layer = layer.fresh_copy(name=f"forward_{layer.name}", dtype=self.dtype)
+            self.backward_layer = layer.fresh_copy(name=f"backward_{layer.name}", dtype=self.dtype,
+                                                   go_backwards=not layer.go_backwards)
+            self.return_sequences, self.return_state, self.stateful = (layer.return_sequences, layer.return_state,
+                                                                      layer.stateful)
+            return
         config = layer.get_config()
         config.pop("input_shape", None)
         object.__setattr__(self, "_layer_spec", {"class_name": type(layer).__name__, "config": config})
@@ -130,7 +139,14 @@ class Bidirectional(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(layer=dict(self._layer_spec), merge_mode=self.merge_mode)
+        if self._layer_spec is None:  # a user cell: saved under its registered name (an error if it has none)
+            from rnnkit.layers.registry import serialize
+
+            spec = serialize(self._template)
+            spec["config"].pop("input_shape", None)
+        else:
+            spec = dict(self._layer_spec)
+        config.update(layer=spec, merge_mode=self.merge_mode)
         return config
 
     @classmethod

@@ -14,6 +14,9 @@ sequence in one op. The layer adds what Keras' ``RNN`` adds, without copying any
 - ``return_sequences`` (``(B, T, H)`` instead of the last output ``(B, H)``) and ``return_state``
   (``[output, h]``, LSTM ``[output, h, c]``).
 
+``RNN(cell)`` with a user-defined cell (Keras' cell protocol) or a list of cells does not use a fused op: it runs
+the cell step by step on the autograd tape, with Keras' masking rules (``rnnkit.layers.cell_rnn``).
+
 Training over one long sequence (a text) with ``stateful=True``: ``rnnkit.text.stream_batches(ids, batch_size,
 seq_len)`` cuts it into ``batch_size`` parallel streams laid out so that row ``b`` of batch ``i+1`` continues row
 ``b`` of batch ``i``; fit with the same ``batch_size``, ``shuffle=False``, and the callback
@@ -44,9 +47,12 @@ import numpy as np
 
 from rnnkit.autograd import Tensor
 from rnnkit.errors import ConfigError, ShapeError
+from rnnkit import tree
+from rnnkit.layers import cell_rnn
 from rnnkit.layers.arguments import as_mask
 from rnnkit.layers.base import Layer, snake_case
 from rnnkit.layers.cells import RecurrentCell
+from rnnkit.layers.stacked_cells import StackedRNNCells
 from rnnkit.ops import concat, flip
 
 _LAYER_ARGS = ("name", "dtype", "trainable", "input_shape", "input_dim")
@@ -73,14 +79,18 @@ class RNN(Layer):
     ``RNN(cell)`` wrapper when given a cell instance.
 
     Args:
-        units: size of the hidden state ``H`` (subclasses), or a ``SimpleRNNCell`` / ``LSTMCell`` / ``GRUCell``
-            for ``RNN(cell)``.
+        units: size of the hidden state ``H`` (subclasses), or for ``RNN(cell)`` a cell: ``SimpleRNNCell`` /
+            ``LSTMCell`` / ``GRUCell`` (run by their fused sequence ops), any object following Keras' cell
+            protocol (run step by step on the tape, see ``rnnkit.layers.cell_rnn``), or a list of cells
+            (stacked, ``StackedRNNCells``).
         return_sequences: return the whole output sequence ``(B, T, H)`` (default: the last output ``(B, H)``).
         return_state: also return the final states: ``[output, h]`` (LSTM ``[output, h, c]``).
         go_backwards: process the sequence from its end; the output sequence comes back reversed.
         stateful: keep the final states of a call as the initial states of the next (fixed batch size); for a
             long text see ``rnnkit.text.stream_batches`` and the example at the top of this module.
-        unroll: accepted for Keras compatibility and ignored (the loop is always a fused op).
+        unroll: accepted for Keras compatibility and ignored (the loop is a fused op, or a Python loop).
+        zero_output_for_mask: user-defined cells only: masked steps output zeros instead of the previous
+            step's output (Keras' default False). The built-in fused cells always output zeros there.
         batch_input_shape: ``(batch, time, features)`` as Keras 2 stateful layers take it: fixes the batch size.
         **kwargs: the cell's arguments (activation, initializers, dropout, seed, ...) and the Layer's.
 
@@ -103,16 +113,21 @@ class RNN(Layer):
     supports_masking = True
 
     def __init__(self, units, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
-                 unroll=False, batch_input_shape=None, **kwargs):
+                 unroll=False, batch_input_shape=None, zero_output_for_mask=False, **kwargs):
         layer_kwargs = {k: kwargs.pop(k) for k in _LAYER_ARGS if k in kwargs}
-        given_cell = units if isinstance(units, RecurrentCell) else None
-        if self.cell_class is None and given_cell is None:
-            raise ConfigError(f"RNN expects a cell (SimpleRNNCell, LSTMCell, GRUCell) as first argument; got {units!r}")
+        if self.cell_class is None and isinstance(units, (list, tuple)):
+            units = StackedRNNCells(units, dtype=layer_kwargs.get("dtype") or getattr(units[0], "dtype", None))
+        if self.cell_class is None and not isinstance(units, RecurrentCell):
+            if isinstance(units, (int, float, str)) or units is None:
+                raise ConfigError(f"RNN expects a cell (SimpleRNNCell, LSTMCell, GRUCell, a user-defined cell or a "
+                                  f"list of cells) as first argument; got {units!r}")
+            cell_rnn.check_cell(units, type(self).__name__)
+        given_cell = units if self.cell_class is None or isinstance(units, RecurrentCell) else None
         if given_cell is not None:
             if self.cell_class is not None or kwargs:
                 raise ConfigError(f"{type(self).__name__}: a cell instance is only accepted by RNN(cell), with the "
                                   f"cell's arguments given to the cell; got extra arguments {sorted(kwargs)}")
-            layer_kwargs.setdefault("dtype", given_cell.dtype)
+            layer_kwargs.setdefault("dtype", getattr(given_cell, "dtype", None))
         if batch_input_shape is not None:
             layer_kwargs.setdefault("input_shape", tuple(batch_input_shape[1:]))
         super().__init__(**layer_kwargs)
@@ -121,8 +136,10 @@ class RNN(Layer):
         self.go_backwards = bool(go_backwards)
         self.stateful = bool(stateful)
         self.unroll = bool(unroll)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+        self._fused = given_cell is None or isinstance(given_cell, RecurrentCell)  # else: step by step on the tape
         if given_cell is not None:
-            if given_cell.dtype != self.dtype:
+            if getattr(given_cell, "dtype", self.dtype) != self.dtype:
                 raise ConfigError(f"RNN: the cell's dtype {given_cell.dtype!r} differs from the layer's {self.dtype!r}")
             self.cell = given_cell
         else:
@@ -142,6 +159,8 @@ class RNN(Layer):
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {key!r}")
 
     def build(self, input_shape):
+        if not self._fused:
+            return self._build_cell(input_shape)
         step_shape = input_shape[:1] + input_shape[2:]  # (B, D): one time step
         if self.cell.built:  # RNN(cell) with a cell already used on its own
             self.cell._check_same_features(step_shape)
@@ -150,8 +169,101 @@ class RNN(Layer):
         self.cell._build_shape = step_shape
         self.cell.built = True
 
+    def _build_cell(self, input_shape):
+        if self._nested_shape(input_shape):  # nested sequences: each (B, T, ...) -> (B, ...)
+            step_shape = type(input_shape)(tuple(s[:1]) + tuple(s[2:]) for s in input_shape)
+        else:
+            step_shape = tuple(input_shape[:1]) + tuple(input_shape[2:])  # (B, ...): one time step
+        if isinstance(self.cell, Layer) and not self.cell.built:
+            self.cell.build(step_shape)
+            self.cell._build_shape = step_shape
+            self.cell.built = True
+
+    def fresh_copy(self, **overrides) -> "RNN":
+        """A new layer with this one's settings (``overrides`` replacing some) around a new, unbuilt copy of its
+        cell, made with the cell's own ``get_config`` / ``from_config`` (no registration needed): how
+        ``Bidirectional`` makes its two directions from ``RNN(user_cell)``."""
+        settings = dict(return_sequences=self.return_sequences, return_state=self.return_state,
+                        go_backwards=self.go_backwards, stateful=self.stateful, unroll=self.unroll,
+                        zero_output_for_mask=self.zero_output_for_mask, dtype=self.dtype)
+        settings.update(overrides)
+        return type(self)(_fresh_cell(self.cell), **settings)
+
+    # ------------------------------------------------------------------- user-defined cells: nested inputs
+    @staticmethod
+    def _nested_shape(shape) -> bool:
+        return bool(shape) and isinstance(shape[0], (tuple, list))
+
+    def _split_inputs(self, inputs):
+        """``(sequences, initial_states or None)`` of a list input: ``[x, *initial_states]`` as Keras 2, or for a
+        user-defined cell a tuple of sequences (nested input) when the items after the first are not the
+        cell's states."""
+        if not isinstance(inputs, (list, tuple)):
+            return inputs, None
+        if self._fused or len(inputs) < 2:
+            return inputs[0], (list(inputs[1:]) or None)
+        first = inputs[0]
+        batch = np.shape(first)[0]
+        try:
+            zeros = tree.flatten(cell_rnn.initial_states(self.cell, batch, self.dtype))
+        except Exception:  # noqa: BLE001  (a cell whose state_size cannot make zeros: not the state form)
+            zeros = []
+        rest = list(inputs[1:])
+        if len(rest) == len(zeros) and all(np.shape(r) == z.shape for r, z in zip(rest, zeros)):
+            return first, rest
+        return inputs, None
+
+    def _input_shape_of(self, inputs) -> tuple:
+        if self._fused or not isinstance(inputs, (list, tuple)):
+            return Layer._input_shape_of(inputs)
+        sequences, _ = self._split_inputs(inputs)
+        if isinstance(sequences, (list, tuple)):
+            return type(sequences)(tuple(s.shape) for s in sequences)
+        return tuple(sequences.shape)
+
+    def _check_rank(self, shape: tuple) -> None:
+        if not self._nested_shape(shape):
+            return super()._check_rank(shape)
+        for item in shape:
+            if len(item) < 3 or tuple(item[:2]) != tuple(shape[0][:2]):
+                raise ShapeError(f"layer {self.name!r}: nested input sequences must each have shape (batch, time, "
+                                 f"...) with the same batch and time; got shapes {list(shape)}")
+
+    def _check_same_features(self, shape: tuple) -> None:
+        if not self._nested_shape(shape) and not self._nested_shape(self._build_shape or ()):
+            return super()._check_same_features(shape)
+        self._check_rank(shape)
+        built = self._build_shape
+        if [tuple(s[2:]) for s in built] != [tuple(s[2:]) for s in shape]:
+            raise ShapeError(f"layer {self.name!r} was built for input sequences of shapes {list(built)}; got "
+                             f"{list(shape)}")
+
+    def _call_cell(self, inputs, mask, training, initial_state):
+        sequences, given = self._split_inputs(inputs)
+        if given and initial_state is None:
+            initial_state = given
+        first = tree.flatten(sequences)[0]
+        if mask is None:
+            mask = next((x._keras_mask for x in tree.flatten(sequences) if x._keras_mask is not None), None)
+        batch = first.shape[0]
+        if self.stateful:
+            self._check_state_batch(batch)
+        if initial_state is not None:
+            states = cell_rnn.given_states(self, initial_state, batch)
+        elif self.stateful and self.states is not None:
+            states = self.states
+        else:
+            states = cell_rnn.initial_states(self.cell, batch, self.dtype)
+        last, sequence, final = cell_rnn.run(self, sequences, states, mask, training)
+        if self.stateful:
+            self.states = tree.map_structure(lambda s: Tensor(s.data.copy(), dtype=s.dtype), final)
+        output = sequence if self.return_sequences else last
+        return [output, *final] if self.return_state else output
+
     # ----------------------------------------------------------------------------------------------- call
     def call(self, inputs, mask=None, training=False, initial_state=None):
+        if not self._fused:
+            return self._call_cell(inputs, mask, training, initial_state)
         if isinstance(inputs, (list, tuple)):
             inputs, *given = inputs
             if given and initial_state is None:
@@ -179,10 +291,20 @@ class RNN(Layer):
 
     def compute_mask(self, inputs, mask=None):
         if isinstance(inputs, (list, tuple)) and mask is None:
-            mask = inputs[0]._keras_mask
+            mask = tree.flatten(inputs)[0]._keras_mask
         return mask if self.return_sequences else None
 
     # --------------------------------------------------------------------------------------------- states
+    def _check_state_batch(self, batch: int) -> None:
+        if self._state_batch is None:
+            self._state_batch = batch
+        elif batch != self._state_batch:
+            raise ShapeError(
+                f"stateful layer {self.name!r} was used with batch size {self._state_batch}; got batch size "
+                f"{batch}. A stateful RNN needs the same batch size on every call (samples of a batch "
+                "continue the sequences of the previous batch)"
+            )
+
     def _initial_states(self, batch: int, initial_state) -> list:
         if self.stateful:
             if self._state_batch is None:
@@ -206,20 +328,27 @@ class RNN(Layer):
         if states is None:
             self.states = None  # zeros at the next call
             return
-        batch = np.shape(states[0] if isinstance(states, (list, tuple)) else states)[0]
+        batch = np.shape(tree.flatten(states)[0])[0]
         if self._state_batch is not None and batch != self._state_batch:
             raise ShapeError(
                 f"stateful layer {self.name!r} has batch size {self._state_batch}; reset_states() got states "
                 f"with batch size {batch}"
             )
         self._state_batch = batch
+        if not self._fused:
+            self.states = tree.map_structure(lambda s: Tensor(s.data.copy(), dtype=s.dtype),
+                                             cell_rnn.given_states(self, states, batch))
+            return
         self.states = [Tensor(s.data.copy(), dtype=s.dtype) for s in self.cell.as_states(states, batch, self.name)]
 
     # --------------------------------------------------------------------------------------------- config
     def get_config(self) -> dict:
         config = super().get_config()
-        if self.cell_class is None:  # RNN(cell): the cell is saved whole
-            config["cell"] = {"class_name": type(self.cell).__name__, "config": self.cell.get_config()}
+        if self.cell_class is None:  # RNN(cell): the cell is saved whole (a user cell under its registered name)
+            from rnnkit.layers.registry import serialize
+
+            config["cell"] = serialize(self.cell)
+            config["zero_output_for_mask"] = self.zero_output_for_mask
         else:
             cell_config = self.cell.get_config()
             for key in ("name", "trainable", "dtype"):
@@ -239,3 +368,16 @@ class RNN(Layer):
 
             return cls(deserialize(config.pop("cell")), **config)
         return cls(**config)
+
+
+def _fresh_cell(cell):
+    """An unbuilt copy of ``cell`` (a stack copies each of its cells)."""
+    if isinstance(cell, StackedRNNCells):
+        return StackedRNNCells([_fresh_cell(c) for c in cell.cells], dtype=cell.dtype)
+    if isinstance(cell, Layer):
+        config = dict(cell.get_config())
+        config.pop("name", None)  # a new name, as a new layer gets
+        return type(cell).from_config(config)
+    import copy
+
+    return copy.deepcopy(cell)

@@ -2,7 +2,9 @@
 
 ``serialize(layer)`` gives ``{"class_name": ..., "config": layer.get_config()}``; ``deserialize`` looks the
 class name up in the table and calls ``from_config``. A saved model can therefore only ever create the layer
-classes listed here (and those added with ``register``, such as ``Sequential``): opening a file runs no code.
+classes listed here (and those added with ``register``, such as ``Sequential``), and user-defined classes
+registered with ``rnnkit.saving.register_keras_serializable`` (stored as ``"package>Name"``): opening a file runs
+no code.
 
 >>> from rnnkit.layers import LSTM, serialize, deserialize
 >>> spec = serialize(LSTM(8, return_sequences=True, name="encoder"))
@@ -43,6 +45,7 @@ from rnnkit.layers.input_layer import InputLayer
 from rnnkit.layers.recurrent import RNN
 from rnnkit.layers.reshaping import Flatten, Permute, Reshape
 from rnnkit.layers.simple_rnn import SimpleRNN
+from rnnkit.layers.stacked_cells import StackedRNNCells
 from rnnkit.layers.spatial_dropout import SpatialDropout1D
 from rnnkit.layers.text_vectorization import TextVectorization
 from rnnkit.layers.time_distributed import RepeatVector, TimeDistributed
@@ -51,7 +54,7 @@ _TABLE: dict[str, type] = {
     cls.__name__: cls
     for cls in (
         Dense, Embedding, Dropout, Masking,  # core
-        RNN, SimpleRNN, LSTM, GRU, Bidirectional, SimpleRNNCell, LSTMCell, GRUCell,  # recurrent
+        RNN, SimpleRNN, LSTM, GRU, Bidirectional, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells,  # recurrent
         Conv1D, Conv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,  # convolution
         GlobalAveragePooling2D, GlobalMaxPooling2D, BatchNormalization, Reshape, Permute, Flatten,
         TextVectorization, GlobalAveragePooling1D, GlobalMaxPooling1D, SpatialDropout1D,  # text
@@ -77,20 +80,42 @@ def known_classes() -> list:
 
 
 def serialize(layer: Layer) -> dict:
-    """``{"class_name": ..., "config": ...}`` for a layer of a registered class."""
-    name = type(layer).__name__
-    if _TABLE.get(name) is not type(layer):
-        raise ConfigError(f"cannot serialize layer of unregistered class {name!r}; known: {known_classes()}")
-    return {"class_name": name, "config": layer.get_config()}
+    """``{"class_name": ..., "config": ...}`` for a layer of a built-in or registered class (a user class under
+    its ``"package>Name"``)."""
+    from rnnkit.saving.object_registration import get_registered_name, get_registered_object
+
+    cls = type(layer)
+    name = get_registered_name(cls)
+    if _TABLE.get(name) is not cls and get_registered_object(name) is not cls:
+        raise ConfigError(
+            f"cannot serialize layer {getattr(layer, 'name', layer)!r} of class {cls.__name__!r}: it is not "
+            f"registered. Decorate the class with @rnnkit.saving.register_keras_serializable(package=\"my_package\") "
+            f"(it then saves as \"my_package>{cls.__name__}\"); built-in classes: {known_classes()}")
+    config = layer.get_config()
+    if not isinstance(config, dict):
+        raise ConfigError(f"{cls.__name__}.get_config() must return a dict; got {type(config).__name__}")
+    return {"class_name": name, "config": config}
 
 
 def deserialize(spec) -> Layer:
     """The layer described by ``spec`` (from :func:`serialize`); ConfigError for unknown or malformed specs."""
     if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
         raise ConfigError(f"a layer spec must be a dict with a string 'class_name'; got {spec!r:.200}")
-    cls = _TABLE.get(spec["class_name"])
+    from rnnkit.saving.object_registration import get_registered_object
+
+    name = spec["class_name"]
+    cls = _TABLE.get(name) or get_registered_object(name)
     if cls is None:
-        raise ConfigError(f"unknown layer class {spec['class_name']!r}; expected one of {known_classes()}")
+        if ">" in name:
+            package, _, short = name.partition(">")
+            raise ConfigError(
+                f"unknown layer class {name!r}: a user-defined class registered when the model was saved. Before "
+                f"loading, run (import) the code that defines it, decorated with "
+                f"@rnnkit.saving.register_keras_serializable(package={package!r}"
+                f"{'' if short.isidentifier() else f', name={short!r}'}), or pass "
+                f"custom_objects={{{name!r}: {short}}} to rnnkit.saving.load_model")
+        raise ConfigError(f"unknown layer class {name!r}; expected one of {known_classes()}, or a class registered "
+                          "with rnnkit.saving.register_keras_serializable")
     config = spec.get("config", {})
     if not isinstance(config, dict):
         raise ConfigError(f"the config of a {spec['class_name']} spec must be a dict; got {type(config).__name__}")

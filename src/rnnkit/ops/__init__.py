@@ -36,7 +36,6 @@ from rnnkit.ops.elementwise import (
     log,
     mul,
     neg,
-    power,
     sqrt,
     sub,
     unbroadcast,
@@ -51,12 +50,10 @@ from rnnkit.ops.conv import conv1d, conv2d
 from rnnkit.ops.matmul import matmul
 from rnnkit.ops.normalization import batch_norm
 from rnnkit.ops.pooling import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
-from rnnkit.ops.reductions import max_ as max  # rnnkit.ops.max, as np.max
 from rnnkit.ops.reductions import mean
 from rnnkit.ops.reductions import sum_ as sum  # rnnkit.ops.sum, as np.sum
 from rnnkit.ops.shape import (
     concat,
-    expand_dims,
     flip,
     getitem,
     reshape,
@@ -65,6 +62,36 @@ from rnnkit.ops.shape import (
     take,
     transpose,
     unstack,
+)
+
+# Keras 3's ``keras.ops`` names and signatures (rnnkit.ops.keras_names): new names, and supersets of the
+# internal functions where a name existed (max with initial=, expand_dims with a tuple of axes, power with an
+# array exponent); ``sum`` and ``mean`` stay the reductions' own.
+from rnnkit.ops import keras_names  # noqa: E402
+from rnnkit.ops.keras_names import (  # noqa: E402
+    abs,
+    concatenate,
+    convert_to_tensor,
+    divide,
+    dot,
+    einsum,
+    expand_dims,
+    max,
+    maximum,
+    min,
+    minimum,
+    multiply,
+    negative,
+    ones,
+    ones_like,
+    power,
+    shape,
+    split,
+    square,
+    subtract,
+    where,
+    zeros,
+    zeros_like,
 )
 
 __all__ = [
@@ -119,6 +146,10 @@ __all__ = [
     "transpose",
     "unbroadcast",
     "unstack",
+    # Keras 3 names (keras_names)
+    "abs", "concatenate", "convert_to_tensor", "divide", "dot", "einsum", "keras_names", "maximum", "min",
+    "minimum", "multiply", "negative", "ones", "ones_like", "shape", "split", "square", "subtract", "where",
+    "zeros", "zeros_like",
 ]
 
 
