@@ -10,15 +10,15 @@ batch (a mean over the samples, as in training). A plain RNN's ``dh_0`` is order
 >>> import numpy as np
 >>> from rnnkit.layers import Dense, SimpleRNN
 >>> from rnnkit.models import Sequential
->>> model = Sequential([SimpleRNN(8), Dense(1)])
+>>> model = Sequential([SimpleRNN(8, name="rnn"), Dense(1, name="out")])
 >>> model.compile(optimizer="sgd", loss="mse")
 >>> rng = np.random.default_rng(0)
 >>> flow = gradient_flow(model, rng.normal(size=(4, 30, 2)), rng.normal(size=(4, 1)))
 >>> layer = flow.layers[0]
 >>> layer.name, layer.h.shape, layer.x.shape, bool(layer.decay() < 1e-2)
-('simple_rnn', (30,), (30,), True)
+('rnn', (30,), (30,), True)
 >>> sorted(flow.weight_norms)[:2]
-['dense/bias', 'dense/kernel']
+['out/bias', 'out/kernel']
 """
 from __future__ import annotations
 

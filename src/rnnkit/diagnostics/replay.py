@@ -16,7 +16,7 @@ replace this one: see :class:`StepGradientSource`.
 >>> import numpy as np
 >>> from rnnkit.layers import Dense, GRU
 >>> from rnnkit.models import Sequential
->>> model = Sequential([GRU(3, return_sequences=True), Dense(1)])
+>>> model = Sequential([GRU(3, return_sequences=True, name="gru"), Dense(1)])
 >>> x = np.random.default_rng(0).normal(size=(2, 4, 5))
 >>> fused = model(x).numpy()
 >>> source = ReplaySource()
