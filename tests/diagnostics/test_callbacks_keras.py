@@ -123,7 +123,7 @@ def read_events(folder):
 def test_tensorboard_scalars_histograms_and_images_read_back_by_tensorboard(tmp_path):
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(40, 6, 2)), rng.normal(size=(40, 1))
-    model = Sequential([SimpleRNN(3, name="rnn"), Dense(1, name="out")])
+    model = Sequential([SimpleRNN(3, name="rnn"), Dense(1, name="out")], name="seq")
     model.compile(optimizer="adam", loss="mse", metrics=["mae"])
     board = TensorBoard(tmp_path / "logs", histogram_freq=2, update_freq=3, write_images=True,
                         gradient_flow_data=(x[:8], y[:8]))
@@ -142,16 +142,16 @@ def test_tensorboard_scalars_histograms_and_images_read_back_by_tensorboard(tmp_
     assert [e.step for e in validation.Scalars("evaluation_loss_vs_iterations")] == [3, 6, 9]
     # histograms at epochs 0 and 2 (histogram_freq=2): weights and their gradients
     tags = train.Tags()
-    assert "rnn/simple_rnn_cell/kernel/histogram" in tags["histograms"]
-    weights = train.Histograms("out/kernel/histogram")
+    assert "seq/rnn/simple_rnn_cell/kernel/histogram" in tags["histograms"]
+    weights = train.Histograms("seq/out/kernel/histogram")
     assert [e.step for e in weights] == [0, 2]
     assert weights[-1].histogram_value.num == 3  # three numbers in the (3, 1) kernel
     assert weights[-1].histogram_value.min == pytest.approx(float(model.layers[1].kernel.data.min()), rel=1e-6)
-    assert [e.step for e in train.Histograms("out/bias/gradient")] == [0, 2]
+    assert [e.step for e in train.Histograms("seq/out/bias/gradient")] == [0, 2]
     # images: the weights and the gradient flow
     flow = train.Images("gradient_flow")
     assert [e.step for e in flow] == [0, 2] and flow[0].width > 300 and flow[0].height > 200
-    assert "out/kernel/image" in tags["images"]
+    assert "seq/out/kernel/image" in tags["images"]
     assert "keras" in str(tags)  # the model config as text (write_graph)
 
 

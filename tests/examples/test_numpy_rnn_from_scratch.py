@@ -39,12 +39,12 @@ def rnnkit_gradients(rnn, inputs, targets):
 @pytest.mark.parametrize("sizes", [(3, 5, 2), (2, 4, 4)])  # (4, 4): outputs and hidden states of one size
 def test_gradients_equal_rnnkit_simple_rnn(example, sizes):
     rng = np.random.default_rng(sum(sizes))
-    D, H, O = sizes
-    rnn = example["RNN"](D, H, O, rng=rng)
+    D, H, K = sizes  # input, hidden, output sizes
+    rnn = example["RNN"](D, H, K, rng=rng)
     for name in ("Wxh", "Whh", "Why", "bh", "by"):  # larger weights than the 0.01 start: a harder check
         setattr(rnn, name, rng.normal(scale=0.5, size=getattr(rnn, name).shape))
     inputs = [rng.normal(size=(D, 1)) for _ in range(7)]
-    targets = [rng.normal(size=(O, 1)) for _ in range(7)]
+    targets = [rng.normal(size=(K, 1)) for _ in range(7)]
     outputs = rnn.forward(inputs)
     loss, out, expected = rnnkit_gradients(rnn, inputs, targets)
     np.testing.assert_allclose(np.hstack(outputs).T, out, rtol=1e-12, atol=1e-12)
@@ -54,8 +54,8 @@ def test_gradients_equal_rnnkit_simple_rnn(example, sizes):
     for name, grad in expected.items():
         np.testing.assert_allclose(grads[name], grad, rtol=1e-10, atol=1e-12, err_msg=name)
         np.testing.assert_allclose(getattr(rnn, name), before[name] - 0.1 * grad, rtol=1e-12, err_msg=name)
-    if H == O:  # the seed's mistake (outputs where the hidden states belong) gives other gradients
-        rnn_seed = example["RNN"](D, H, O)
+    if H == K:  # the seed's mistake (outputs where the hidden states belong) gives other gradients
+        rnn_seed = example["RNN"](D, H, K)
         for name in before:
             setattr(rnn_seed, name, before[name].copy())
         rnn_seed.forward(inputs)

@@ -5,8 +5,8 @@ Written through ``tensorboardX`` (extra ``rnnkit[tensorboard]``), read by ``tens
 - ``LOG_DIR/train``: ``epoch_<name>`` per epoch (step = epoch, 0-based) for the training logs and
   ``epoch_learning_rate``; with ``update_freq="batch"`` or an integer N, also ``batch_<name>`` every N
   training batches (step = batches since the start of ``fit``, from 1); every ``histogram_freq`` epochs the
-  histogram of each weight (``<weight name>/histogram``), of its gradient on the epoch's last training batch
-  (``<weight name>/gradient``, an rnnkit addition), the weights as images with ``write_images`` (scaled to
+  histogram of each weight (``<model name>/<weight name>/histogram``, as Keras' weight paths), of its gradient
+  on the epoch's last training batch (``.../gradient``, an rnnkit addition), the weights as images with ``write_images`` (scaled to
   [0, 1]), and, given ``gradient_flow_data=(x, y)`` and matplotlib, the gradient-flow plot of
   ``rnnkit.diagnostics`` as the image ``gradient_flow``.
 - ``LOG_DIR/validation``: ``epoch_<name>`` for the ``val_<name>`` logs, and ``evaluation_<name>_vs_iterations``
@@ -187,7 +187,7 @@ class TensorBoard(Callback):
     def _write_weights(self, epoch: int):
         writer = self._writer("train")
         for i, weight in enumerate(self.model.weights):
-            name = getattr(weight, "name", f"weight_{i}").replace(":", "_")
+            name = f"{self.model.name}/{getattr(weight, 'name', f'weight_{i}')}".replace(":", "_")  # Keras' path
             writer.add_histogram(f"{name}/histogram", np.asarray(weight.data, dtype=np.float64), epoch)
             if weight.grad is not None:
                 writer.add_histogram(f"{name}/gradient", np.asarray(weight.grad, dtype=np.float64), epoch)

@@ -62,7 +62,9 @@ def run(args, argv=None) -> int:
     out = args.out or os.path.dirname(os.path.abspath(args.model_path))
     os.makedirs(out, exist_ok=True)
     atomic_write_text(os.path.join(out, "gradient-flow.json"), json.dumps(plain(flow.to_dict()), indent=1) + "\n")
-    title = f"{os.path.basename(args.model_path)} on {args.dataset}, {len(x)} test samples"
+    where = os.path.join(os.path.basename(os.path.dirname(os.path.abspath(args.model_path))),
+                         os.path.basename(args.model_path))  # e.g. demo/model.rnnkit
+    title = f"Gradient flow of {where} on {args.dataset} ({len(x)} test samples)"
     drawn = plot_gradient_flow(flow, os.path.join(out, "gradient-flow.png"), title=title)
     note = "" if drawn else " (no gradient-flow.png: matplotlib is not installed; pip install 'rnnkit[plot]')"
     print(flow.summary() + note)
