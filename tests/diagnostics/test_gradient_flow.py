@@ -33,7 +33,13 @@ MODELS = {
                         SimpleRNN(3, dtype=F64)],
     "bidirectional": lambda: [Bidirectional(LSTM(3, return_sequences=True, dtype=F64)),
                               Bidirectional(GRU(2, dtype=F64), merge_mode="sum")],
+    "sequence_output": lambda: [LSTM(3, return_sequences=True, go_backwards=True, dtype=F64),
+                                GRU(3, return_sequences=True, dtype=F64)],  # the loss sees every step's output
 }
+
+
+def targets(model, x, rng):
+    return rng.normal(size=model(x).shape)  # (B, 2) or (B, T, 2)
 
 
 def make_model(layers, masked):
@@ -63,8 +69,8 @@ def loss_and_grads(model, x, y, source=None):
 def test_replay_equals_fused_layers(kind, masked, lengths):
     rng = np.random.default_rng(0)
     x = padded_batch(rng, lengths=lengths) if masked else rng.normal(size=(3, 7, 2))
-    y = rng.normal(size=(3, 2))
     model = make_model(MODELS[kind](), masked)
+    y = targets(model, x, rng)
     out_fused, grads_fused = loss_and_grads(model, x, y)
     out_replay, grads_replay = loss_and_grads(model, x, y, ReplaySource())
     assert out_fused.dtype == np.float64
@@ -87,12 +93,12 @@ def finite_difference(model, x, y, name, state, t, direction, eps=1e-6):
 
 
 @pytest.mark.parametrize("kind,masked", [("lstm", False), ("simple_rnn_relu_backwards", True), ("gru", True),
-                                         ("stacked", False), ("bidirectional", True)])
+                                         ("stacked", False), ("bidirectional", True), ("sequence_output", True)])
 def test_step_gradients_equal_finite_differences(kind, masked):
     rng = np.random.default_rng(2)
     x = padded_batch(rng, lengths=(7, 4, 2)) if masked else rng.normal(size=(3, 7, 2))
-    y = rng.normal(size=(3, 2))
     model = make_model(MODELS[kind](), masked)
+    y = targets(model, x, rng)
     source = ReplaySource()
     with source.attach(model) as recorder:
         loss = model._compute_loss([y], [model(x)])
