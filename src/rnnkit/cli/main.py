@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-TASKS = ("charlm", "sentiment", "translate", "ocr", "speech", "forecast")  # rnnkit.cli.<name>
+TASKS = ("charlm", "sentiment", "translate", "ocr", "speech", "forecast", "diagnose")  # rnnkit.cli.<name>
 
 
 def task_module(task: str):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -229,7 +230,9 @@ def run_training(config: TrainConfig, resume: bool = False, memory_limit=None, o
     record = {"config": dataclasses.asdict(config), "history": _plain(history.history),
               "test_loss": float(test_loss), "test_accuracy": float(test_accuracy)}
     atomic_write_text(os.path.join(config.out, "history.json"), json.dumps(record, indent=2))
-    plot_curves(history.history, config, os.path.join(config.out, "curves.png"))
+    if not plot_curves(history.history, config, os.path.join(config.out, "curves.png")):
+        print("rnnkit: no curves.png written: matplotlib is not installed (pip install 'rnnkit[plot]')",
+              file=sys.stderr)
     return record
 
 
