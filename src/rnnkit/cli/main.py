@@ -88,6 +88,9 @@ def add_train_arguments(train: argparse.ArgumentParser, defaults) -> None:
                        help="also write the checkpoint every N training steps (default 0: every epoch only)")
     train.add_argument("--resume", default=None if defaults is not None else argparse.SUPPRESS, metavar="DIR",
                        help="continue the run whose checkpoint is in DIR, with its saved settings")
+    train.add_argument("--distributed", action="store_true",
+                       default=False if defaults is not None else argparse.SUPPRESS, help="data-parallel training under `torchrun --nproc-per-node N` (see docs/distributed.md; "
+                            "--batch-size is the global batch; needs pip install 'rnnkit[distributed]')")
 
 
 def _given_train_flags(argv) -> dict:
@@ -115,11 +118,15 @@ def _train(args, argv=None) -> int:
     if args.resume is not None:
         given = _given_train_flags(argv)
         given.pop("resume", None)
+        given.pop("distributed", None)
         config = resume_config(args.resume, given)
     else:
         config = TrainConfig(**{name: getattr(args, name) for name in TrainConfig.__dataclass_fields__})
-    record = run_training(config, resume=args.resume is not None)
-    print(f"test_loss={record['test_loss']:.4f} test_accuracy={record['test_accuracy']:.4f}")
+    record = run_training(config, resume=args.resume is not None, distributed=args.distributed)
+    from rnnkit.distribution import is_chief
+
+    if is_chief():  # under --distributed rank 0 reports
+        print(f"test_loss={record['test_loss']:.4f} test_accuracy={record['test_accuracy']:.4f}")
     return 0
 
 

@@ -147,17 +147,21 @@ def _limited(arrays: tuple, limit):
     return arrays if limit is None else tuple(a[:limit] for a in arrays)
 
 
-def run_training(config: TrainConfig, resume: bool = False) -> dict:
+def run_training(config: TrainConfig, resume: bool = False, distributed: bool = False) -> dict:
     """Train, evaluate, and write ``model.rnnkit``, ``history.json`` (and ``curves.png``) into ``config.out``.
 
     A checkpoint ``checkpoint.rnnkit`` is kept in ``config.out`` after every epoch (and every
     ``checkpoint_every`` steps); with ``resume`` the run continues from it. Ctrl-C saves a checkpoint and
-    raises ``signals.TrainingInterrupted``."""
+    raises ``signals.TrainingInterrupted``. With ``distributed`` (under torchrun) every rank trains its slice of
+    each batch (``rnnkit.distribution.DataParallel``) and rank 0 alone writes the files."""
+    from rnnkit.distribution import DataParallel, is_chief, set_distribution
     from rnnkit.random import set_random_seed
     from rnnkit.tasks.runs import checkpointed_fit
     from rnnkit.utils import to_categorical
 
     config.validate()
+    if distributed:
+        set_distribution(DataParallel())
     if not resume:
         _check_fresh_start(config)
     set_random_seed(config.seed)
@@ -176,11 +180,12 @@ def run_training(config: TrainConfig, resume: bool = False) -> dict:
                                validation_data=(x_test, y_test), verbose=config.verbose)
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
 
-    model.save(os.path.join(config.out, "model.rnnkit"))
     record = {"config": dataclasses.asdict(config), "history": _plain(history.history),
               "test_loss": float(test_loss), "test_accuracy": float(test_accuracy)}
-    atomic_write_text(os.path.join(config.out, "history.json"), json.dumps(record, indent=2))
-    plot_curves(history.history, config, os.path.join(config.out, "curves.png"))
+    if is_chief():
+        model.save(os.path.join(config.out, "model.rnnkit"))
+        atomic_write_text(os.path.join(config.out, "history.json"), json.dumps(record, indent=2))
+        plot_curves(history.history, config, os.path.join(config.out, "curves.png"))
     return record
 
 
