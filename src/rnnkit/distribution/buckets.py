@@ -1,5 +1,9 @@
 """Gradients all-reduced in a few large flat buffers, over NumPy memory that torch shares without copying.
 
+A few scalars (the loss and the metric sums of the step) ride at the head of the first bucket, so that a step
+costs one collective per bucket and no more (in the first bucket's dtype: exact for float64 models; float32
+models sum them in float32, their own precision).
+
 The trainable weights are packed, last layer first (the order in which a backward pass finishes them), into
 buckets of at most ``bucket_bytes`` each, one dtype per bucket. After ``backward()`` each gradient is copied
 into its slot; every bucket's all-reduce is started at once (asynchronously, so copying the next bucket overlaps
@@ -12,7 +16,7 @@ transfer cannot start during ``backward()`` itself; it overlaps only with packin
 >>> import numpy as np
 >>> from rnnkit.autograd import Tensor
 >>> weights = [Tensor(np.zeros((2, 3)), requires_grad=True), Tensor(np.zeros(4), requires_grad=True)]
->>> plan = BucketPlan(weights, bucket_bytes=32)
+>>> plan = BucketPlan(weights, bucket_bytes=32, head=0)
 >>> [len(b.slots) for b in plan.buckets]  # 4 + 6 float32 values: 16 bytes, then 24 (over 32 together)
 [1, 1]
 >>> grads = plan.pack([np.ones((2, 3)), np.full(4, 2.0)])
@@ -43,10 +47,10 @@ class Bucket:
 class BucketPlan:
     """Where every weight's gradient lives in the flat buffers (built once per weight list)."""
 
-    def __init__(self, weights: list, bucket_bytes: int = 25 * 2**20):
-        self.count = len(weights)
+    def __init__(self, weights: list, bucket_bytes: int = 25 * 2**20, head: int = 0):
+        self.count, self.head = len(weights), int(head)
         self.buckets = []
-        current, size, dtype = [], 0, None
+        current, size, dtype = [], self.head, None
         for i in reversed(range(len(weights))):  # the backward pass finishes the last weights first
             w = weights[i]
             w_dtype, n = np.dtype(w.dtype), int(np.prod(w.shape))
@@ -55,8 +59,8 @@ class BucketPlan:
                 current, size = [], 0
             current.append(Slot(i, size, n, tuple(w.shape)))
             size, dtype = size + n, w_dtype
-        if current:
-            self._close(current, size, dtype)
+        if current or self.head:
+            self._close(current, size, dtype or np.dtype(np.float64))
         self._had_grad = [True] * self.count
 
     def _close(self, slots: list, size: int, dtype) -> None:
@@ -80,6 +84,12 @@ class BucketPlan:
 
     def pack(self, grads: list) -> list:
         return [self.pack_bucket(b, grads) for b in self.buckets]
+
+    def pack_head(self, scalars: np.ndarray) -> None:
+        self.buckets[0].buffer[:self.head] = scalars
+
+    def read_head(self, scalars: np.ndarray) -> None:
+        scalars[...] = self.buckets[0].buffer[:self.head]
 
     def unpack(self) -> list:
         """The (summed) gradients as views of the buffers, in weight order; None where no rank had one."""

@@ -137,26 +137,27 @@ class DataParallel:
         self._call(what, lambda: dist.all_gather([torch.from_numpy(o) for o in out], torch.from_numpy(array)))
         return out
 
-    def gradient_plan(self, weights: list):
+    def gradient_plan(self, weights: list, head: int):
         from rnnkit.distribution.buckets import BucketPlan
 
-        key = tuple(id(w) for w in weights)
+        key = (tuple(id(w) for w in weights), head)
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._plans[key] = BucketPlan(weights, self.bucket_bytes)
+            plan = self._plans[key] = BucketPlan(weights, self.bucket_bytes, head)
         return plan
 
     def reduce_gradients(self, weights: list, grads: list, scalars: np.ndarray) -> list:
-        """Sum ``grads`` (one per weight, None allowed) and the float64 ``scalars`` over the ranks, in place;
-        returns the summed gradients (views of the buckets)."""
-        plan = self.gradient_plan(weights)
+        """Sum ``grads`` (one per weight, None allowed) and ``scalars`` (float64, carried at the head of the first
+        bucket) over the ranks, in place; returns the summed gradients (views of the buckets)."""
+        plan = self.gradient_plan(weights, len(scalars))
+        plan.pack_head(scalars)
 
         def buffers():
-            yield scalars
             for bucket in plan.buckets:
                 yield plan.pack_bucket(bucket, grads)
 
         self.all_reduce_started(f"all-reducing gradients {self.where}".strip(), buffers())
+        plan.read_head(scalars)
         return plan.unpack()
 
     # ------------------------------------------------------------------------------------------ failure

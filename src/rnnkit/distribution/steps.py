@@ -10,7 +10,8 @@ applies the same summed gradient with its own (identical) optimizer, so weights 
 
 Metrics: each rank adds its rows to zeroed metric states; the ``(total, count)`` pairs are summed over the
 ranks and added to the running states, which are then what one process would hold (sums and counts, not means
-of means).
+of means). In a training or test step these sums travel in the same all-reduce as the gradients and the loss
+(one collective per step); ``fit`` then adds them when it updates its metrics.
 
 >>> from rnnkit.distribution.sharding import make_shard
 >>> make_shard(5, 2, 1)
@@ -99,7 +100,8 @@ def train_step(strategy, model, x, ys: list, sw, where: str) -> tuple:
         out = model(x_local, training=True)
     outs = model._outputs_list(out)
     loss = local_loss(strategy, model, shard, ys_local, outs, sw_local)
-    scalars = np.array([float(loss.data)], dtype=np.float64)
+    metric_objects = model._resolve_metrics(ys_local, outs)
+    scalars = np.concatenate([[float(loss.data)], local_metric_sums(model, shard, metric_objects, ys_local, outs)])
     weights = model._trainable_list()
     grads = None
     if weights and loss.requires_grad:
@@ -109,6 +111,7 @@ def train_step(strategy, model, x, ys: list, sw, where: str) -> tuple:
         grads = strategy.reduce_gradients(weights, [w.grad for w in weights], scalars)
     else:
         strategy.all_reduce([scalars], f"summing the loss {where}".strip())
+    strategy.pending_metrics = (metric_objects, scalars[1:].reshape(-1, 2))  # (metrics, 2) summed
     value = float(scalars[0])
     if not math.isfinite(value) or grads is None:
         return value, outs
@@ -127,9 +130,12 @@ def test_step(strategy, model, x, ys: list, sw) -> tuple:
     shard = _shard_for(strategy, len(ys[0]))
     out = model(_take_input(x, shard), training=False)
     outs = model._outputs_list(out)
-    loss = local_loss(strategy, model, shard, [shard.take(y) for y in ys], outs, shard.take(sw))
-    scalars = np.array([float(loss.data)], dtype=np.float64)
-    strategy.all_reduce([scalars], "summing the evaluation loss")
+    ys_local = [shard.take(y) for y in ys]
+    loss = local_loss(strategy, model, shard, ys_local, outs, shard.take(sw))
+    metric_objects = model._resolve_metrics(ys_local, outs)
+    scalars = np.concatenate([[float(loss.data)], local_metric_sums(model, shard, metric_objects, ys_local, outs)])
+    strategy.all_reduce([scalars], "summing the evaluation loss and metrics")
+    strategy.pending_metrics = (metric_objects, scalars[1:].reshape(-1, 2))
     return float(scalars[0]), outs
 
 
@@ -153,8 +159,27 @@ def predict_step(strategy, model, x):
 
 
 # --------------------------------------------------------------------------------------------- metrics
+def local_metric_sums(model, shard, metric_objects, ys_local: list, outs: list) -> np.ndarray:
+    """``[total, count, total, count, ...]`` of this rank's rows for each metric; the running states are kept."""
+    running = [(m._total, m._count) for m in metric_objects]
+    for m in metric_objects:
+        m._total, m._count = 0.0, 0.0
+    if metric_objects and not shard.stand_in:
+        model._update_metric_states(metric_objects, ys_local, outs)
+    sums = np.array([v for m in metric_objects for v in (m._total, m._count)], dtype=np.float64)
+    for m, (total, count) in zip(metric_objects, running):
+        m._total, m._count = total, count
+    return sums
+
+
 def update_metrics(strategy, metric_objects, ys: list, outs: list, local_update) -> None:
-    """Add this rank's rows to zeroed states, sum ``(total, count)`` over the ranks, add to the running states."""
+    """Add the step's metric sums over all ranks to the running states: those the step already all-reduced, or
+    (outside a step) this rank's rows summed over the ranks now."""
+    pending, strategy.pending_metrics = getattr(strategy, "pending_metrics", None), None
+    if pending is not None and pending[0] is metric_objects:
+        for m, (d_total, d_count) in zip(metric_objects, pending[1]):
+            m._total, m._count = m._total + float(d_total), m._count + float(d_count)
+        return
     shard = strategy.shard
     running = [(m._total, m._count) for m in metric_objects]
     for m in metric_objects:

@@ -1,0 +1,166 @@
+"""Data-parallel scaling on one machine: throughput of ``fit`` under ``DataParallel`` with 1, 2 and 4 processes.
+
+Each process runs single-threaded (OMP/OPENBLAS/MKL_NUM_THREADS=1) and trains the seed model (``SimpleRNN(32)``
++ ``Dense(10)``, Adam, 28x28 MNIST rows as 28 steps of 28 features; or ``--model lstm --units 128``) on the same
+global batches (``--batch`` rows, split across the processes). Reported per process count: samples per second
+(median of ``--repeats`` timed runs of ``--steps`` steps, after a warm-up run), scaling efficiency =
+throughput(N) / (N x throughput(1 process, no distribution)), and the time per step spent in collectives
+(gradient all-reduce, loss and metric sums; measured inside the ranks). A last table times a bare all-reduce
+of the seed model's and LSTM-128's gradient sizes over loopback gloo.
+
+The machine running it has as many cores as it has (this one: 2, shared with other engineers): with more
+processes than idle cores, the processes share cores and the efficiency says so.
+
+    python -m benchmarks.distributed_scaling [--processes 1 2 4] [--model simple_rnn] [--units 32] [--batch 64]
+        [--steps 40] [--repeats 3] [--json runs/distributed.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_name] = "1"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.distributed_scaling",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--model", choices=("simple_rnn", "lstm", "gru"), default="simple_rnn")
+    parser.add_argument("--units", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=64, help="global batch size")
+    parser.add_argument("--steps", type=int, default=40, help="training steps per timed run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # "plain" or "dp": run as one rank
+    return parser.parse_args(argv)
+
+
+def _data(args):
+    import numpy as np
+
+    from rnnkit.cli.train import load_dataset, prepare_images
+    from rnnkit.utils import to_categorical
+
+    (x, y), _ = load_dataset("mnist-sample")
+    need = args.batch * args.steps
+    reps = -(-need // len(x))
+    x, y = np.concatenate([x] * reps)[:need], np.concatenate([y] * reps)[:need]
+    return prepare_images(x), to_categorical(y, 10)
+
+
+def worker(args) -> None:
+    """One rank: warm up, then time ``repeats`` fits of ``steps`` steps; rank 0 prints a JSON line."""
+    from rnnkit.cli.train import TrainConfig, build_model, make_optimizer
+    from rnnkit.random import set_random_seed
+
+    strategy = None
+    if args.worker == "dp":
+        from rnnkit.distribution import DataParallel, set_distribution
+
+        strategy = DataParallel()
+        set_distribution(strategy)
+    set_random_seed(0)
+    x, y = _data(args)
+    config = TrainConfig(model=args.model, units=args.units)
+    model = build_model(config, x.shape[1:], 10)
+    model.compile(loss="categorical_crossentropy", optimizer=make_optimizer(config), metrics=["accuracy"])
+    model.fit(x[:args.batch * 3], y[:args.batch * 3], batch_size=args.batch, epochs=1, verbose=0)  # warm-up
+    times, comms = [], []
+    for _ in range(args.repeats):
+        comm0 = strategy.comm_seconds if strategy else 0.0
+        start = time.perf_counter()
+        model.fit(x, y, batch_size=args.batch, epochs=1, verbose=0, shuffle=False)
+        times.append(time.perf_counter() - start)
+        comms.append((strategy.comm_seconds - comm0) if strategy else 0.0)
+    result = {"seconds": times, "comm_seconds": comms}
+    if strategy is not None:
+        result["allreduce"] = _allreduce_times(strategy)
+    if strategy is None or strategy.rank == 0:
+        print("RESULT " + json.dumps(result), flush=True)
+
+
+def _allreduce_times(strategy) -> dict:
+    """Median seconds of one all-reduce of a float32 buffer the size of each model's gradients."""
+    import numpy as np
+
+    sizes = {"SimpleRNN-32 (seed)": 28 * 32 + 32 * 32 + 32 + 32 * 10 + 10,
+             "LSTM-128": 28 * 512 + 128 * 512 + 512 + 128 * 10 + 10}
+    out = {}
+    for name, n in sizes.items():
+        buffer = np.ones(n, dtype=np.float32)
+        samples = []
+        for _ in range(30):
+            start = time.perf_counter()
+            strategy.all_reduce([buffer], "benchmark")
+            samples.append(time.perf_counter() - start)
+        out[name] = {"bytes": int(buffer.nbytes), "seconds": statistics.median(samples[5:])}
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(args, processes: int, mode: str) -> dict:
+    port = _free_port()
+    argv = [sys.executable, "-m", "benchmarks.distributed_scaling", "--worker", mode, "--model", args.model,
+            "--units", str(args.units), "--batch", str(args.batch), "--steps", str(args.steps),
+            "--repeats", str(args.repeats)]
+    procs = []
+    for rank in range(processes):
+        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(processes),
+                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        procs.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [p.communicate() for p in procs]
+    for p, (_, err) in zip(procs, outputs):
+        if p.returncode != 0:
+            raise SystemExit(f"a rank failed ({p.returncode}): {err[-2000:]}")
+    line = next(line for line in outputs[0][0].splitlines() if line.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        worker(args)
+        return 0
+    samples = args.batch * args.steps
+    rows = []
+    base = launch(args, 1, "plain")
+    base_rate = samples / statistics.median(base["seconds"])
+    rows.append(("1 (no distribution)", base_rate, 1.0, 0.0, None))
+    allreduce = {}
+    for n in args.processes:
+        result = launch(args, n, "dp")
+        rate = samples / statistics.median(result["seconds"])
+        comm_ms = 1000 * statistics.median(result["comm_seconds"]) / args.steps
+        rows.append((str(n), rate, rate / (n * base_rate), comm_ms, result))
+        allreduce[n] = result["allreduce"]
+    print(f"{args.model} {args.units} units, global batch {args.batch}, {args.steps} steps x {args.repeats} "
+          f"repeats, 1 thread per process, {os.cpu_count()} cores on this machine")
+    print(f"{'processes':<22}{'samples/s':>12}{'efficiency':>12}{'comm ms/step':>14}")
+    for name, rate, eff, comm, _ in rows:
+        print(f"{name:<22}{rate:>12.0f}{eff:>12.2f}{comm:>14.2f}")
+    print("\nbare all-reduce over loopback gloo (median of 25):")
+    for n, table in allreduce.items():
+        for name, item in table.items():
+            print(f"  {n} processes, {name}: {item['bytes']} bytes, {1000 * item['seconds']:.3f} ms")
+    if args.json:
+        os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "rows": [r[:4] for r in rows], "allreduce": allreduce}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
