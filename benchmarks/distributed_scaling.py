@@ -105,6 +105,30 @@ def _allreduce_times(strategy) -> dict:
     return out
 
 
+def _gradient_bytes(model: str, units: int, features: int = 28, classes: int = 10) -> int:
+    gates = {"simple_rnn": 1, "gru": 3, "lstm": 4}[model]
+    bias = gates * units * (2 if model == "gru" else 1)  # Keras' GRU (reset_after) has two bias rows
+    return 4 * (gates * units * (features + units) + bias + units * classes + classes)
+
+
+def step_model(step_ms: float, grad_bytes: int, machines: int, gbit: float, latency_us: float = 50.0) -> float:
+    """Milliseconds per global step on ``machines`` machines: compute split N ways plus a ring all-reduce,
+    ``2 (N-1)/N x bytes`` at ``gbit`` Gbit/s and ``2 (N-1)`` message latencies."""
+    n = machines
+    transfer = 2 * (n - 1) / n * grad_bytes * 8 / (gbit * 1e9) * 1e3
+    return step_ms / n + transfer + 2 * (n - 1) * latency_us / 1e3
+
+
+def paper_table(step_ms: float, grad_bytes: int) -> str:
+    lines = [f"  one-machine step {step_ms:.2f} ms, gradients {grad_bytes} bytes; speed-up over one machine "
+             "(50 us latency per message):",
+             f"  {'machines':>8}" + "".join(f"{f'{g:g} Gbit/s':>12}" for g in (1, 10))]
+    for n in (2, 4, 8, 16):
+        lines.append(f"  {n:>8}" + "".join(f"{step_ms / step_model(step_ms, grad_bytes, n, g):>12.2f}"
+                                           for g in (1, 10)))
+    return "\n".join(lines)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -135,6 +159,7 @@ def main(argv=None) -> int:
         worker(args)
         return 0
     samples = args.batch * args.steps
+    load_before = os.getloadavg()[0]
     rows = []
     base = launch(args, 1, "plain")
     base_rate = samples / statistics.median(base["seconds"])
@@ -147,7 +172,8 @@ def main(argv=None) -> int:
         rows.append((str(n), rate, rate / (n * base_rate), comm_ms, result))
         allreduce[n] = result["allreduce"]
     print(f"{args.model} {args.units} units, global batch {args.batch}, {args.steps} steps x {args.repeats} "
-          f"repeats, 1 thread per process, {os.cpu_count()} cores on this machine")
+          f"repeats, 1 thread per process, {os.cpu_count()} cores on this machine, 1-minute load average "
+          f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after (other users' processes included)")
     print(f"{'processes':<22}{'samples/s':>12}{'efficiency':>12}{'comm ms/step':>14}")
     for name, rate, eff, comm, _ in rows:
         print(f"{name:<22}{rate:>12.0f}{eff:>12.2f}{comm:>14.2f}")
@@ -155,6 +181,9 @@ def main(argv=None) -> int:
     for n, table in allreduce.items():
         for name, item in table.items():
             print(f"  {n} processes, {name}: {item['bytes']} bytes, {1000 * item['seconds']:.3f} ms")
+    print("\non paper: N machines, one process each, ring all-reduce of the float32 gradients per step "
+          "(see docs/distributed.md):")
+    print(paper_table(1000 * args.batch / base_rate, _gradient_bytes(args.model, args.units)))
     if args.json:
         os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
         with open(args.json, "w") as f:

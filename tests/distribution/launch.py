@@ -17,7 +17,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(world: int, case: str, out_dir, timeout: float = 60.0, **env) -> list:
+def launch(world: int, case: str, out_dir, timeout: float = 180.0, **env) -> list:
     """Run ``worker.py CASE OUT_DIR`` on ``world`` ranks; returns ``[(returncode, stderr), ...]`` by rank."""
     port = free_port()
     procs = []

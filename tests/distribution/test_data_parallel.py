@@ -36,16 +36,17 @@ def test_fit_evaluate_predict_equal_one_process(world, tmp_path, reference):
     for key in ranks[0]:  # every rank holds bit-identical weights and reports
         for got in ranks[1:]:
             assert np.array_equal(got[key], ranks[0][key]), key
+    assert sorted(p.name for p in tmp_path.glob("written-by-*")) == ["written-by-rank0.rnnkit"]  # ModelCheckpoint
 
 
 def test_killed_rank_stops_the_others_with_its_name_then_resume_equals_uninterrupted(tmp_path):
     # rank 1 is SIGKILLed before global step 4 (epoch 1, step 4 of 7); checkpoints are written every step
-    results = launch(2, "kill", tmp_path, timeout=60.0, KILL_RANK=1, KILL_STEP=4, TEST_TIMEOUT=20)
+    results = launch(2, "kill", tmp_path, KILL_RANK=1, KILL_STEP=4, TEST_TIMEOUT=60)
     assert results[1][0] == -9, results[1][1][-2000:]
     assert results[0][0] == 3, results[0][1][-2000:]  # RankFailedError caught by the worker
     seconds, message = (tmp_path / "error0.txt").read_text().split("\n", 1)
     assert "rank 1 stopped answering" in message and "rank 0 of 2" in message, message
-    assert float(seconds) < 15.0, message  # the failure is seen at once (a closed connection), not at the timeout
+    assert float(seconds) < 30.0, message  # seen at once (a closed connection), not after the 60 s timeout
     assert (tmp_path / "backup").is_dir() and not (tmp_path / "rank0.npz").exists()
 
     results = launch(2, "resume", tmp_path)  # both ranks restore the checkpoint rank 0 wrote

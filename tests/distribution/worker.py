@@ -52,15 +52,45 @@ def tagger():
     return model
 
 
-def run_fit() -> dict:
+def custom_loop() -> list:
+    """Three SGD steps of a hand-written loop: this rank's rows of each global batch of 10, its share of the
+    global loss (sum over its rows / 10), ``all_reduce_gradients(op="sum")``, apply."""
+    from rnnkit.distribution import all_reduce_gradients, local_slice
+    from rnnkit.layers import Dense
+    from rnnkit.losses import MeanSquaredError
+    from rnnkit.models import Sequential
+    from rnnkit.optimizers import SGD
+    from rnnkit.random import set_random_seed
+
+    set_random_seed(5)
+    model = Sequential([Dense(4, activation="tanh", input_shape=(3,), dtype="float64"), Dense(1, dtype="float64")])
+    optimizer, loss_fn = SGD(learning_rate=0.1), MeanSquaredError(reduction="sum")
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((30, 3)), rng.standard_normal((30, 1))
+    for step in range(3):
+        batch = slice(10 * step, 10 * step + 10)
+        mine = local_slice(10)
+        out = model(x[batch][mine], training=True)
+        loss = loss_fn(y[batch][mine], out) * (1.0 / 10)
+        for w in model.trainable_weights:
+            w.grad = None
+        loss.backward()
+        optimizer.apply(all_reduce_gradients(model, op="sum"), model.trainable_weights)
+    return model.get_weights()
+
+
+def run_fit(checkpoint_dir=None) -> dict:
     """Everything the fit case records (the same in every process that runs it)."""
+    from rnnkit.callbacks import ModelCheckpoint
     from rnnkit.random import set_random_seed
 
     x, y, sw, xs, ys = data()
     set_random_seed(3)
     model = classifier()
+    callbacks = [] if checkpoint_dir is None else [
+        ModelCheckpoint(os.path.join(checkpoint_dir, f"written-by-rank{os.environ.get('RANK')}.rnnkit"))]
     history = model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, sample_weight=sw, validation_data=(x[:7], y[:7]),
-                        verbose=0)
+                        verbose=0, callbacks=callbacks)
     second = tagger()
     history2 = second.fit(xs, ys, batch_size=BATCH, epochs=1, verbose=0)
     out = {f"w{i}": w for i, w in enumerate(model.get_weights())}
@@ -71,6 +101,7 @@ def run_fit() -> dict:
     out["evaluate2"] = np.array(second.evaluate(xs, ys, batch_size=4, verbose=0))
     out["predict"] = model.predict(x, batch_size=BATCH, verbose=0)
     out["predict2"] = second.predict(xs[:2], batch_size=8, verbose=0)  # 2 rows: a rank with none on 3 ranks
+    out.update({f"custom{i}": w for i, w in enumerate(custom_loop())})
     return out
 
 
@@ -98,7 +129,7 @@ def main(case: str, out_dir: str) -> int:
     set_distribution(DataParallel(timeout=float(os.environ.get("TEST_TIMEOUT", "30")), probe=1.0))
     r = int(os.environ["RANK"])
     if case == "fit":
-        result = run_fit()
+        result = run_fit(out_dir)
     else:
         kill = (int(os.environ["KILL_RANK"]), int(os.environ["KILL_STEP"])) if case == "kill" else (None, None)
         start = time.monotonic()

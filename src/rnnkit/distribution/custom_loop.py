@@ -4,7 +4,7 @@
 >>> from rnnkit.autograd import Tensor
 >>> w = Tensor(np.ones(3), requires_grad=True); w.grad = np.full(3, 2.0)
 >>> all_reduce_gradients([w])[0]  # without a distribution: the gradients as they are
-array([2., 2., 2.], dtype=float32)
+array([2., 2., 2.])
 >>> local_slice(10)
 slice(0, 10, None)
 """

@@ -14,8 +14,11 @@ A collective that fails (a rank died, or did not answer within ``timeout`` secon
 rendezvous store, close their connections (so that no survivor stays blocked) and wait up to ``probe``
 seconds for each other's marks; a rank that left none is named.
 
->>> strategy = DataParallel()          # doctest: +SKIP  (needs torchrun's environment)
->>> set_distribution(strategy)         # doctest: +SKIP
+Outside torchrun (no ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``) it says how to launch:
+
+>>> DataParallel()
+Traceback (most recent call last):
+rnnkit.errors.ConfigError: DataParallel needs torchrun's environment; RANK, ... not set. Launch with `torchrun ...
 """
 from __future__ import annotations
 
@@ -105,6 +108,8 @@ class DataParallel:
     # -------------------------------------------------------------------------------------- collectives
     def all_reduce(self, arrays: list, what: str) -> list:
         """Sum each NumPy array over the ranks, in place (zero-copy ``torch.from_numpy`` views)."""
+        if self.world_size == 1:
+            return arrays  # nothing to add: no collective (each costs a thread hand-off in gloo)
         torch, dist = _torch()
         start = time.perf_counter()
 
@@ -119,6 +124,10 @@ class DataParallel:
 
     def all_reduce_started(self, what: str, arrays_iter) -> None:
         """Start an all-reduce for each array as the iterator yields it (packing overlaps transfers); wait."""
+        if self.world_size == 1:
+            for _ in arrays_iter:  # packs the buckets: the gradients come back from them as with more ranks
+                pass
+            return
         torch, dist = _torch()
         start = time.perf_counter()
 
@@ -132,6 +141,8 @@ class DataParallel:
 
     def all_gather(self, array: np.ndarray, what: str) -> list:
         """Every rank's ``array`` (same shape and dtype on every rank), in rank order."""
+        if self.world_size == 1:
+            return [array.copy()]
         torch, dist = _torch()
         out = [np.empty_like(array) for _ in range(self.world_size)]
         self._call(what, lambda: dist.all_gather([torch.from_numpy(o) for o in out], torch.from_numpy(array)))

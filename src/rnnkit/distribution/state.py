@@ -38,15 +38,17 @@ def set_current(strategy) -> None:
 
 def is_chief() -> bool:
     """True on rank 0 (and without a distribution): the process that prints progress and writes files."""
-    strategy = _current
+    strategy = current()
     return strategy is None or strategy.rank == 0
 
 
 def rank() -> int:
     """This process's rank (0 without a distribution)."""
-    return 0 if _current is None else _current.rank
+    strategy = current()
+    return 0 if strategy is None else strategy.rank
 
 
 def world_size() -> int:
     """The number of processes training together (1 without a distribution)."""
-    return 1 if _current is None else _current.world_size
+    strategy = current()
+    return 1 if strategy is None else strategy.world_size
