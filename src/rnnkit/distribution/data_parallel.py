@@ -22,6 +22,7 @@ rnnkit.errors.ConfigError: DataParallel needs torchrun's environment; RANK, ... 
 """
 from __future__ import annotations
 
+import atexit
 import datetime
 import os
 import time
@@ -99,6 +100,7 @@ class DataParallel:
             dist.init_process_group("gloo", init_method="env://", rank=self.rank, world_size=self.world_size,
                                     timeout=datetime.timedelta(seconds=self.timeout))
         self.connected = True
+        atexit.register(_disconnect)  # a clean teardown: gloo's threads stopped before the interpreter goes
         from rnnkit import random as rnnkit_random
 
         state = [rnnkit_random.get_state()]
@@ -214,6 +216,16 @@ class DataParallel:
 
     def __repr__(self) -> str:
         return f"DataParallel(rank={self.rank}, world_size={self.world_size})"
+
+
+def _disconnect() -> None:
+    try:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    except Exception:
+        pass
 
 
 def set_distribution(value) -> None:
