@@ -3,7 +3,8 @@
 Each process runs single-threaded (OMP/OPENBLAS/MKL_NUM_THREADS=1) and trains the seed model (``SimpleRNN(32)``
 + ``Dense(10)``, Adam, 28x28 MNIST rows as 28 steps of 28 features; or ``--model lstm --units 128``) on the same
 global batches (``--batch`` rows, split across the processes). Reported per process count: samples per second
-(median of ``--repeats`` timed runs of ``--steps`` steps, after a warm-up run), scaling efficiency =
+(the fastest of ``--rounds`` x ``--repeats`` timed runs of ``--steps`` steps, each launch warmed up first;
+the rounds interleave the process counts so that changes in the machine's load hit every count alike), scaling efficiency =
 throughput(N) / (N x throughput(1 process, no distribution)), and the time per step spent in collectives
 (gradient all-reduce, loss and metric sums; measured inside the ranks). A last table times a bare all-reduce
 of the seed model's and LSTM-128's gradient sizes over loopback gloo.
@@ -12,7 +13,7 @@ The machine running it has as many cores as it has (this one: 2, shared with oth
 processes than idle cores, the processes share cores and the efficiency says so.
 
     python -m benchmarks.distributed_scaling [--processes 1 2 4] [--model simple_rnn] [--units 32] [--batch 64]
-        [--steps 40] [--repeats 3] [--json runs/distributed.json]
+        [--steps 40] [--repeats 3] [--rounds 2] [--json runs/distributed.json]
 """
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def parse_args(argv=None):
     parser.add_argument("--units", type=int, default=32)
     parser.add_argument("--batch", type=int, default=64, help="global batch size")
     parser.add_argument("--steps", type=int, default=40, help="training steps per timed run")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per launch")
+    parser.add_argument("--rounds", type=int, default=2, help="launches per process count, interleaved")
     parser.add_argument("--json", default=None)
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # "plain" or "dp": run as one rank
     return parser.parse_args(argv)
@@ -160,34 +162,37 @@ def main(argv=None) -> int:
         return 0
     samples = args.batch * args.steps
     load_before = os.getloadavg()[0]
-    rows = []
-    base = launch(args, 1, "plain")
-    base_rate = samples / statistics.median(base["seconds"])
-    rows.append(("1 (no distribution)", base_rate, 1.0, 0.0, None))
-    allreduce = {}
-    for n in args.processes:
-        result = launch(args, n, "dp")
-        rate = samples / statistics.median(result["seconds"])
-        comm_ms = 1000 * statistics.median(result["comm_seconds"]) / args.steps
-        rows.append((str(n), rate, rate / (n * base_rate), comm_ms, result))
-        allreduce[n] = result["allreduce"]
-    print(f"{args.model} {args.units} units, global batch {args.batch}, {args.steps} steps x {args.repeats} "
-          f"repeats, 1 thread per process, {os.cpu_count()} cores on this machine, 1-minute load average "
-          f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after (other users' processes included)")
-    print(f"{'processes':<22}{'samples/s':>12}{'efficiency':>12}{'comm ms/step':>14}")
-    for name, rate, eff, comm, _ in rows:
-        print(f"{name:<22}{rate:>12.0f}{eff:>12.2f}{comm:>14.2f}")
-    print("\nbare all-reduce over loopback gloo (median of 25):")
+    configs = [("1 (no distribution)", 1, "plain")] + [(str(n), n, "dp") for n in args.processes]
+    runs = {name: [] for name, _, _ in configs}
+    for _ in range(args.rounds):  # rounds interleave the process counts, so that load changes hit them all
+        for name, n, mode in configs:
+            runs[name].append(launch(args, n, mode))
+    rows, allreduce = [], {}
+    for name, n, _ in configs:
+        pairs = [(t, c) for r in runs[name] for t, c in zip(r["seconds"], r["comm_seconds"])]
+        seconds, comm = min(pairs)  # the least disturbed run
+        rows.append((name, samples / seconds, 1000 * seconds / args.steps, 1000 * comm / args.steps))
+        if "allreduce" in runs[name][0]:
+            allreduce[n] = {k: {"bytes": v["bytes"], "seconds": min(r["allreduce"][k]["seconds"] for r in runs[name])}
+                            for k, v in runs[name][0]["allreduce"].items()}
+    base_rate = rows[0][1]
+    print(f"{args.model} {args.units} units, global batch {args.batch}, {args.steps} steps; best of {args.rounds} "
+          f"interleaved rounds x {args.repeats} runs; 1 thread per process; {os.cpu_count()} cores on this machine; "
+          f"1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (others' work included)")
+    print("| processes | samples/s | ms/step | efficiency | comm ms/step |\n|---|---|---|---|---|")
+    for (name, rate, step_ms, comm_ms), (_, n, _) in zip(rows, configs):
+        print(f"| {name} | {rate:.0f} | {step_ms:.2f} | {rate / (n * base_rate):.2f} | {comm_ms:.2f} |")
+    print("\nbare all-reduce of a float32 buffer over loopback gloo (best of the rounds' medians of 25):")
     for n, table in allreduce.items():
         for name, item in table.items():
             print(f"  {n} processes, {name}: {item['bytes']} bytes, {1000 * item['seconds']:.3f} ms")
     print("\non paper: N machines, one process each, ring all-reduce of the float32 gradients per step "
           "(see docs/distributed.md):")
-    print(paper_table(1000 * args.batch / base_rate, _gradient_bytes(args.model, args.units)))
+    print(paper_table(rows[0][2], _gradient_bytes(args.model, args.units)))
     if args.json:
         os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
         with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "rows": [r[:4] for r in rows], "allreduce": allreduce}, f, indent=2)
+            json.dump({"args": vars(args), "rows": rows, "allreduce": allreduce, "runs": runs}, f, indent=2)
     return 0
 
 
