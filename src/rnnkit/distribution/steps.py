@@ -207,7 +207,7 @@ def check_agreement(strategy, model) -> None:
     if progress is None or getattr(strategy, "_checked", None) is progress:
         return
     strategy._checked = progress
-    weights = model.weights
+    weights = model.trainable_weights  # (BatchNormalization's moving statistics are per rank: not compared)
     parts = {
         "initial weights": [float(np.asarray(w.data, dtype=np.float64).sum()) for w in weights],
         "position in fit (epoch, step)": [float(progress.epoch), float(progress.step)],
