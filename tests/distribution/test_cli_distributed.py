@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -16,9 +15,8 @@ FLAGS = ["--limit", "48", "--epochs", "1", "--batch-size", "10", "--units", "8",
 
 
 def test_train_distributed_under_torchrun_equals_the_plain_command(tmp_path, capsys):
-    torchrun = Path(sys.executable).with_name("torchrun")
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    run = subprocess.run([str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "rnnkit.cli.main", "train",
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "rnnkit.cli.main", "train",
                           "--distributed", "--out", str(tmp_path / "dist"), *FLAGS],
                          env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-import worker  # noqa: E402
-from launch import launch  # noqa: E402
+import dist_worker as worker  # noqa: E402
+from dist_launch import launch  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """One rank of a distributed test run (or the single-process reference when imported).
 
-Run as ``python tests/distribution/worker.py CASE OUT_DIR`` with torchrun's environment (RANK, WORLD_SIZE,
+Run as ``python tests/distribution/dist_worker.py CASE OUT_DIR`` with torchrun's environment (RANK, WORLD_SIZE,
 MASTER_ADDR, MASTER_PORT); rank r writes ``OUT_DIR/rank{r}.npz``. Cases:
   fit     train two small float64 models (dropout, sample weights, a masked per-step loss; 31 samples in
           global batches of 5, so the last batch has 1 row), then evaluate and predict;
@@ -126,7 +126,7 @@ def run_checkpointed(backup_dir: str, kill_rank=None, kill_step=None) -> dict:
 def main(case: str, out_dir: str) -> int:
     from rnnkit.distribution import DataParallel, RankFailedError, set_distribution
 
-    set_distribution(DataParallel(timeout=float(os.environ.get("TEST_TIMEOUT", "30")), probe=1.0))
+    set_distribution(DataParallel(timeout=float(os.environ.get("TEST_TIMEOUT", "120")), probe=1.0))
     r = int(os.environ["RANK"])
     if case == "fit":
         result = run_fit(out_dir)

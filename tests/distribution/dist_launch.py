@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-WORKER = Path(__file__).with_name("worker.py")
+WORKER = Path(__file__).with_name("dist_worker.py")
 
 
 def free_port() -> int:
@@ -18,7 +18,7 @@ def free_port() -> int:
 
 
 def launch(world: int, case: str, out_dir, timeout: float = 180.0, **env) -> list:
-    """Run ``worker.py CASE OUT_DIR`` on ``world`` ranks; returns ``[(returncode, stderr), ...]`` by rank."""
+    """Run ``dist_worker.py CASE OUT_DIR`` on ``world`` ranks; returns ``[(returncode, stderr), ...]`` by rank."""
     port = free_port()
     procs = []
     for rank in range(world):
