@@ -89,7 +89,8 @@ def add_train_arguments(train: argparse.ArgumentParser, defaults) -> None:
     train.add_argument("--resume", default=None if defaults is not None else argparse.SUPPRESS, metavar="DIR",
                        help="continue the run whose checkpoint is in DIR, with its saved settings")
     train.add_argument("--distributed", action="store_true",
-                       default=False if defaults is not None else argparse.SUPPRESS, help="data-parallel training under `torchrun --nproc-per-node N` (see docs/distributed.md; "
+                       default=False if defaults is not None else argparse.SUPPRESS,
+                       help="data-parallel training under `torchrun --nproc-per-node N` (see docs/distributed.md; "
                             "--batch-size is the global batch; needs pip install 'rnnkit[distributed]')")
 
 
