@@ -4,9 +4,10 @@ Each process runs single-threaded (OMP/OPENBLAS/MKL_NUM_THREADS=1) and trains th
 + ``Dense(10)``, Adam, 28x28 MNIST rows as 28 steps of 28 features; or ``--model lstm --units 128``) on the same
 global batches (``--batch`` rows, split across the processes). Reported per process count: samples per second
 (the fastest of ``--rounds`` x ``--repeats`` timed runs of ``--steps`` steps, each launch warmed up first;
-the rounds interleave the process counts so that changes in the machine's load hit every count alike), scaling efficiency =
-throughput(N) / (N x throughput(1 process, no distribution)), and the time per step spent in collectives
-(gradient all-reduce, loss and metric sums; measured inside the ranks). A last table times a bare all-reduce
+the rounds interleave the process counts so that changes in the machine's load hit every count alike),
+scaling efficiency = throughput(N) / (N x throughput(1 process, no distribution)), and the time per step spent
+in collectives (gradient all-reduce, loss and metric sums; measured inside the ranks, waiting for a slower rank
+included). A last table times a bare all-reduce
 of the seed model's and LSTM-128's gradient sizes over loopback gloo.
 
 The machine running it has as many cores as it has (this one: 2, shared with other engineers): with more

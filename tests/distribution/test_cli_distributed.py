@@ -16,9 +16,10 @@ FLAGS = ["--limit", "48", "--epochs", "1", "--batch-size", "10", "--units", "8",
 
 def test_train_distributed_under_torchrun_equals_the_plain_command(tmp_path, capsys):
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "rnnkit.cli.main", "train",
+    torchrun = [sys.executable, "-m", "torch.distributed.run"]  # the `torchrun` command
+    run = subprocess.run([*torchrun, "--standalone", "--nproc-per-node", "2", "-m", "rnnkit.cli.main", "train",
                           "--distributed", "--out", str(tmp_path / "dist"), *FLAGS],
-                         env=env, capture_output=True, text=True, timeout=120)
+                         env=env, capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr[-3000:]
     lines = [line for line in run.stdout.splitlines() if line.startswith("test_loss=")]
     assert len(lines) == 1, run.stdout  # rank 0 alone reports
