@@ -7,8 +7,8 @@ global batches (``--batch`` rows, split across the processes). Reported per proc
 the rounds interleave the process counts so that changes in the machine's load hit every count alike),
 scaling efficiency = throughput(N) / (N x throughput(1 process, no distribution)), and the time per step spent
 in collectives (gradient all-reduce, loss and metric sums; measured inside the ranks, waiting for a slower rank
-included). A last table times a bare all-reduce
-of the seed model's and LSTM-128's gradient sizes over loopback gloo.
+included). A last table times a bare all-reduce of the seed model's and LSTM-128's gradient sizes over loopback
+gloo, and the paper model of docs/distributed.md is printed for the measured one-process step.
 
 The machine running it has as many cores as it has (this one: 2, shared with other engineers): with more
 processes than idle cores, the processes share cores and the efficiency says so.
