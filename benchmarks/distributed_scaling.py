@@ -7,7 +7,8 @@ global batches (``--batch`` rows, split across the processes). Reported per proc
 the rounds interleave the process counts so that changes in the machine's load hit every count alike),
 scaling efficiency = throughput(N) / (N x throughput(1 process, no distribution)), and the time per step spent
 in collectives (gradient all-reduce, loss and metric sums; measured inside the ranks, waiting for a slower rank
-included). A last table times a bare all-reduce of the seed model's and LSTM-128's gradient sizes over loopback
+included), and the CPU time per step of all the ranks together, whose ratio to one process's ("work
+efficiency") shows what the distribution adds in work whatever the machine's load. A last table times a bare all-reduce of the seed model's and LSTM-128's gradient sizes over loopback
 gloo, and the paper model of docs/distributed.md is printed for the measured one-process step.
 
 The machine running it has as many cores as it has (this one: 2, shared with other engineers): with more
@@ -76,14 +77,19 @@ def worker(args) -> None:
     model = build_model(config, x.shape[1:], 10)
     model.compile(loss="categorical_crossentropy", optimizer=make_optimizer(config), metrics=["accuracy"])
     model.fit(x[:args.batch * 3], y[:args.batch * 3], batch_size=args.batch, epochs=1, verbose=0)  # warm-up
-    times, comms = [], []
+    times, comms, cpus = [], [], []
     for _ in range(args.repeats):
         comm0 = strategy.comm_seconds if strategy else 0.0
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         model.fit(x, y, batch_size=args.batch, epochs=1, verbose=0, shuffle=False)
         times.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
         comms.append((strategy.comm_seconds - comm0) if strategy else 0.0)
-    result = {"seconds": times, "comm_seconds": comms}
+    if strategy is not None:  # CPU seconds of all the ranks together: the work, whatever the machine's load
+        import numpy as np
+
+        cpus = strategy.all_reduce([np.array(cpus)], "benchmark")[0].tolist()
+    result = {"seconds": times, "comm_seconds": comms, "cpu_seconds": cpus}
     if strategy is not None:
         result["allreduce"] = _allreduce_times(strategy)
     if strategy is None or strategy.rank == 0:
@@ -172,7 +178,9 @@ def main(argv=None) -> int:
     for name, n, _ in configs:
         pairs = [(t, c) for r in runs[name] for t, c in zip(r["seconds"], r["comm_seconds"])]
         seconds, comm = min(pairs)  # the least disturbed run
-        rows.append((name, samples / seconds, 1000 * seconds / args.steps, 1000 * comm / args.steps))
+        cpu = min(c for r in runs[name] for c in r["cpu_seconds"])
+        rows.append((name, samples / seconds, 1000 * seconds / args.steps, 1000 * comm / args.steps,
+                     1000 * cpu / args.steps))
         if "allreduce" in runs[name][0]:
             allreduce[n] = {k: {"bytes": v["bytes"], "seconds": min(r["allreduce"][k]["seconds"] for r in runs[name])}
                             for k, v in runs[name][0]["allreduce"].items()}
@@ -180,9 +188,11 @@ def main(argv=None) -> int:
     print(f"{args.model} {args.units} units, global batch {args.batch}, {args.steps} steps; best of {args.rounds} "
           f"interleaved rounds x {args.repeats} runs; 1 thread per process; {os.cpu_count()} cores on this machine; "
           f"1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (others' work included)")
-    print("| processes | samples/s | ms/step | efficiency | comm ms/step |\n|---|---|---|---|---|")
-    for (name, rate, step_ms, comm_ms), (_, n, _) in zip(rows, configs):
-        print(f"| {name} | {rate:.0f} | {step_ms:.2f} | {rate / (n * base_rate):.2f} | {comm_ms:.2f} |")
+    print("| processes | samples/s | ms/step | efficiency | comm ms/step | CPU ms/step, all ranks | work efficiency |"
+          "\n|---|---|---|---|---|---|---|")
+    for (name, rate, step_ms, comm_ms, cpu_ms), (_, n, _) in zip(rows, configs):
+        print(f"| {name} | {rate:.0f} | {step_ms:.2f} | {rate / (n * base_rate):.2f} | {comm_ms:.2f} | {cpu_ms:.2f} "
+              f"| {rows[0][4] / cpu_ms:.2f} |")
     print("\nbare all-reduce of a float32 buffer over loopback gloo (best of the rounds' medians of 25):")
     for n, table in allreduce.items():
         for name, item in table.items():

@@ -80,12 +80,11 @@ class SlicedGenerator:
 
 
 @contextlib.contextmanager
-def sliced_dropout(model, shard: Shard):
-    """Within the block, every layer generator of ``model`` draws global-batch masks and returns ``shard``'s rows."""
-    from rnnkit.models.checkpoint import layer_generators
-
+def sliced_dropout(model, shard: Shard, generators=None):
+    """Within the block, every layer generator of ``model`` (or the ``(layer, attribute, Generator)`` list
+    ``generators`` from ``find_generators``) draws global-batch masks and returns ``shard``'s rows."""
     swapped = []
-    for layer, attr, generator in _layer_generators(model, layer_generators):
+    for layer, attr, generator in find_generators(model) if generators is None else generators:
         setattr(layer, attr, SlicedGenerator(generator, shard.lo, shard.hi, shard.rows, shard.local_rows))
         swapped.append((layer, attr, generator))
     try:
@@ -95,10 +94,12 @@ def sliced_dropout(model, shard: Shard):
             object.__setattr__(layer, attr, generator)
 
 
-def _layer_generators(model, finder) -> list:
-    """``[(layer, attribute, Generator)]`` (``finder`` gives paths from the model; they are resolved here)."""
+def find_generators(model) -> list:
+    """``[(layer, attribute, Generator)]`` for every NumPy Generator a layer of ``model`` holds."""
+    from rnnkit.models.checkpoint import layer_generators
+
     found = []
-    for path, attr, generator in finder(model):
+    for path, attr, generator in layer_generators(model):
         layer = model
         for i in path:
             layer = layer.__dict__["_layers"][i]

@@ -25,7 +25,7 @@ import numpy as np
 
 from rnnkit import losses as losses_module
 from rnnkit.autograd import Tensor
-from rnnkit.distribution.sharding import make_shard, sliced_dropout
+from rnnkit.distribution.sharding import find_generators, make_shard, sliced_dropout
 from rnnkit.errors import ConfigError, ShapeError
 from rnnkit.models.progress import first_nonfinite, nonfinite_error
 
@@ -90,13 +90,25 @@ def local_loss(strategy, model, shard, ys: list, outs: list, sw) -> Tensor:
 
 
 # ----------------------------------------------------------------------------------------------- steps
+def _generators(strategy, model) -> list:
+    """The model's layer generators, found once per ``fit`` (keyed by its trainable-weight list, which ``fit``
+    rebuilds when it starts) rather than on every step; a generator replaced since (a restored checkpoint
+    assigns states in place) is found again."""
+    key = (id(model), id(model._trainable_list()))
+    cached = getattr(strategy, "_generator_cache", None)
+    if cached is None or cached[0] != key or any(getattr(layer, attr) is not g for layer, attr, g in cached[1]):
+        cached = strategy._generator_cache = (key, find_generators(model))
+    return cached[1]
+
+
+
 def train_step(strategy, model, x, ys: list, sw, where: str) -> tuple:
     """One update on this rank's slice of the global batch; returns ``(global loss value, local outputs)``."""
     shard = _shard_for(strategy, len(ys[0]))
     strategy.where = where
     check_agreement(strategy, model)
     x_local, ys_local, sw_local = _take_input(x, shard), [shard.take(y) for y in ys], shard.take(sw)
-    with sliced_dropout(model, shard):
+    with sliced_dropout(model, shard, _generators(strategy, model)):
         out = model(x_local, training=True)
     outs = model._outputs_list(out)
     loss = local_loss(strategy, model, shard, ys_local, outs, sw_local)
