@@ -8,7 +8,9 @@ the rounds interleave the process counts so that changes in the machine's load h
 scaling efficiency = throughput(N) / (N x throughput(1 process, no distribution)), and the time per step spent
 in collectives (gradient all-reduce, loss and metric sums; measured inside the ranks, waiting for a slower rank
 included), and the CPU time per step of all the ranks together, whose ratio to one process's ("work
-efficiency") shows what the distribution adds in work whatever the machine's load. A last table times a bare all-reduce of the seed model's and LSTM-128's gradient sizes over loopback
+efficiency") shows what the distribution adds in work whatever the machine's load; the last column divides it by
+the CPU time of one process running the per-rank batch (B/N) N times, separating what talking costs from what
+smaller per-rank batches cost. A last table times a bare all-reduce of the seed model's and LSTM-128's gradient sizes over loopback
 gloo, and the paper model of docs/distributed.md is printed for the measured one-process step.
 
 The machine running it has as many cores as it has (this one: 2, shared with other engineers): with more
@@ -144,10 +146,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(args, processes: int, mode: str) -> dict:
+def launch(args, processes: int, mode: str, batch=None) -> dict:
     port = _free_port()
+    batch = batch or args.batch
+    steps = args.steps * args.batch // batch  # the same samples
     argv = [sys.executable, "-m", "benchmarks.distributed_scaling", "--worker", mode, "--model", args.model,
-            "--units", str(args.units), "--batch", str(args.batch), "--steps", str(args.steps),
+            "--units", str(args.units), "--batch", str(batch), "--steps", str(steps),
             "--repeats", str(args.repeats)]
     procs = []
     for rank in range(processes):
@@ -170,10 +174,14 @@ def main(argv=None) -> int:
     samples = args.batch * args.steps
     load_before = os.getloadavg()[0]
     configs = [("1 (no distribution)", 1, "plain")] + [(str(n), n, "dp") for n in args.processes]
+    small = {n: f"1 (no distribution), batch {args.batch // n}" for n in args.processes if n > 1}
     runs = {name: [] for name, _, _ in configs}
+    runs.update({name: [] for name in small.values()})
     for _ in range(args.rounds):  # rounds interleave the process counts, so that load changes hit them all
         for name, n, mode in configs:
             runs[name].append(launch(args, n, mode))
+        for n, name in small.items():  # the per-rank batch in one process: the work of N ranks without talking
+            runs[name].append(launch(args, 1, "plain", args.batch // n))
     rows, allreduce = [], {}
     for name, n, _ in configs:
         pairs = [(t, c) for r in runs[name] for t, c in zip(r["seconds"], r["comm_seconds"])]
@@ -181,6 +189,9 @@ def main(argv=None) -> int:
         cpu = min(c for r in runs[name] for c in r["cpu_seconds"])
         rows.append((name, samples / seconds, 1000 * seconds / args.steps, 1000 * comm / args.steps,
                      1000 * cpu / args.steps))
+        if n in small:
+            cpu_small = min(c for r in runs[small[n]] for c in r["cpu_seconds"])
+            rows[-1] += (cpu / cpu_small,)  # all ranks' CPU / (one process doing all N shares one after another)
         if "allreduce" in runs[name][0]:
             allreduce[n] = {k: {"bytes": v["bytes"], "seconds": min(r["allreduce"][k]["seconds"] for r in runs[name])}
                             for k, v in runs[name][0]["allreduce"].items()}
@@ -188,11 +199,13 @@ def main(argv=None) -> int:
     print(f"{args.model} {args.units} units, global batch {args.batch}, {args.steps} steps; best of {args.rounds} "
           f"interleaved rounds x {args.repeats} runs; 1 thread per process; {os.cpu_count()} cores on this machine; "
           f"1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (others' work included)")
-    print("| processes | samples/s | ms/step | efficiency | comm ms/step | CPU ms/step, all ranks | work efficiency |"
-          "\n|---|---|---|---|---|---|---|")
-    for (name, rate, step_ms, comm_ms, cpu_ms), (_, n, _) in zip(rows, configs):
+    print("| processes | samples/s | ms/step | efficiency | comm ms/step | CPU ms/step, all ranks | work efficiency "
+          "| CPU over the same shares in one process |\n|---|---|---|---|---|---|---|---|")
+    for row, (_, n, _) in zip(rows, configs):
+        name, rate, step_ms, comm_ms, cpu_ms = row[:5]
+        extra = f"{row[5]:.2f}" if len(row) > 5 else ""
         print(f"| {name} | {rate:.0f} | {step_ms:.2f} | {rate / (n * base_rate):.2f} | {comm_ms:.2f} | {cpu_ms:.2f} "
-              f"| {rows[0][4] / cpu_ms:.2f} |")
+              f"| {rows[0][4] / cpu_ms:.2f} | {extra} |")
     print("\nbare all-reduce of a float32 buffer over loopback gloo (best of the rounds' medians of 25):")
     for n, table in allreduce.items():
         for name, item in table.items():
