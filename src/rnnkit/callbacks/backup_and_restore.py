@@ -78,8 +78,11 @@ class BackupAndRestore(Callback):
 
     def save(self) -> None:
         """Write the checkpoint now, at the current position of ``fit``."""
+        from rnnkit.distribution.state import is_chief
         from rnnkit.models.checkpoint import save_checkpoint
 
+        if not is_chief():  # under a distribution only rank 0 writes; every rank restores from the same file
+            return
         save_checkpoint(self.path, self.model, self._progress(), self.metadata)
 
     def on_train_batch_end(self, batch, logs=None):
@@ -95,7 +98,9 @@ class BackupAndRestore(Callback):
             self.save()
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint:
+        from rnnkit.distribution.state import is_chief
+
+        if self.delete_checkpoint and is_chief():
             from rnnkit.models.checkpoint import remove_checkpoint
 
             remove_checkpoint(self.path)

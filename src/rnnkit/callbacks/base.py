@@ -116,7 +116,9 @@ class CallbackList:
 
             if not any(isinstance(c, History) for c in self.callbacks):
                 self.callbacks.append(History())
-        if add_progbar and params.get("verbose", 1):
+        from rnnkit.distribution.state import is_chief
+
+        if add_progbar and params.get("verbose", 1) and is_chief():  # under a distribution rank 0 reports
             from rnnkit.callbacks.progress import ProgressBar
 
             if not any(isinstance(c, ProgressBar) for c in self.callbacks):

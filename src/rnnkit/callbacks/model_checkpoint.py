@@ -21,6 +21,7 @@ import os
 import warnings
 
 from rnnkit.callbacks.base import Callback, resolve_mode
+from rnnkit.distribution.state import is_chief
 from rnnkit.errors import ConfigError
 
 
@@ -102,17 +103,19 @@ class ModelCheckpoint(Callback):
                 return
             current = float(current)
             if math.isnan(current) or not self._is_improvement(current):
-                if self.verbose > 0:
+                if self.verbose > 0 and is_chief():
                     best = "none" if self.best is None else f"{self.best:.5f}"
                     print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {best}")
                 return
-            if self.verbose > 0:
+            if self.verbose > 0 and is_chief():
                 best = "inf" if self.best is None else f"{self.best:.5f}"
                 print(f"Epoch {epoch + 1}: {self.monitor} improved from {best} to {current:.5f}, "
                       f"saving model to {path}")
             self.best = current
-        elif self.verbose > 0:
+        elif self.verbose > 0 and is_chief():
             print(f"Epoch {epoch + 1}: saving model to {path}")
+        if not is_chief():  # under a distribution only rank 0 writes (every rank tracks `best` alike)
+            return
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)

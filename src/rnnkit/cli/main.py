@@ -124,6 +124,10 @@ def add_train_arguments(train: argparse.ArgumentParser, defaults) -> None:
     train.add_argument("--memory-limit", default=None if defaults is not None else argparse.SUPPRESS,
                        metavar="SIZE", help="refuse a configuration estimated to need more memory than SIZE "
                        "(e.g. 8GiB; default: $RNNKIT_MEMORY_LIMIT, else the memory available now)")
+    train.add_argument("--distributed", action="store_true",
+                       default=False if defaults is not None else argparse.SUPPRESS,
+                       help="data-parallel training under `torchrun --nproc-per-node N` (see docs/distributed.md; "
+                            "--batch-size is the global batch; needs pip install 'rnnkit[distributed]'; default: off)")
 
 
 def _given_train_flags(argv) -> dict:
@@ -153,6 +157,7 @@ def _train(args, argv=None) -> int:
         given.pop("resume", None)
         given.pop("memory_limit", None)
         given.pop("overwrite", None)
+        given.pop("distributed", None)
         config = resume_config(args.resume, given)
     else:
         config = TrainConfig(**{name: getattr(args, name) for name in TrainConfig.__dataclass_fields__})
@@ -161,8 +166,11 @@ def _train(args, argv=None) -> int:
         except ConfigError as error:  # a bad value on the command line: a usage error, as argparse gives
             build_parser().train_parser.error(str(error))
     record = run_training(config, resume=args.resume is not None, memory_limit=args.memory_limit,
-                          overwrite=args.overwrite)
-    print(f"test_loss={record['test_loss']:.4f} test_accuracy={record['test_accuracy']:.4f}")
+                          overwrite=args.overwrite, distributed=args.distributed)
+    from rnnkit.distribution import is_chief
+
+    if is_chief():  # under --distributed rank 0 reports
+        print(f"test_loss={record['test_loss']:.4f} test_accuracy={record['test_accuracy']:.4f}")
     return 0
 
 

@@ -193,7 +193,8 @@ def _limited(arrays: tuple, limit):
     return arrays if limit is None else tuple(a[:limit] for a in arrays)
 
 
-def run_training(config: TrainConfig, resume: bool = False, memory_limit=None, overwrite: bool = False) -> dict:
+def run_training(config: TrainConfig, resume: bool = False, memory_limit=None, overwrite: bool = False,
+                 distributed: bool = False) -> dict:
     """Train, evaluate, and write ``model.rnnkit``, ``history.json`` (and ``curves.png``) into ``config.out``.
 
     A checkpoint ``checkpoint.rnnkit`` is kept in ``config.out`` after every epoch (and every
@@ -201,13 +202,17 @@ def run_training(config: TrainConfig, resume: bool = False, memory_limit=None, o
     raises ``signals.TrainingInterrupted``. A configuration estimated to need more memory than
     ``memory_limit`` (bytes or ``"8GiB"``; default ``$RNNKIT_MEMORY_LIMIT`` or the available memory) is refused
     before anything is allocated. A folder that holds a finished model or an unfinished run is refused unless
-    ``overwrite``."""
+    ``overwrite``. With ``distributed`` (under torchrun) every rank trains its slice of each batch
+    (``rnnkit.distribution.DataParallel``) and rank 0 alone writes the files."""
+    from rnnkit.distribution import DataParallel, is_chief, set_distribution
     from rnnkit.random import set_random_seed
     from rnnkit.tasks.runs import checkpointed_fit
     from rnnkit.utils import to_categorical
 
     config.validate()
     check_memory(config, memory_limit)
+    if distributed:
+        set_distribution(DataParallel())
     if not resume:
         _check_fresh_start(config, overwrite)
     set_random_seed(config.seed)
@@ -226,13 +231,14 @@ def run_training(config: TrainConfig, resume: bool = False, memory_limit=None, o
                                validation_data=(x_test, y_test), verbose=config.verbose)
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
 
-    save_trained_model(os.path.join(config.out, "model.rnnkit"), model, config)
     record = {"config": dataclasses.asdict(config), "history": _plain(history.history),
               "test_loss": float(test_loss), "test_accuracy": float(test_accuracy)}
-    atomic_write_text(os.path.join(config.out, "history.json"), json.dumps(record, indent=2))
-    if not plot_curves(history.history, config, os.path.join(config.out, "curves.png")):
-        print("rnnkit: no curves.png written: matplotlib is not installed (pip install 'rnnkit[plot]')",
-              file=sys.stderr)
+    if is_chief():  # under --distributed rank 0 alone writes
+        save_trained_model(os.path.join(config.out, "model.rnnkit"), model, config)
+        atomic_write_text(os.path.join(config.out, "history.json"), json.dumps(record, indent=2))
+        if not plot_curves(history.history, config, os.path.join(config.out, "curves.png")):
+            print("rnnkit: no curves.png written: matplotlib is not installed (pip install 'rnnkit[plot]')",
+                  file=sys.stderr)
     return record
 
 

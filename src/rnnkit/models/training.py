@@ -39,6 +39,7 @@ from rnnkit import losses as losses_module
 from rnnkit import metrics as metrics_module
 from rnnkit import optimizers as optimizers_module
 from rnnkit.autograd import Tensor, no_grad
+from rnnkit.distribution import state as distribution_state
 from rnnkit.errors import ConfigError, NonFiniteError, ShapeError
 from rnnkit.layers.base import string_array
 from rnnkit.models.data_adapters import (RAN_OUT_WARNING, ArrayFeed, BatchFeed, check_feed_arguments,
@@ -327,6 +328,14 @@ class Trainer:
     def _update_metrics(self, metric_objects, ys, outs) -> None:
         if not metric_objects:
             return
+        strategy = distribution_state.current()
+        if strategy is not None:  # distribution hook: this rank's rows, then (total, count) summed over ranks
+            from rnnkit.distribution.steps import update_metrics
+
+            return update_metrics(strategy, metric_objects, ys, outs, self._update_metric_states)
+        self._update_metric_states(metric_objects, ys, outs)
+
+    def _update_metric_states(self, metric_objects, ys, outs) -> None:
         out = outs[0]
         mask = out._keras_mask
         for m in metric_objects:
@@ -336,6 +345,11 @@ class Trainer:
         """One update; returns ``(loss value, outputs)``. A non-finite loss skips the update; a non-finite
         gradient raises ``NonFiniteError`` (naming ``where`` and the first such parameter) before any weight
         changes."""
+        strategy = distribution_state.current()
+        if strategy is not None:  # distribution hook: this rank's slice, gradients all-reduced before the update
+            from rnnkit.distribution.steps import train_step
+
+            return train_step(strategy, self, x, ys, sw, where)
         out = self(x, training=True)
         outs = self._outputs_list(out)
         loss = self._compute_loss(ys, outs, sw)
@@ -590,12 +604,11 @@ class Trainer:
         with no_grad():
             for step, xb, b_list, yb, swb in batches:
                 callback_list.on_test_batch_begin(step)
-                outs = self._outputs_list(self(self._model_input(xb, b_list), training=False))
+                value, outs = self._test_step(self._model_input(xb, b_list), yb, swb)
                 if metric_objects is None:
                     metric_objects = self._resolve_metrics(yb, outs)
                     for m in metric_objects:
                         m.reset_state()
-                value = float(self._compute_loss(yb, outs, swb).data)
                 loss_sum += value * len(yb[0])
                 seen += len(yb[0])
                 self._update_metrics(metric_objects, yb, outs)
@@ -605,6 +618,16 @@ class Trainer:
                 callback_list.on_test_batch_end(step, logs)
         callback_list.on_test_end(logs)
         return logs
+
+    def _test_step(self, x, ys: list, sw=None) -> tuple:
+        """``(loss value, outputs)`` of one batch without gradients."""
+        strategy = distribution_state.current()
+        if strategy is not None:  # distribution hook: this rank's slice, the loss summed over ranks
+            from rnnkit.distribution.steps import test_step
+
+            return test_step(strategy, self, x, ys, sw)
+        outs = self._outputs_list(self(x, training=False))
+        return float(self._compute_loss(ys, outs, sw).data), outs
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False):
@@ -666,7 +689,7 @@ class Trainer:
         with no_grad():
             for step, xb, b_list, _, _ in batches:
                 callback_list.on_predict_batch_begin(step)
-                out = self(self._model_input(xb, b_list), training=False)
+                out = self._predict_step(self._model_input(xb, b_list))
                 chunks.append([o.data for o in self._outputs_list(out)])
                 callback_list.on_predict_batch_end(step, {"outputs": chunks[-1]})
         callback_list.on_predict_end()
@@ -674,6 +697,15 @@ class Trainer:
             raise ShapeError("predict() got no samples (x has length 0)")
         results = [np.concatenate([c[k] for c in chunks]) for k in range(len(chunks[0]))]
         return results[0] if len(results) == 1 and not isinstance(out, (list, tuple)) else results
+
+    def _predict_step(self, x):
+        """The model's output(s) for one batch (under ``no_grad``)."""
+        strategy = distribution_state.current()
+        if strategy is not None:  # distribution hook: each rank computes its slice, all gathered
+            from rnnkit.distribution.steps import predict_step
+
+            return predict_step(strategy, self, x)
+        return self(x, training=False)
 
     # ----------------------------------------------------------------------------------------- on batch
     def train_on_batch(self, x, y, sample_weight=None, return_dict=False):
