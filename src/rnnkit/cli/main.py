@@ -302,21 +302,18 @@ def main(argv=None) -> int:
 
 def _say_interrupted(message: str) -> None:
     """Print the message of a Ctrl-C on its own line (on a terminal the progress line or the echoed ``^C``
-    holds the cursor), with further Ctrl-C ignored while it is printed."""
+    holds the cursor). Further Ctrl-C are ignored from here on: the command is ending with status 130, and a
+    press between this line and the exit must not turn that into a traceback or a death by SIGINT."""
     import signal
     import threading
 
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        try:
-            on_terminal = sys.stderr.isatty()
-        except (AttributeError, ValueError):
-            on_terminal = False
-        print(("\n" if on_terminal else "") + message, file=sys.stderr, flush=True)
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGINT, previous)
+        on_terminal = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        on_terminal = False
+    print(("\n" if on_terminal else "") + message, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

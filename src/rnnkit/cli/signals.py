@@ -114,7 +114,9 @@ class InterruptToCheckpoint(Callback):
 
     def __exit__(self, *exc_info) -> None:
         if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+            # After a Ctrl-C the command is ending (status 130): a further press while it unwinds is ignored, so
+            # that it cannot end the process by the default handler (status -2) before the message is printed.
+            signal.signal(signal.SIGINT, signal.SIG_IGN if self.requested else self._previous)
             self._previous = None
 
     def _stop(self) -> None:
