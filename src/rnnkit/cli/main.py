@@ -165,7 +165,7 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-OPTIONAL_MODULES = {"PIL": "ocr", "sacrebleu": "translate", "matplotlib": "plot"}  # module -> the extra with it
+OPTIONAL_MODULES = {"PIL": "ocr", "sacrebleu": "translate", "matplotlib": "plot", "h5py": "keras"}  # module -> the extra with it
 
 COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "summary": _summary}
 
