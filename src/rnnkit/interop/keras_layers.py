@@ -42,10 +42,10 @@ FLOAT_DTYPES = ("float32", "float64")
 _NEUTRAL = {
     "quantization_config": None, "lora_rank": None, "lora_alpha": None, "lora_enabled": False,
     "synchronized": False, "renorm": False, "sparse": False, "ragged": False, "autocast": True,
-    "implementation": (1, 2), "input_length": None, "groups": 1,
+    "implementation": (1, 2), "input_length": None, "groups": 1, "renorm_clipping": None,
 }
 _TRAINING_ONLY = ("_regularizer", "_constraint")  # key suffixes: they change training, never predictions
-_DROPPED_ALWAYS = ("build_config", "shared_object_id")
+_DROPPED_ALWAYS = ("build_config", "shared_object_id", "renorm_momentum")  # the last: unused while renorm is off
 
 
 def _where(path, name, class_name) -> str:
@@ -232,6 +232,8 @@ def config_to_keras(layer) -> dict:
                                            config["layer"])
     if class_name == "RNN":
         config["cell"] = layer_to_keras(layer.cell)
+    if class_name == "SpatialDropout1D":  # Keras' constructor takes no 'trainable'
+        config = {key: config[key] for key in ("name", "dtype", "rate", "seed")}
     if class_name in ("SimpleRNN", "LSTM", "GRU"):
         config["zero_output_for_mask"] = layer.return_sequences  # what rnnkit computes at masked steps
     return config

@@ -290,10 +290,9 @@ def _sequential_from_keras(config, path):
         if isinstance(layer, type(None)):  # pragma: no cover
             continue
         layers.append(layer)
-    dtype = dtype_from_keras(config.get("dtype"), f"{path}: model {config.get('name')!r}") if config.get(
-        "dtype") else None
-    model = Sequential(items + layers, name=config.get("name"), dtype=dtype,
-                       trainable=config.get("trainable", True))
+    if config.get("dtype"):  # Keras' global default policy: the layers' own dtypes decide (as in rnnkit)
+        dtype_from_keras(config.get("dtype"), f"{path}: model {config.get('name')!r}")
+    model = Sequential(items + layers, name=config.get("name"), trainable=config.get("trainable", True))
     if items and items[0].batch_size and layers and hasattr(layers[0], "batch_size") and \
             getattr(layers[0], "stateful", False) and layers[0].batch_size is None:
         layers[0].batch_size = layers[0]._state_batch = items[0].batch_size
