@@ -119,8 +119,6 @@ def config_from_keras(class_name: str, config: dict, path, wrapped_in: str | Non
             if value != neutral and not (isinstance(neutral, tuple) and value in neutral):
                 raise ConfigError(f"{where}: option {key}={value!r} is not supported (rnnkit converts it only as "
                                   f"{neutral!r})")
-        elif key == "zero_output_for_mask":
-            continue  # rnnkit's masked steps of a returned sequence are zeros (docs/interop_keras.md)
         elif key in ("layer", "cell") and isinstance(value, dict):
             out[key] = spec_from_keras(value, path, wrapped_in=class_name)
         elif key == "backward_layer":
@@ -235,7 +233,7 @@ def config_to_keras(layer) -> dict:
     if class_name == "SpatialDropout1D":  # Keras' constructor takes no 'trainable'
         config = {key: config[key] for key in ("name", "dtype", "rate", "seed")}
     if class_name in ("SimpleRNN", "LSTM", "GRU"):
-        config["zero_output_for_mask"] = layer.return_sequences  # what rnnkit computes at masked steps
+        config["zero_output_for_mask"] = layer.zero_output_for_mask
     return config
 
 
