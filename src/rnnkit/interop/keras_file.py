@@ -291,8 +291,8 @@ def compile_from_keras(model, compile_config: dict, path) -> None:
     optimizer = _rnnkit_optimizer(compile_config.get("optimizer"), path)
     if optimizer is None:
         return
-    loss = _plain(compile_config.get("loss"), "loss", path)
-    metrics = _plain(compile_config.get("metrics"), "metrics", path)
+    loss = _structure(compile_config.get("loss"), _loss_from_keras, path)
+    metrics = _structure(compile_config.get("metrics"), _metric_from_keras, path)
     weighted = compile_config.get("weighted_metrics")
     if weighted:
         warnings.warn(f"{path}: weighted_metrics {weighted} are not converted", stacklevel=3)
@@ -304,23 +304,55 @@ def compile_from_keras(model, compile_config: dict, path) -> None:
                       stacklevel=3)
 
 
-def _plain(value, what, path):
-    """Losses and metrics given by name (Keras' serialized objects become their names when rnnkit knows them)."""
-    if value is None or isinstance(value, str):
-        return value
+def _structure(value, convert, path):
+    """``convert`` applied to each loss / metric of a (possibly nested list or dict) compile entry."""
+    if value is None:
+        return None
     if isinstance(value, list):
-        items = [_plain(item, what, path) for item in value]
+        items = [_structure(item, convert, path) for item in value]
         return [item for item in items if item is not None]
-    if isinstance(value, dict) and "class_name" in value:
-        from rnnkit.layers.base import snake_case
+    if isinstance(value, dict) and "class_name" not in value:
+        return {key: _structure(item, convert, path) for key, item in value.items()}
+    return convert(value, path)
 
-        config = value.get("config") or {}
-        name = config.get("name") if isinstance(config, dict) else None
-        return name or snake_case(value["class_name"])
-    if isinstance(value, dict):
-        return {key: _plain(item, what, path) for key, item in value.items()}
-    warnings.warn(f"{path}: {what} {value!r:.100} is not converted", stacklevel=4)
-    return None
+
+def _known_config(cls, config: dict, what: str, path) -> dict:
+    """The entries of a Keras object config that the rnnkit class has; a warning names the others."""
+    try:
+        known = set(cls().get_config())
+    except (RnnkitError, TypeError):
+        known = {"name"}
+    kept = {k: v for k, v in config.items() if k in known}
+    neutral = {"reduction": "sum_over_batch_size", "ignore_class": None, "axis": -1}
+    lost = sorted(k for k, v in config.items() if k not in known and k != "dtype" and neutral.get(k, object()) != v)
+    if lost:
+        warnings.warn(f"{path}: {what} {cls.__name__} settings {lost} are not converted", stacklevel=5)
+    return kept
+
+
+def _loss_from_keras(value, path):
+    from rnnkit import losses
+
+    if isinstance(value, str):
+        return value
+    cls = losses._CLASSES.get(value.get("class_name")) if isinstance(value, dict) else None
+    if cls is None:
+        warnings.warn(f"{path}: loss {value!r:.100} is not available in rnnkit; compile() the model with a loss "
+                      "before training", stacklevel=4)
+        return None
+    return cls.from_config(_known_config(cls, dict(value.get("config") or {}), "loss", path))
+
+
+def _metric_from_keras(value, path):
+    from rnnkit import metrics
+
+    if isinstance(value, str):
+        return value
+    cls = metrics._CLASSES.get(value.get("class_name")) if isinstance(value, dict) else None
+    if cls is None:
+        warnings.warn(f"{path}: metric {value!r:.100} is not available in rnnkit and is dropped", stacklevel=4)
+        return None
+    return cls(**_known_config(cls, dict(value.get("config") or {}), "metric", path))
 
 
 def compile_to_keras(model) -> dict | None:
@@ -338,10 +370,12 @@ def compile_to_keras(model) -> dict | None:
     if isinstance(optimizer, dict):
         optimizer = {"module": "keras.optimizers", "class_name": optimizer.get("class_name"),
                      "config": dict(optimizer.get("config") or {}), "registered_name": None}
-    return {"optimizer": optimizer, "loss": _loss_to_keras(config.get("loss")), "loss_weights": config.get(
-        "loss_weights"), "metrics": [m if isinstance(m, str) else m.get("config", {}).get("name", m.get(
-            "class_name")) for m in config.get("metrics") or []] or None, "weighted_metrics": None,
-        "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+    metrics = [m if isinstance(m, str) else {"module": "keras.metrics", "class_name": m["class_name"],
+                                             "config": {"name": (m.get("config") or {}).get("name")},
+                                             "registered_name": None} for m in config.get("metrics") or []]
+    return {"optimizer": optimizer, "loss": _loss_to_keras(config.get("loss")),
+            "loss_weights": config.get("loss_weights"), "metrics": metrics or None, "weighted_metrics": None,
+            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
 
 
 def _loss_to_keras(loss):
