@@ -202,3 +202,12 @@ def test_rnnkit_files_under_keras_names_still_load(tmp_path):
     x = np.ones((1, 3), "float32")
     np.testing.assert_array_equal(rm.load_model(tmp_path / "old.keras").predict(x, verbose=0),
                                   model.predict(x, verbose=0))
+
+
+def test_zero_output_for_last_output_is_refused(tmp_path):
+    """Keras' zero_output_for_mask=True without return_sequences zeroes the output of a sequence whose last step
+    is masked; rnnkit does not copy that, so such a layer is refused by name."""
+    model = keras.Sequential([K.Input((5, 2)), K.Masking(), K.GRU(3, zero_output_for_mask=True, name="tagger")])
+    model.save(tmp_path / "zero.keras")
+    message = _one_line_error(tmp_path / "zero.keras", ConfigError)
+    assert "zero_output_for_mask" in message and "'tagger'" in message

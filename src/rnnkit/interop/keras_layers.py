@@ -127,6 +127,9 @@ def config_from_keras(class_name: str, config: dict, path, wrapped_in: str | Non
             out["input_shape"] = value[1:]
         else:
             out[key] = _translate_value(key, value, where)
+    if config.get("zero_output_for_mask") and not config.get("return_sequences", True):
+        raise ConfigError(f"{where}: option zero_output_for_mask=True without return_sequences is not supported "
+                          "(Keras then outputs zeros for a sequence whose last step is masked)")
     if class_name == "Embedding" and out.get("input_length") is None:
         out.pop("input_length", None)
     return {key: value for key, value in out.items() if value is not None or not key.endswith("_initializer")}
@@ -233,7 +236,8 @@ def config_to_keras(layer) -> dict:
     if class_name == "SpatialDropout1D":  # Keras' constructor takes no 'trainable'
         config = {key: config[key] for key in ("name", "dtype", "rate", "seed")}
     if class_name in ("SimpleRNN", "LSTM", "GRU"):
-        config["zero_output_for_mask"] = layer.zero_output_for_mask
+        # Keras with zero_output_for_mask=True also zeroes the *last* output when the last step is masked
+        config["zero_output_for_mask"] = layer.zero_output_for_mask and layer.return_sequences
     return config
 
 
