@@ -211,3 +211,11 @@ def test_zero_output_for_last_output_is_refused(tmp_path):
     model.save(tmp_path / "zero.keras")
     message = _one_line_error(tmp_path / "zero.keras", ConfigError)
     assert "zero_output_for_mask" in message and "'tagger'" in message
+
+
+def test_masked_global_max_pooling_warns_of_the_known_difference(tmp_path):
+    model = keras.Sequential([K.Input((6,), dtype="int32"), K.Embedding(10, 4, mask_zero=True),
+                              K.LSTM(3, return_sequences=True), K.GlobalMaxPooling1D()])
+    model.save(tmp_path / "gmp.keras")
+    with pytest.warns(UserWarning, match="GlobalMaxPooling1D after a mask"):
+        rm.load_model(tmp_path / "gmp.keras")

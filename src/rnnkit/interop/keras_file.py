@@ -188,12 +188,23 @@ def load_keras_model(filepath, compile: bool = True):
     if not model.built:
         raise DataError(f"{path}: the Keras model was saved before it was built (no input shape), so it holds no "
                         "weights to convert")
+    _warn_known_differences(model, path)
     groups = [g for name, layer in named if layer is not None for g in layer_groups(layer, f"layers/{name}")]
     with _open_h5(members["model.weights.h5"], path, "model.weights.h5") as f:
         _assign(_read_groups(f, groups, path, "model.weights.h5"))
     if compile and isinstance(entry.get("compile_config"), dict) and entry["compile_config"]:
         compile_from_keras(model, entry["compile_config"], path)
     return model
+
+
+def _warn_known_differences(model, path) -> None:
+    """Warn where rnnkit deliberately computes something else than Keras 3 for the same layers."""
+    kinds = {type(layer).__name__ for layer in model.layers}
+    masks = "Masking" in kinds or any(getattr(layer, "mask_zero", False) for layer in model.layers)
+    if masks and "GlobalMaxPooling1D" in kinds:
+        warnings.warn(f"{path}: GlobalMaxPooling1D after a mask: rnnkit leaves masked steps out of the maximum, "
+                      "Keras 3 does not (rnnkit.layers.global_pooling1d); predictions differ for padded sequences",
+                      stacklevel=3)
 
 
 # --------------------------------------------------------------------------------------------- weights files

@@ -173,7 +173,7 @@ def _sequential_to_keras(model) -> dict:
     layers = []
     if shape is not None:
         first = model.layers[0] if model.layers else None
-        batch = getattr(first, "batch_size", None)
+        batch = getattr(first, "batch_size", None) or (spec[0][0] if spec else None)
         dtype = model._input_dtype or (spec[1] if spec else model.dtype)
         layers.append(_input_layer(f"input_layer_{model.name}", shape, batch, dtype))
     for layer in model.layers:
@@ -293,9 +293,8 @@ def _sequential_from_keras(config, path):
     if config.get("dtype"):  # Keras' global default policy: the layers' own dtypes decide (as in rnnkit)
         dtype_from_keras(config.get("dtype"), f"{path}: model {config.get('name')!r}")
     model = Sequential(items + layers, name=config.get("name"), trainable=config.get("trainable", True))
-    if items and items[0].batch_size and layers and hasattr(layers[0], "batch_size") and \
-            getattr(layers[0], "stateful", False) and layers[0].batch_size is None:
-        layers[0].batch_size = layers[0]._state_batch = items[0].batch_size
+    if items and items[0].batch_size:  # a fixed batch size (stateful layers): build with it
+        model.build_from_spec([((items[0].batch_size, *items[0].shape[1:]), items[0].dtype.name)])
     names = unique_paths([type(layer).__name__ for layer in layers])
     return model, list(zip(names, layers))
 
