@@ -79,6 +79,17 @@ def _attention():
     return keras.Model([query, value], [K.Concatenate()([context, additive]), scores])
 
 
+def _masked_merges():
+    """Masks from Embedding through merging layers and attention (Keras passes them as explicit mask= links)."""
+    tokens = keras.Input((6,), dtype="int32")
+    embedded = K.Embedding(12, 4, mask_zero=True)(tokens)
+    first = K.LSTM(4, return_sequences=True)(embedded)
+    second = K.GRU(4, return_sequences=True)(embedded)
+    attended = K.Attention()([first, second])
+    merged = K.Add()([attended, first])
+    return keras.Model(tokens, [K.LSTM(2)(merged), K.GlobalAveragePooling1D()(K.Concatenate()([attended, second]))])
+
+
 def _shared_layer():
     a, b = keras.Input((5, 3)), keras.Input((5, 3))
     shared = K.GRU(4)
@@ -132,6 +143,7 @@ CASES = {
     "bidirectional_return_state": (_bidirectional_states, lambda: _masked_floats((3, 5, 3))),
     "encoder_decoder_initial_state": (_encoder_decoder,
                                       lambda: [_masked_floats((3, 5, 3)), _masked_floats((3, 4, 2), 4)]),
+    "masked_merges_and_attention": (_masked_merges, lambda: _tokens((3, 6))),
     "shared_layer": (_shared_layer, lambda: [_masked_floats((3, 5, 3)), _masked_floats((3, 5, 3), 5)]),
     "rnn_of_cell_time_distributed": (lambda: _seq(K.Input((6, 3)), K.RNN(K.LSTMCell(4), return_sequences=True),
                                                   K.TimeDistributed(K.Dense(2)), K.Flatten(), K.Dense(1)),
