@@ -255,7 +255,8 @@ def test_float64_model_records_its_dtype_policy(tmp_path):
         keras_model = keras.models.load_model(tmp_path / "m.keras")
     assert [layer.dtype_policy.name for layer in keras_model.layers] == ["float64", "float64"]
     assert all(w.dtype == "float64" for w in keras_model.weights)
-    np.testing.assert_allclose(keras_model.predict(x, verbose=0), expected, rtol=1e-6, atol=1e-8)  # Keras float64 LSTM: ~1e-9 off
+    # Keras' float64 LSTM differs from the exact result by ~1e-9
+    np.testing.assert_allclose(keras_model.predict(x, verbose=0), expected, rtol=1e-6, atol=1e-8)
     keras_model.save(tmp_path / "k.keras")
     back = rm.load_model(tmp_path / "k.keras")
     assert back.dtype == "float64" and all(w.dtype == np.float64 for w in back.weights)

@@ -166,20 +166,21 @@ def check_class(spec, path, wrapped_in=None) -> str:
     if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
         raise ConfigError(f"{path}: a layer entry must be an object with a 'class_name'; got {spec!r:.150}")
     class_name = spec["class_name"]
-    name = (spec.get("config") or {}).get("name", spec.get("name", "?")) if isinstance(spec.get("config"),
-                                                                                       dict) else "?"
+    config = spec.get("config") if isinstance(spec.get("config"), dict) else {}
+    name = config.get("name", spec.get("name", "?"))
     if class_name == "Lambda":
         raise ConfigError(f"{path}: layer {name!r} is a Lambda layer; its Python code is not loaded (opening a "
                           "file never runs code). Replace it with built-in layers, or rebuild the model in rnnkit "
                           "and use load_weights()")
     module = spec.get("module") or ""
-    if module.startswith("keras.src.ops") or class_name not in SUPPORTED or spec.get("registered_name") not in (
-            None, class_name):
+    registered = spec.get("registered_name")
+    custom = registered not in (None, class_name)  # a class registered by user code, e.g. "MyPackage>Dense"
+    if module.startswith("keras.src.ops") or class_name not in SUPPORTED or custom:
         kind = "Keras operation" if module.startswith("keras.src.ops") else "layer class"
         inside = f" inside {wrapped_in}" if wrapped_in else ""
-        raise ConfigError(f"{path}: layer {name!r}{inside} is of {kind} {class_name!r}"
-                          f"{' (registered as ' + repr(spec.get('registered_name')) + ')' if spec.get('registered_name') not in (None, class_name) else ''}"  # noqa: E501
-                          f", which rnnkit does not convert; supported: {', '.join(SUPPORTED)}")
+        registration = f" (registered by user code as {registered!r})" if custom else ""
+        raise ConfigError(f"{path}: layer {name!r}{inside} is of {kind} {class_name!r}{registration}, which rnnkit "
+                          f"does not convert; supported: {', '.join(SUPPORTED)}")
     return class_name
 
 
