@@ -76,7 +76,8 @@ def keras_layer_list(model) -> list:
 
 
 def weight_groups(model):
-    """``(h5 group path, layer, own weights)`` of every layer of ``model``, in Keras' layout."""
+    """``(h5 group path, layer, own weights)`` of every layer of ``model`` (built first), in Keras' layout."""
+    model._ensure_built()
     layers = keras_layer_list(model)
     names = unique_paths(["InputLayer" if layer is None else type(layer).__name__ for layer in layers])
     for name, layer in zip(names, layers):
