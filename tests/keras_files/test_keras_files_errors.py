@@ -14,6 +14,9 @@ import keras  # KERAS_BACKEND=torch from conftest
 from keras import layers as K
 
 import rnnkit.models as rm
+
+# Keras 3.15's torch backend calls np.array(x, copy=False) on its tensors; NumPy 2 warns on every call
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
 from rnnkit.errors import ConfigError, DataError, RnnkitError
 
 
@@ -221,3 +224,17 @@ def test_masked_global_max_pooling_warns_of_the_known_difference(tmp_path):
     model.save(tmp_path / "gmp.keras")
     with pytest.warns(UserWarning, match="GlobalMaxPooling1D after a mask"):
         rm.load_model(tmp_path / "gmp.keras")
+
+
+def test_hostile_sizes_fail_before_allocating(tmp_path):
+    src = _small_keras_file(tmp_path / "whole.keras")
+
+    def huge_units(config):
+        config["config"]["layers"][1]["config"]["units"] = 10**9
+
+    def huge_input(config):
+        config["config"]["layers"][0]["config"]["batch_shape"] = [None, 10**6, 10**6]
+
+    for edit, expected in ((huge_units, "units=1000000000"), (huge_input, "input shape")):
+        path = _rewrite(src, tmp_path / "huge.keras", edit_config=edit)
+        assert expected in _one_line_error(path, DataError)

@@ -11,6 +11,9 @@ from keras import layers as K
 
 import rnnkit.models as rm
 
+# Keras 3.15's torch backend calls np.array(x, copy=False) on its tensors; NumPy 2 warns on every call
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+
 RTOL, ATOL = 1e-5, 1e-6
 
 

@@ -177,6 +177,7 @@ def load_keras_model(filepath, compile: bool = True):
         raise DataError(f"{path}: config.json is not valid JSON ({error})") from None
     if not isinstance(entry, dict):
         raise DataError(f"{path}: config.json must hold an object; got {type(entry).__name__}")
+    _check_budget(entry, members["model.weights.h5"], path)
     try:
         model, named = model_from_keras(entry, path)
         model._ensure_built()
@@ -195,6 +196,38 @@ def load_keras_model(filepath, compile: bool = True):
     if compile and isinstance(entry.get("compile_config"), dict) and entry["compile_config"]:
         compile_from_keras(model, entry["compile_config"], path)
     return model
+
+
+def _check_budget(entry: dict, weights: bytes, path) -> None:
+    """Before building anything: layer sizes (``units`` ...) must fit in the values the HDF5 file really holds,
+    and input shapes in ``MAX_BUILD_ELEMENTS``, so that a corrupt or hostile config cannot allocate without
+    bound (the same checks as for rnnkit's own files)."""
+    from rnnkit.models.saving import MAX_BUILD_ELEMENTS, _check_sizes
+
+    h5py = h5py_module()
+    budget = [0]
+
+    def count(_, item):
+        if isinstance(item, h5py.Dataset):
+            budget[0] += int(np.prod(item.shape, dtype=np.int64)) if item.shape else 1
+
+    with _open_h5(weights, path, "model.weights.h5") as f:
+        f.visititems(count)
+    _check_sizes(entry.get("config"), budget[0], path)
+    stack = [entry.get("config")]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            shape = item.get("batch_shape") if item.get("batch_shape") is not None else item.get("batch_input_shape")
+            if isinstance(shape, list):
+                dims = [d for d in shape[1:] if isinstance(d, int) and not isinstance(d, bool)]
+                if any(d < 0 for d in dims) or int(np.prod([max(d, 1) for d in dims] or [1], dtype=np.float64)) \
+                        > MAX_BUILD_ELEMENTS:
+                    raise DataError(f"{path}: input shape {shape} is negative or larger than "
+                                    f"{MAX_BUILD_ELEMENTS:,} elements per sample (corrupt config)")
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _warn_known_differences(model, path) -> None:
