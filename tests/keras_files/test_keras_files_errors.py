@@ -14,10 +14,10 @@ import keras  # KERAS_BACKEND=torch from conftest
 from keras import layers as K
 
 import rnnkit.models as rm
+from rnnkit.errors import ConfigError, DataError, RnnkitError
 
 # Keras 3.15's torch backend calls np.array(x, copy=False) on its tensors; NumPy 2 warns on every call
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
-from rnnkit.errors import ConfigError, DataError, RnnkitError
 
 
 def _one_line_error(path, error_type=RnnkitError):
