@@ -93,6 +93,15 @@ def _masked_merges():
     return keras.Model(tokens, [K.LSTM(2)(merged), K.GlobalAveragePooling1D()(K.Concatenate()([attended, second]))])
 
 
+def _nested_models():
+    """A Sequential model used twice as a layer, and a functional one, inside a functional model."""
+    inner = keras.Sequential([K.Input((5, 3)), K.LSTM(4), K.Dense(2)], name="inner")
+    head_input = keras.Input((2,))
+    head = keras.Model(head_input, K.Dense(1)(head_input), name="head")
+    a, b = keras.Input((5, 3)), keras.Input((5, 3))
+    return keras.Model([a, b], head(K.Add()([inner(a), inner(b)])))
+
+
 def _shared_layer():
     a, b = keras.Input((5, 3)), keras.Input((5, 3))
     shared = K.GRU(4)
@@ -147,6 +156,10 @@ CASES = {
     "encoder_decoder_initial_state": (_encoder_decoder,
                                       lambda: [_masked_floats((3, 5, 3)), _masked_floats((3, 4, 2), 4)]),
     "masked_merges_and_attention": (_masked_merges, lambda: _tokens((3, 6))),
+    "nested_models": (_nested_models, lambda: [_masked_floats((3, 5, 3)), _masked_floats((3, 5, 3), 19)]),
+    "sequential_in_sequential": (lambda: _seq(K.Input((5, 3)), _seq(K.GRU(3), K.Dense(2), name="body"),
+                                              K.Dense(1)),
+                                 lambda: _masked_floats((3, 5, 3))),
     "shared_layer": (_shared_layer, lambda: [_masked_floats((3, 5, 3)), _masked_floats((3, 5, 3), 5)]),
     "rnn_of_cell_time_distributed": (lambda: _seq(K.Input((6, 3)), K.RNN(K.LSTMCell(4), return_sequences=True),
                                                   K.TimeDistributed(K.Dense(2)), K.Flatten(), K.Dense(1)),
@@ -219,7 +232,13 @@ def _rnnkit_models():
     sequence, h, c = L.LSTM(5, return_sequences=True, return_state=True)(embedded)
     backward = L.Bidirectional(L.GRU(3, reset_after=False), merge_mode="ave")(sequence)
     functional = Model(tokens, [L.Dense(2)(L.Concatenate()([backward, h, c])), L.Dense(1)(h)])
+    body = Sequential([L.GRU(3, reset_after=False), L.Dense(2)], name="body")
+    left, right = Input((5, 3)), Input((5, 3))
+    head_input = Input((2,))
+    head = Model(head_input, L.Dense(1)(head_input), name="head")
+    nested = Model([left, right], head(L.Add()([body(left), body(right)])))
     return {
+        "nested": (nested, [_masked_floats((3, 5, 3)), _masked_floats((3, 5, 3), 20)]),
         "sequential": (Sequential([L.Masking(input_shape=(6, 3)), L.SimpleRNN(4, return_sequences=True),
                                    L.GRU(3, go_backwards=True), L.Dense(2, activation="softmax")]),
                        _masked_floats((3, 6, 3))),
@@ -227,7 +246,7 @@ def _rnnkit_models():
     }
 
 
-@pytest.mark.parametrize("which", ["sequential", "functional"])
+@pytest.mark.parametrize("which", ["sequential", "functional", "nested"])
 def test_rnnkit_to_keras_to_rnnkit(which, tmp_path):
     model, inputs = _rnnkit_models()[which]
     rng = np.random.default_rng(13)

@@ -33,7 +33,7 @@ import warnings
 import numpy as np
 
 from rnnkit.errors import ConfigError, DataError, RnnkitError
-from rnnkit.interop.keras_model import model_from_keras, model_to_keras, layer_groups, weight_groups
+from rnnkit.interop.keras_model import model_from_keras, model_to_keras, weight_groups
 
 KERAS_FORMAT_VERSION = "3.15.1"  # the Keras release whose file layout this writes (metadata.json)
 INSTALL_HINT = "pip install 'rnnkit[keras]'"
@@ -190,7 +190,7 @@ def load_keras_model(filepath, compile: bool = True):
         raise DataError(f"{path}: the Keras model was saved before it was built (no input shape), so it holds no "
                         "weights to convert")
     _warn_known_differences(model, path)
-    groups = [g for name, layer in named if layer is not None for g in layer_groups(layer, f"layers/{name}")]
+    groups = list(weight_groups(model, from_file=True))
     with _open_h5(members["model.weights.h5"], path, "model.weights.h5") as f:
         _assign(_read_groups(f, groups, path, "model.weights.h5"))
     if compile and isinstance(entry.get("compile_config"), dict) and entry["compile_config"]:

@@ -40,11 +40,35 @@ def _children(layer) -> list:
     return []
 
 
-def layer_groups(layer, path: str):
-    """``(h5 group path, layer, own weights)`` for ``layer`` stored at ``path`` and for its children."""
+def layer_groups(layer, path: str, from_file: bool = False):
+    """``(h5 group path, layer, own weights)`` for ``layer`` stored at ``path`` and for its children. A model
+    inside the model keeps its layers below ``path/layers``, in the order of the file it came from
+    (``from_file``, when it has one) or in Keras' order."""
+    from rnnkit.models.model import Model
+
     yield f"{path}/vars", layer, list(layer._weights)
+    if isinstance(layer, Model):
+        yield from _model_groups(layer, path, from_file)
+        return
     for attribute, child in _children(layer):
-        yield from layer_groups(child, f"{path}/{attribute}")
+        yield from layer_groups(child, f"{path}/{attribute}", from_file)
+
+
+def _model_groups(model, prefix: str, from_file: bool):
+    named = getattr(model, "_keras_named", None) if from_file else None
+    if named is None:
+        layers = keras_layer_list(model)
+        named = list(zip(unique_paths(["InputLayer" if layer is None else _keras_class(layer)
+                                       for layer in layers]), layers))
+    for name, layer in named:
+        if layer is not None:
+            yield from layer_groups(layer, f"{prefix}/layers/{name}" if prefix else f"layers/{name}", from_file)
+
+
+def _keras_class(layer) -> str:
+    from rnnkit.models.functional import Functional
+
+    return "Functional" if isinstance(layer, Functional) else type(layer).__name__
 
 
 def unique_paths(class_names: list) -> list:
@@ -75,14 +99,11 @@ def keras_layer_list(model) -> list:
                       "functional models convert to Keras files (save_weights() to an rnnkit file works for any)")
 
 
-def weight_groups(model):
-    """``(h5 group path, layer, own weights)`` of every layer of ``model`` (built first), in Keras' layout."""
+def weight_groups(model, from_file: bool = False):
+    """``(h5 group path, layer, own weights)`` of every layer of ``model`` (built first), in Keras' layout;
+    ``from_file``: in the layer order of the ``.keras`` file the model was read from."""
     model._ensure_built()
-    layers = keras_layer_list(model)
-    names = unique_paths(["InputLayer" if layer is None else type(layer).__name__ for layer in layers])
-    for name, layer in zip(names, layers):
-        if layer is not None:
-            yield from layer_groups(layer, f"layers/{name}")
+    yield from _model_groups(model, "", from_file)
 
 
 # ------------------------------------------------------------------------------------ Keras graph order
@@ -159,12 +180,22 @@ def model_to_keras(model) -> dict:
     raise AssertionError  # pragma: no cover
 
 
-def _check_layer(layer) -> None:
+def _entry(layer) -> dict:
+    """The config.json entry of a layer, or of a Sequential / functional model used as a layer."""
     from rnnkit.models.model import Model
 
     if isinstance(layer, Model):
-        raise ConfigError(f"layer {layer.name!r} is a model inside the model; nested models do not convert to "
-                          "Keras files yet")
+        entry = model_to_keras(layer)
+        entry.pop("compile_config", None)
+        return entry
+    return layer_to_keras(layer)
+
+
+def _node_offset(layer) -> int:
+    """Keras counts a functional model's own graph as its call 0: calls of one used as a layer start at 1."""
+    from rnnkit.models.functional import Functional
+
+    return 1 if isinstance(layer, Functional) else 0
 
 
 def _sequential_to_keras(model) -> dict:
@@ -178,8 +209,7 @@ def _sequential_to_keras(model) -> dict:
         dtype = model._input_dtype or (spec[1] if spec else model.dtype)
         layers.append(_input_layer(f"input_layer_{model.name}", shape, batch, dtype))
     for layer in model.layers:
-        _check_layer(layer)
-        layers.append(layer_to_keras(layer))
+        layers.append(_entry(layer))
     config = {"name": model.name, "trainable": model.trainable, "dtype": _policy(model.dtype), "layers": layers}
     if shape is not None:
         config["build_input_shape"] = [None, *shape]
@@ -204,12 +234,11 @@ def _functional_to_keras(model) -> dict:
     calls = {}
     node_index = {}
     for node in model._nodes:
-        _check_layer(node.layer)
         index = calls.get(id(node.layer), 0)
         calls[id(node.layer)] = index + 1
         node_index[id(node)] = index
         for k, placeholder in enumerate(node.output_list()):
-            where[id(placeholder)] = (node.layer.name, index, k)
+            where[id(placeholder)] = (node.layer.name, index + _node_offset(node.layer), k)
 
     def encode(structure):
         if isinstance(structure, SymbolicTensor):
@@ -234,7 +263,7 @@ def _functional_to_keras(model) -> dict:
                                  "string" if item.dtype.kind == "U" else item.dtype.name)
             entry["inbound_nodes"] = []
         else:
-            entry = layer_to_keras(item)
+            entry = _entry(item)
             entry["name"] = item.name
             entry["inbound_nodes"] = inbound[id(item)]
         layers.append(entry)
@@ -287,17 +316,24 @@ def _sequential_from_keras(config, path):
     for entry in entries:
         if isinstance(entry, dict) and entry.get("class_name") == "InputLayer":
             raise ConfigError(f"{path}: an InputLayer in the middle of a Sequential model is not supported")
-        layer = layer_from_keras(entry, path)
-        if isinstance(layer, type(None)):  # pragma: no cover
-            continue
-        layers.append(layer)
+        layers.append(_layer_or_model(entry, path))
     if config.get("dtype"):  # Keras' global default policy: the layers' own dtypes decide (as in rnnkit)
         dtype_from_keras(config.get("dtype"), f"{path}: model {config.get('name')!r}")
     model = Sequential(items + layers, name=config.get("name"), trainable=config.get("trainable", True))
     if items and items[0].batch_size:  # a fixed batch size (stateful layers): build with it
         model.build_from_spec([((items[0].batch_size, *items[0].shape[1:]), items[0].dtype.name)])
-    names = unique_paths([type(layer).__name__ for layer in layers])
-    return model, list(zip(names, layers))
+    names = unique_paths([_keras_class(layer) for layer in layers])
+    model._keras_named = list(zip(names, layers))
+    return model, model._keras_named
+
+
+def _layer_or_model(entry, path):
+    """The rnnkit layer of a Keras layer entry; a nested Sequential or functional model becomes one too."""
+    if isinstance(entry, dict) and entry.get("class_name") in ("Sequential", "Functional") and \
+            str(entry.get("module") or "").startswith("keras"):
+        model, _ = model_from_keras(entry, path)
+        return model
+    return layer_from_keras(entry, path)
 
 
 def _input_from_keras(entry, path):
@@ -335,8 +371,8 @@ def _functional_from_keras(config, path):
             created[name] = _input_from_keras(entry, path)
             order.append((name, "InputLayer", None))
         elif not _is_operation(entry):
-            created[name] = layer_from_keras(entry, path)
-            order.append((name, entry["class_name"], created[name]))
+            created[name] = _layer_or_model(entry, path)
+            order.append((name, _keras_class(created[name]), created[name]))
     outputs_cache = {}  # (layer name, node index) -> list of outputs
 
     def tensor(history, stack):
@@ -345,7 +381,8 @@ def _functional_from_keras(config, path):
         layer_name, node_index, tensor_index = history
         if by_name.get(layer_name, {}).get("class_name") == "InputLayer":
             return created[layer_name]
-        outputs = call(layer_name, int(node_index), stack)
+        node_index = int(node_index) - _node_offset(created.get(layer_name))
+        outputs = call(layer_name, node_index, stack)
         return outputs[int(tensor_index)]
 
     def decode(structure, stack):
@@ -407,7 +444,8 @@ def _functional_from_keras(config, path):
     if unused:
         raise ConfigError(f"{path}: layers {unused} are not connected to the model's outputs")
     names = unique_paths([cls for _, cls, _ in order])
-    return model, [(group, layer) for group, (_, _, layer) in zip(names, order)]
+    model._keras_named = [(group, layer) for group, (_, _, layer) in zip(names, order)]
+    return model, model._keras_named
 
 
 def _check_mask(mask, by_name, layer_name, path) -> None:

@@ -456,6 +456,9 @@ def load_model(filepath, compile: bool = True):
     A ``.keras`` file written by Keras 3 is converted (``rnnkit.interop.keras_file``)."""
     if (_is_keras_model_name(filepath) or _is_h5_name(filepath)) and os.path.isfile(filepath) \
             and not _holds_rnnkit_archive(filepath):
+        if os.fspath(filepath).endswith(".weights.h5"):
+            raise ConfigError(f"{os.fspath(filepath)} holds only weights (Keras' .weights.h5): build the model, "
+                              "then model.load_weights() it; or load a whole-model .keras file")
         if _is_h5_name(filepath):
             raise ConfigError(f"{os.fspath(filepath)}: legacy Keras HDF5 model files (.h5) are not supported; "
                               "save the model from Keras with model.save('model.keras') and load that")
