@@ -238,3 +238,24 @@ def test_hostile_sizes_fail_before_allocating(tmp_path):
     for edit, expected in ((huge_units, "units=1000000000"), (huge_input, "input shape")):
         path = _rewrite(src, tmp_path / "huge.keras", edit_config=edit)
         assert expected in _one_line_error(path, DataError)
+
+
+def test_subclassed_rnnkit_model_is_refused_with_the_alternative(tmp_path):
+    from rnnkit import layers as L
+
+    class Tagger(rm.Model):
+        def __init__(self):
+            super().__init__()
+            self.rnn = L.LSTM(3, return_sequences=True)
+
+        def call(self, x):
+            return self.rnn(x)
+
+    model = Tagger()
+    model.build((None, 4, 2))
+    for save in (model.save, model.save_weights):
+        name = "m.keras" if save == model.save else "m.weights.h5"
+        with pytest.raises(ConfigError, match="subclassed model") as info:
+            save(tmp_path / name)
+        assert "\n" not in str(info.value) and not (tmp_path / name).exists()
+    model.save_weights(tmp_path / "m.rnnkit")  # rnnkit's own format holds any model
