@@ -238,7 +238,7 @@ def config_to_keras(layer) -> dict:
         config = {key: config[key] for key in ("name", "dtype", "rate", "seed")}
     if class_name in ("SimpleRNN", "LSTM", "GRU"):
         # Keras with zero_output_for_mask=True also zeroes the *last* output when the last step is masked
-        config["zero_output_for_mask"] = layer.zero_output_for_mask and layer.return_sequences
+        config["zero_output_for_mask"] = layer.zero_output_for_mask is not False and layer.return_sequences
     return config
 
 

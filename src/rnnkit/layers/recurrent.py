@@ -99,9 +99,9 @@ class RNN(Layer):
             long text see ``rnnkit.text.stream_batches`` and the example at the top of this module.
         unroll: accepted for Keras compatibility and ignored (the loop is always a fused op).
         batch_input_shape: ``(batch, time, features)`` as Keras 2 stateful layers take it: fixes the batch size.
-        zero_output_for_mask: with ``return_sequences`` and a mask, a masked step outputs zeros (True, rnnkit's
-            default and Keras' inside ``Bidirectional``) or repeats the last unmasked output (False, Keras'
-            default for a plain layer; zeros before the first unmasked step).
+        zero_output_for_mask: with ``return_sequences`` and a mask, a masked step outputs zeros (True, and the
+            default None: rnnkit's behaviour, Keras' inside ``Bidirectional``) or repeats the last unmasked output
+            (False, Keras' default for a plain layer; zeros before the first unmasked step).
         **kwargs: the cell's arguments (activation, initializers, dropout, seed, ...) and the Layer's.
 
     Call: ``layer(x, mask=None, initial_state=None, training=False)`` with ``x (B, T, D)``; ``x`` may also be
@@ -123,7 +123,7 @@ class RNN(Layer):
     supports_masking = True
 
     def __init__(self, units, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
-                 unroll=False, batch_input_shape=None, zero_output_for_mask=True, **kwargs):
+                 unroll=False, batch_input_shape=None, zero_output_for_mask=None, **kwargs):
         layer_kwargs = {k: kwargs.pop(k) for k in _LAYER_ARGS if k in kwargs}
         given_cell = units if isinstance(units, RecurrentCell) else None
         if self.cell_class is None and given_cell is None:
@@ -141,7 +141,7 @@ class RNN(Layer):
         self.go_backwards = bool(go_backwards)
         self.stateful = bool(stateful)
         self.unroll = bool(unroll)
-        self.zero_output_for_mask = bool(zero_output_for_mask)
+        self.zero_output_for_mask = None if zero_output_for_mask is None else bool(zero_output_for_mask)
         if given_cell is not None:
             if given_cell.dtype != self.dtype:
                 raise ConfigError(f"RNN: the cell's dtype {given_cell.dtype!r} differs from the layer's {self.dtype!r}")
@@ -194,7 +194,7 @@ class RNN(Layer):
         if padding and self.return_sequences:  # the trimmed steps output zeros, as masked steps do
             zeros = Tensor(np.zeros((batch, padding, outputs.shape[2]), dtype=outputs.dtype))
             outputs = concat([zeros, outputs] if self.go_backwards else [outputs, zeros], axis=1)
-        if not self.zero_output_for_mask and self.return_sequences and full_mask is not None:
+        if self.zero_output_for_mask is False and self.return_sequences and full_mask is not None:
             outputs = hold_masked_outputs(outputs, full_mask[:, ::-1] if self.go_backwards else full_mask)
         if self.stateful:
             self.states = [Tensor(s.data.copy(), dtype=s.dtype) for s in final]  # detached: truncated BPTT
@@ -251,8 +251,8 @@ class RNN(Layer):
             config.update(cell_config)
         config.update(return_sequences=self.return_sequences, return_state=self.return_state,
                       go_backwards=self.go_backwards, stateful=self.stateful, unroll=self.unroll)
-        if not self.zero_output_for_mask:
-            config["zero_output_for_mask"] = False
+        if self.zero_output_for_mask is not None:
+            config["zero_output_for_mask"] = self.zero_output_for_mask
         if self.batch_size is not None:
             config["batch_input_shape"] = [self.batch_size, *config.pop("input_shape")]
         return config
