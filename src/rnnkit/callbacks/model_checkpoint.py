@@ -25,6 +25,20 @@ from rnnkit.distribution.state import is_chief
 from rnnkit.errors import ConfigError
 
 
+def _check_extension(filepath: str, save_weights_only: bool) -> None:
+    """Keras' rules for HDF5 and ``.keras`` names: weights alone go to ``.weights.h5`` (Keras' HDF5 weights), never
+    to another ``.h5`` name or a ``.keras`` one; a whole model never to ``.h5`` (Keras' legacy format, which
+    rnnkit does not write). Any other name holds rnnkit's own format."""
+    if save_weights_only and (filepath.endswith(".keras") or (filepath.endswith((".h5", ".hdf5"))
+                                                              and not filepath.endswith(".weights.h5"))):
+        raise ConfigError("When using `save_weights_only=True` in `ModelCheckpoint`, the filepath provided must end "
+                          f"in `.weights.h5` (Keras weights format). Received: filepath={filepath}")
+    if not save_weights_only and filepath.endswith((".h5", ".hdf5")):
+        raise ConfigError(f"ModelCheckpoint cannot save whole models to {filepath}: legacy HDF5 model files (.h5) "
+                          "are not supported; use a name ending in `.keras` (Keras model format) or `.rnnkit`, or "
+                          "save_weights_only=True with `.weights.h5`")
+
+
 class ModelCheckpoint(Callback):
     """Keras' ``ModelCheckpoint``.
 
@@ -47,6 +61,7 @@ class ModelCheckpoint(Callback):
         if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
             raise ConfigError(f"save_freq must be 'epoch' or a positive number of batches; got {save_freq!r}")
         self.filepath = os.fspath(filepath)
+        _check_extension(self.filepath, save_weights_only)
         self.monitor, self.verbose, self.mode = monitor, verbose, mode
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
         self.save_freq = save_freq

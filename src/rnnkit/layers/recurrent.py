@@ -74,6 +74,23 @@ def trim_padding(inputs, mask) -> tuple:
     return inputs[:, :length], mask[:, :length], mask.shape[1] - length
 
 
+def hold_masked_outputs(outputs, mask):
+    """Keras' ``zero_output_for_mask=False``: each masked step of ``outputs (B, T, H)`` repeats the output of the
+    last unmasked step before it (zeros before the first); ``mask (B, T)`` is in the order of ``outputs``.
+
+    >>> out = hold_masked_outputs(Tensor(np.arange(1.0, 4.0).reshape(1, 3, 1)), np.array([[False, True, False]]))
+    >>> out.numpy().ravel()
+    array([0., 2., 2.], dtype=float32)
+    """
+    if mask.all():
+        return outputs
+    steps = mask.shape[1]
+    last = np.maximum.accumulate(np.where(mask, np.arange(steps), -1), axis=1)  # (B, T): the step each one shows
+    rows = np.arange(mask.shape[0])[:, None]  # (B, 1)
+    held = outputs[rows, np.maximum(last, 0)]  # (B, T, H)
+    return held * (last >= 0)[:, :, None].astype(outputs.dtype)
+
+
 class RNN(Layer):
     """Base of ``SimpleRNN``, ``LSTM``, ``GRU`` (subclasses only name their ``cell_class``), and Keras'
     ``RNN(cell)`` wrapper when given a cell instance.
@@ -89,9 +106,10 @@ class RNN(Layer):
         stateful: keep the final states of a call as the initial states of the next (fixed batch size); for a
             long text see ``rnnkit.text.stream_batches`` and the example at the top of this module.
         unroll: accepted for Keras compatibility and ignored (the loop is a fused op, or a Python loop).
-        zero_output_for_mask: user-defined cells only: masked steps output zeros instead of the previous
-            step's output (Keras' default False). The built-in fused cells always output zeros there.
         batch_input_shape: ``(batch, time, features)`` as Keras 2 stateful layers take it: fixes the batch size.
+        zero_output_for_mask: with ``return_sequences`` and a mask, a masked step outputs zeros (True, and the
+            default None: rnnkit's behaviour, Keras' inside ``Bidirectional``) or repeats the last unmasked output
+            (False, Keras' default for a plain layer; zeros before the first unmasked step).
         **kwargs: the cell's arguments (activation, initializers, dropout, seed, ...) and the Layer's.
 
     Call: ``layer(x, mask=None, initial_state=None, training=False)`` with ``x (B, T, D)``; ``x`` may also be
@@ -113,7 +131,7 @@ class RNN(Layer):
     supports_masking = True
 
     def __init__(self, units, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
-                 unroll=False, batch_input_shape=None, zero_output_for_mask=False, **kwargs):
+                 unroll=False, batch_input_shape=None, zero_output_for_mask=None, **kwargs):
         layer_kwargs = {k: kwargs.pop(k) for k in _LAYER_ARGS if k in kwargs}
         if self.cell_class is None and isinstance(units, (list, tuple)):
             units = StackedRNNCells(units, dtype=layer_kwargs.get("dtype") or getattr(units[0], "dtype", None))
@@ -136,7 +154,7 @@ class RNN(Layer):
         self.go_backwards = bool(go_backwards)
         self.stateful = bool(stateful)
         self.unroll = bool(unroll)
-        self.zero_output_for_mask = bool(zero_output_for_mask)
+        self.zero_output_for_mask = None if zero_output_for_mask is None else bool(zero_output_for_mask)
         self._fused = given_cell is None or isinstance(given_cell, RecurrentCell)  # else: step by step on the tape
         if given_cell is not None:
             if getattr(given_cell, "dtype", self.dtype) != self.dtype:
@@ -272,6 +290,7 @@ class RNN(Layer):
                 mask = inputs._keras_mask
         batch, steps, features = inputs.shape
         mask = as_mask(mask, batch, steps, self.name)
+        full_mask = mask
         states = self._initial_states(batch, initial_state)
         keep = self.cell.dropout_mask(batch, features, training)
         if keep is not None:
@@ -284,6 +303,8 @@ class RNN(Layer):
         if padding and self.return_sequences:  # the trimmed steps output zeros, as masked steps do
             zeros = Tensor(np.zeros((batch, padding, outputs.shape[2]), dtype=outputs.dtype))
             outputs = concat([zeros, outputs] if self.go_backwards else [outputs, zeros], axis=1)
+        if self.zero_output_for_mask is False and self.return_sequences and full_mask is not None:
+            outputs = hold_masked_outputs(outputs, full_mask[:, ::-1] if self.go_backwards else full_mask)
         if self.stateful:
             self.states = [Tensor(s.data.copy(), dtype=s.dtype) for s in final]  # detached: truncated BPTT
         output = outputs if self.return_sequences else final[0]
@@ -356,6 +377,8 @@ class RNN(Layer):
             config.update(cell_config)
         config.update(return_sequences=self.return_sequences, return_state=self.return_state,
                       go_backwards=self.go_backwards, stateful=self.stateful, unroll=self.unroll)
+        if self.zero_output_for_mask is not None:
+            config["zero_output_for_mask"] = self.zero_output_for_mask
         if self.batch_size is not None:
             config["batch_input_shape"] = [self.batch_size, *config.pop("input_shape")]
         return config

@@ -207,11 +207,13 @@ class Model(Trainer, Layer):
         summary.print_summary(self, print_fn=print_fn, line_length=line_length)
 
     def save(self, filepath, overwrite=True) -> None:
-        """Write the model (config, weights, compile settings, optimizer state) to one ``.rnnkit`` file."""
+        """Write the model (config, weights, compile settings, optimizer state) to one ``.rnnkit`` file; a
+        ``.keras`` name writes Keras 3's format instead (docs/interop_keras.md)."""
         saving.save_model(self, filepath, overwrite=overwrite)
 
     def save_weights(self, filepath, overwrite=True) -> None:
-        """Write only the weight arrays (and their names and shapes) to one file."""
+        """Write only the weight arrays (and their names and shapes) to one file; a ``.weights.h5`` name writes
+        Keras 3's HDF5 weights."""
         saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath) -> None:

@@ -173,13 +173,51 @@ def model_members(model) -> dict:
     }
 
 
+# ------------------------------------------------------------------------------------------ file formats
+# The extension chooses the format: ``.keras`` / ``.weights.h5`` are Keras 3's (rnnkit.interop.keras_file,
+# needs h5py), any other name rnnkit's own zip. A zip never goes under an ``.h5`` name.
+def _is_keras_model_name(path) -> bool:
+    return os.fspath(path).endswith(".keras")
+
+
+def _is_h5_name(path) -> bool:
+    return os.fspath(path).endswith((".h5", ".hdf5"))
+
+
+def _holds_rnnkit_archive(path) -> bool:
+    """True for a file rnnkit wrote in its own format whatever its name (older rnnkit wrote any name)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
+    return "weights.npz" in names and ("config.json" in names or "weights.json" in names)
+
+
 def save_model(model, filepath, overwrite: bool = True) -> None:
-    """Write ``model`` (architecture, weights, compile settings, optimizer state) to ``filepath``."""
+    """Write ``model`` (architecture, weights, compile settings, optimizer state) to ``filepath``: rnnkit's
+    format, or Keras 3's for a ``.keras`` name (``.h5`` is refused: Keras' legacy format)."""
+    if _is_keras_model_name(filepath):
+        from rnnkit.interop.keras_file import save_keras_model
+
+        save_keras_model(model, filepath, overwrite)
+        return
+    if _is_h5_name(filepath):
+        from rnnkit.interop.keras_file import LEGACY_H5_MESSAGE
+
+        raise ConfigError(f"cannot save {os.fspath(filepath)}: {LEGACY_H5_MESSAGE}")
     write_archive(filepath, model_members(model), overwrite)
 
 
 def save_weights(model, filepath, overwrite: bool = True) -> None:
-    """Write only ``model.weights`` (with names, shapes and the build spec) to ``filepath``."""
+    """Write only ``model.weights`` (with names, shapes and the build spec) to ``filepath``: rnnkit's format, or
+    Keras 3's HDF5 weights for a ``.weights.h5`` name (another ``.h5`` or ``.keras`` name is refused, as Keras
+    refuses it)."""
+    if _is_h5_name(filepath) or _is_keras_model_name(filepath):
+        from rnnkit.interop.keras_file import save_keras_weights
+
+        save_keras_weights(model, filepath, overwrite)
+        return
     model._ensure_built()
     weights = model.weights
     manifest = {"format": WEIGHTS_FORMAT, "format_version": FORMAT_VERSION, "weights": _weight_entries(model),
@@ -419,7 +457,20 @@ def load_model(filepath, compile: bool = True):
 
     The file is checked before it is trusted: member sizes against the file size, array headers against their
     lengths, layer classes against the registry, layer sizes against the weights present. Every problem raises
-    ``DataError`` or ``ConfigError`` naming the file."""
+    ``DataError`` or ``ConfigError`` naming the file.
+
+    A ``.keras`` file written by Keras 3 is converted (``rnnkit.interop.keras_file``)."""
+    if (_is_keras_model_name(filepath) or _is_h5_name(filepath)) and os.path.isfile(filepath) \
+            and not _holds_rnnkit_archive(filepath):
+        if os.fspath(filepath).endswith(".weights.h5"):
+            raise ConfigError(f"{os.fspath(filepath)} holds only weights (Keras' .weights.h5): build the model, "
+                              "then model.load_weights() it; or load a whole-model .keras file")
+        if _is_h5_name(filepath):
+            raise ConfigError(f"{os.fspath(filepath)}: legacy Keras HDF5 model files (.h5) are not supported; "
+                              "save the model from Keras with model.save('model.keras') and load that")
+        from rnnkit.interop.keras_file import load_keras_model
+
+        return load_keras_model(filepath, compile=compile)
     members = read_archive(filepath)
     return model_from_members(members, filepath, compile)
 
@@ -488,7 +539,14 @@ def restore_optimizer(model, config: dict, members: dict, path) -> None:
 
 
 def load_weights(model, filepath) -> None:
-    """Read the weights of a ``save_weights`` (or ``save``) file into ``model``."""
+    """Read the weights of a ``save_weights`` (or ``save``) file into ``model``; Keras 3 weights from a
+    ``.weights.h5`` or ``.keras`` file."""
+    if (_is_keras_model_name(filepath) or _is_h5_name(filepath)) and os.path.isfile(filepath) \
+            and not _holds_rnnkit_archive(filepath):
+        from rnnkit.interop.keras_file import load_keras_weights
+
+        load_keras_weights(model, filepath)
+        return
     members = read_archive(filepath)
     name = "weights.json" if "weights.json" in members else "config.json"
     config = _load_json(members, name, filepath)
