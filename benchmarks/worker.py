@@ -143,8 +143,10 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
         result = run_torch(case, batches)
     else:
+        import rnnkit.config
         from benchmarks.gemm_floor import floor_seconds_per_step
 
+        rnnkit.config.set_num_threads(args.threads)  # the same thread count as PyTorch's
         result = run_rnnkit(case, batches)
         result["floor_seconds"] = floor_seconds_per_step(case) * case.steps
     result["samples_per_s"] = case.batch * case.steps / result["seconds"]

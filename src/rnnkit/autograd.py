@@ -25,6 +25,7 @@ import numpy as np
 
 from rnnkit.backend import as_float_dtype
 from rnnkit.errors import RnnkitError, ShapeError
+from rnnkit.threads import BlasThreads
 
 _grad_enabled = True
 
@@ -183,7 +184,8 @@ class Tensor:
         if self._node is None:
             _accumulate_leaf(self, grad)
             return
-        _run_backward(self._node, self._index, grad)
+        with BlasThreads():  # rnnkit's BLAS thread count while gradients flow (rnnkit.threads)
+            _run_backward(self._node, self._index, grad)
 
 
 def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:

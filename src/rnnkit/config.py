@@ -1,4 +1,5 @@
-"""Run-time settings of rnnkit's compute: which path the recurrent ops take.
+"""Run-time settings of rnnkit's compute: which path the recurrent ops take, and how many BLAS threads rnnkit
+uses (``set_num_threads`` / ``get_num_threads``, default 1: see :mod:`rnnkit.threads` for why).
 
 The recurrent ops run their time loops in compiled code that calls NumPy's own BLAS routine when that routine
 was found and passed its check (:mod:`rnnkit.blas`), else in NumPy loops (same results, slower).
@@ -10,6 +11,11 @@ imported) selects the NumPy loops.
 True
 """
 from __future__ import annotations
+
+from rnnkit.threads import blas_threads_controllable, get_num_threads, set_num_threads
+
+__all__ = ["blas_threads_controllable", "get_num_threads", "recurrent_backend", "recurrent_backend_reason",
+           "set_num_threads"]
 
 
 def recurrent_backend() -> str:

@@ -32,6 +32,7 @@ from rnnkit import initializers
 from rnnkit.autograd import Tensor
 from rnnkit.backend import as_float_dtype
 from rnnkit.errors import ConfigError, ShapeError
+from rnnkit.threads import BlasThreads
 
 _name_counts: dict[str, int] = defaultdict(int)
 
@@ -295,7 +296,8 @@ class Layer:
             kwargs["mask"] = mask
         if self._call_takes_training:
             kwargs["training"] = training
-        outputs = self.call(inputs, *args, **kwargs)
+        with BlasThreads():  # rnnkit's BLAS thread count while it computes (rnnkit.threads)
+            outputs = self.call(inputs, *args, **kwargs)
         out_mask = self.compute_mask(inputs, mask)
         first = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
         if isinstance(first, Tensor):
