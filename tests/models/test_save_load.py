@@ -36,7 +36,7 @@ def test_round_trip_predicts_bitwise_identically(tmp_path):
     path = tmp_path / "model.rnnkit"
     model.save(path)
     loaded = load_model(path)
-    assert type(loaded) is Sequential and [l.name for l in loaded.layers] == [l.name for l in model.layers]
+    assert type(loaded) is Sequential and [x.name for x in loaded.layers] == [x.name for x in model.layers]
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     assert loaded.optimizer.get_config() == model.optimizer.get_config()
     assert loaded.optimizer.iterations == model.optimizer.iterations
@@ -50,7 +50,7 @@ def test_file_is_a_zip_of_json_and_npz(tmp_path):
         assert sorted(archive.namelist()) == ["config.json", "optimizer.npz", "weights.npz"]
         config = json.loads(archive.read("config.json"))
     assert config["model"]["class_name"] == "Sequential"
-    assert [l["class_name"] for l in config["model"]["config"]["layers"]] == ["GRU", "Dense"]
+    assert [spec["class_name"] for spec in config["model"]["config"]["layers"]] == ["GRU", "Dense"]
     assert config["compile"]["loss"] == "sparse_categorical_crossentropy"
 
 

@@ -87,7 +87,7 @@ def test_dropout_only_in_training_and_embedding_ids_pass_through():
 def test_config_round_trip():
     model = Sequential([SimpleRNN(4, input_shape=(3, 2), name="r"), Dense(2, name="d")], name="stack")
     clone = Sequential.from_config(model.get_config())
-    assert clone.name == "stack" and [l.name for l in clone.layers] == ["r", "d"]
+    assert clone.name == "stack" and [layer.name for layer in clone.layers] == ["r", "d"]
     assert clone.input_shape == (None, 3, 2) and clone.count_params() == model.count_params()
 
 

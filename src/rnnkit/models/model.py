@@ -164,7 +164,8 @@ class Model(Trainer, Layer):
         for layer in layers:
             if layer.name == name:
                 return layer
-        raise ConfigError(f"model {self.name!r} has no layer named {name!r}; its layers: {[l.name for l in layers]}")
+        names = [layer.name for layer in layers]
+        raise ConfigError(f"model {self.name!r} has no layer named {name!r}; its layers: {names}")
 
     def reset_states(self) -> None:
         """Reset the carried states of every stateful recurrent layer inside the model."""

@@ -110,7 +110,8 @@ class Sequential(Model):
     def get_config(self) -> dict:
         from rnnkit.layers.registry import serialize
 
-        config = {"name": self.name, "trainable": self.trainable, "layers": [serialize(l) for l in self._layers]}
+        config = {"name": self.name, "trainable": self.trainable,
+                  "layers": [serialize(layer) for layer in self._layers]}
         if self._dtype_given:
             config["dtype"] = self.dtype
         if self.input_shape_arg is not None and (not self._layers or self._layers[0].input_shape_arg is None):
