@@ -1,4 +1,4 @@
-"""``rnnkit diagnose MODEL --dataset NAME``: gradient-flow.png and .json for a model ``rnnkit train`` wrote."""
+"""``rnnkit diagnose MODEL [--dataset NAME]``: gradient-flow.png and .json for a model ``rnnkit train`` wrote."""
 from __future__ import annotations
 
 import json
@@ -45,5 +45,17 @@ def test_diagnose_errors_are_one_line(tmp_path, capsys):
     assert cli.main(["diagnose", str(tmp_path / "missing.rnnkit"), "--dataset", "mnist-sample"]) == 1
     assert capsys.readouterr().err.startswith("rnnkit: error:")
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["diagnose", "m.rnnkit"])  # --dataset is required
+        cli.main(["diagnose", "m.rnnkit", "--dataset", "imagenet"])
     assert exit_info.value.code == 2
+
+
+def test_diagnose_defaults_to_the_recorded_dataset_and_asks_for_one_otherwise(trained, tmp_path, capsys):
+    from rnnkit.models import load_model
+
+    assert cli.main(["diagnose", str(trained / "model.rnnkit"), "--samples", "8", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "gradient-flow.json").exists() and capsys.readouterr().out.startswith("loss=")
+    plain = tmp_path / "plain.rnnkit"
+    load_model(str(trained / "model.rnnkit")).save(str(plain))  # model.save records no dataset
+    capsys.readouterr()
+    assert cli.main(["diagnose", str(plain), "--samples", "8", "--out", str(tmp_path)]) == 1
+    assert "does not record the dataset" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """``rnnkit diagnose``: the gradient flow through time of a saved model on a batch of a dataset.
 
-    rnnkit diagnose runs/demo/model.rnnkit --dataset mnist-sample --out runs/demo
+    rnnkit diagnose runs/demo/model.rnnkit [--dataset mnist-sample] [--out runs/demo]
 
 writes ``DIR/gradient-flow.png`` (``||dLoss/dh_t||`` per time step, log scale, one line per recurrent layer)
 and ``DIR/gradient-flow.json`` (the numbers), and prints one line: the loss and, per recurrent layer, the
@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="rnnkit diagnose", description=HELP, allow_abbrev=False)
     parser.add_argument("model_path", metavar="MODEL", help="a model.rnnkit written by 'rnnkit train'")
-    parser.add_argument("--dataset", choices=DATASETS, required=True, help="the test split gives the batch")
+    parser.add_argument("--dataset", choices=DATASETS, default=None,
+                        help="the test split gives the batch (default: the dataset recorded in MODEL by "
+                             "'rnnkit train')")
     parser.add_argument("--out", default=None, metavar="DIR", help="where to write (default: the model's folder)")
     parser.add_argument("--samples", type=int, default=64, metavar="N", help="batch size measured (default 64)")
     return parser
@@ -42,20 +44,23 @@ def _targets(model, labels, classes: int):
 
 
 def run(args, argv=None) -> int:
-    from rnnkit.cli.train import load_dataset, prepare_images
+    from rnnkit.cli.train import DATASETS, load_dataset, prepare_images, recorded_dataset
     from rnnkit.diagnostics import gradient_flow, plot_gradient_flow
     from rnnkit.errors import ConfigError
     from rnnkit.fileio import atomic_write_text
-    from rnnkit.models import load_model
     from rnnkit.tasks.report import plain
 
     if args.samples < 1:
         raise ConfigError(f"--samples must be >= 1; got {args.samples}")
-    model = load_model(args.model_path)
+    model, trained_on = recorded_dataset(args.model_path)
+    dataset = args.dataset or trained_on
+    if dataset is None:
+        raise ConfigError(f"{args.model_path} does not record the dataset it was trained on; give it: "
+                          f"--dataset {{{','.join(DATASETS)}}}")
     if not model.compiled or model.loss is None:
         raise ConfigError(f"{args.model_path} was saved without a loss (compile it before saving); "
                           "diagnose differentiates the compiled loss")
-    _, (x_test, y_test) = load_dataset(args.dataset)
+    _, (x_test, y_test) = load_dataset(dataset)
     x = prepare_images(x_test[:args.samples])
     classes = model.predict(x[:1], verbose=0).shape[-1]
     flow = gradient_flow(model, x, _targets(model, y_test[:args.samples], classes))
@@ -64,7 +69,7 @@ def run(args, argv=None) -> int:
     atomic_write_text(os.path.join(out, "gradient-flow.json"), json.dumps(plain(flow.to_dict()), indent=1) + "\n")
     where = os.path.join(os.path.basename(os.path.dirname(os.path.abspath(args.model_path))),
                          os.path.basename(args.model_path))  # e.g. demo/model.rnnkit
-    title = f"Gradient flow of {where} on {args.dataset} ({len(x)} test samples)"
+    title = f"Gradient flow of {where} on {dataset} ({len(x)} test samples)"
     drawn = plot_gradient_flow(flow, os.path.join(out, "gradient-flow.png"), title=title)
     note = "" if drawn else " (no gradient-flow.png: matplotlib is not installed; pip install 'rnnkit[plot]')"
     print(flow.summary() + note)
