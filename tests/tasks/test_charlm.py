@@ -94,7 +94,8 @@ def test_minutes_stop_cleanly_and_resume_continues(shakespeare, tmp_path, capsys
                               "--minutes", "0.0001", *SMALL], capsys)
     assert code == 0, err
     report = json.loads((out / "report.json").read_text())
-    assert report["stopped_by"] == "minutes" and report["training_steps"] == 1 and report["epochs_run"] == 1
+    # the budget is checked after each step: one step, or a few where steps are faster than the budget
+    assert report["stopped_by"] == "minutes" and 1 <= report["training_steps"] < 16 and report["epochs_run"] == 1
     assert "time budget reached" in printed and printed.strip().splitlines()[-1].startswith("val_loss=")
     # the run stopped in epoch 1 of 3: --resume continues it with its saved settings, for more epochs
     code, printed, err = run(["charlm", "train", "--resume", str(out), "--epochs", "2", "--minutes", "10"], capsys)
