@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 PROGRAMS = Path(__file__).parent / "keras_programs"
 ENV = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", KERAS_BACKEND="torch")
 
