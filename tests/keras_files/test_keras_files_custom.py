@@ -1,0 +1,140 @@
+"""User-defined layers and cells in Keras 3 files, against Keras itself: the same class bodies are defined once
+on Keras (``keras.layers.Layer`` + ``keras.ops``) and once on rnnkit (``rnnkit.layers.Layer`` + ``rnnkit.ops``),
+both registered under the same ``"package>Name"``; a model holding ``RNN([cell, cell])`` (StackedRNNCells),
+``RNN(cell)``, a layer with a non-trainable weight created before its trainable one, and a layer holding
+sub-layers in an attribute and in a list, moves between the two through ``.weights.h5`` and ``.keras`` files
+and predicts the same."""
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+import keras  # KERAS_BACKEND=torch from conftest
+
+import rnnkit
+from rnnkit.errors import ConfigError
+from rnnkit.saving import object_registration
+
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+
+PACKAGE = "kf_custom"
+
+
+def define(base, ops, register):
+    """The user classes, on ``base`` (a module with ``Layer`` and ``Dense``) and ``ops``, registered by
+    ``register`` under ``PACKAGE``."""
+
+    @register(package=PACKAGE)
+    class MinimalRNNCell(base.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.state_size = units
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="uniform",
+                                          name="kernel")
+            self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), initializer="uniform",
+                                                    name="recurrent_kernel")
+            self.built = True
+
+        def call(self, inputs, states):
+            output = ops.tanh(ops.matmul(inputs, self.kernel) + ops.matmul(states[0], self.recurrent_kernel))
+            return output, [output]
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    @register(package=PACKAGE)
+    class ScaleShift(base.Layer):
+        def build(self, input_shape):
+            self.shift = self.add_weight(shape=(input_shape[-1],), initializer="zeros", trainable=False,
+                                         name="shift")
+            self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="scale")
+
+        def call(self, inputs):
+            return inputs * self.scale + self.shift
+
+    @register(package=PACKAGE)
+    class Heads(base.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.trunk = base.Dense(units, activation="tanh")
+            self.heads = [base.Dense(units), base.Dense(units)]
+
+        def call(self, inputs):
+            x = self.trunk(inputs)
+            return self.heads[0](x) - self.heads[1](x)
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    return MinimalRNNCell, ScaleShift, Heads
+
+
+def build(lib, classes):
+    cell, scale_shift, heads = classes
+    inputs = lib.Input((None, 5))
+    x = lib.layers.RNN([cell(3), cell(4)], return_sequences=True)(inputs)
+    x = lib.layers.RNN(cell(2))(x)
+    x = heads(3)(scale_shift()(x))
+    return lib.Model(inputs, lib.layers.Dense(1)(x))
+
+
+@pytest.fixture
+def classes():
+    """The classes on both sides; rnnkit's registry is restored afterwards."""
+    saved = dict(object_registration._GLOBAL_OBJECTS), dict(object_registration._GLOBAL_NAMES)
+    theirs = define(keras.layers, keras.ops, keras.saving.register_keras_serializable)
+    ours = define(rnnkit.layers, rnnkit.ops, rnnkit.saving.register_keras_serializable)
+    yield theirs, ours
+    for table, old in zip((object_registration._GLOBAL_OBJECTS, object_registration._GLOBAL_NAMES), saved):
+        table.clear()
+        table.update(old)
+
+
+def _x():
+    return np.random.default_rng(3).normal(size=(4, 6, 5)).astype("float32")
+
+
+def _random_arrays(shapes, seed):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(0.0, 0.5, size=shape).astype("float32") for shape in shapes]
+
+
+def _keras_model(classes, seed=0):
+    model = build(keras, classes)
+    model.set_weights(_random_arrays([tuple(w.shape) for w in model.weights], seed))
+    return model
+
+
+def _rnnkit_model(classes, seed=1):
+    model = build(rnnkit, classes)
+    model.predict(_x(), verbose=0)  # built
+    model.set_weights(_random_arrays([w.shape for w in model.get_weights()], seed))
+    return model
+
+
+def test_weights_from_keras_into_rnnkit(tmp_path, classes):
+    theirs, ours = classes
+    source = _keras_model(theirs)
+    path = str(tmp_path / "custom.weights.h5")
+    source.save_weights(path)
+    model = build(rnnkit, ours)
+    model.predict(_x(), verbose=0)
+    model.load_weights(path)
+    np.testing.assert_allclose(model.predict(_x(), verbose=0), source.predict(_x(), verbose=0), rtol=1e-5,
+                               atol=1e-5)
+
+
+def test_weights_from_rnnkit_into_keras(tmp_path, classes):
+    theirs, ours = classes
+    source = _rnnkit_model(ours)
+    path = str(tmp_path / "custom.weights.h5")
+    source.save_weights(path)
+    model = build(keras, theirs)
+    model.load_weights(path)
+    np.testing.assert_allclose(np.asarray(model.predict(_x(), verbose=0)), source.predict(_x(), verbose=0),
+                               rtol=1e-5, atol=1e-5)
