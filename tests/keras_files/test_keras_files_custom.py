@@ -138,3 +138,82 @@ def test_weights_from_rnnkit_into_keras(tmp_path, classes):
     model.load_weights(path)
     np.testing.assert_allclose(np.asarray(model.predict(_x(), verbose=0)), source.predict(_x(), verbose=0),
                                rtol=1e-5, atol=1e-5)
+
+
+def _cells_entry(path) -> dict:
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+    rnn = next(entry for entry in config["config"]["layers"] if entry["class_name"] == "RNN")
+    return rnn["config"]["cell"]
+
+
+def test_keras_file_from_rnnkit_loads_in_keras(tmp_path, classes):
+    theirs, ours = classes
+    source = _rnnkit_model(ours)
+    path = str(tmp_path / "custom.keras")
+    source.save(path)
+    stack = _cells_entry(path)
+    assert stack["class_name"] == "StackedRNNCells" and stack["registered_name"] is None
+    first = stack["config"]["cells"][0]
+    assert (first["module"], first["class_name"], first["registered_name"]) == (
+        None, "MinimalRNNCell", f"{PACKAGE}>MinimalRNNCell")
+    assert first["config"]["units"] == 3 and first["config"]["dtype"]["class_name"] == "DTypePolicy"
+    loaded = keras.models.load_model(path)
+    assert type(loaded.layers[1].cell.cells[0]) is theirs[0]
+    np.testing.assert_allclose(np.asarray(loaded.predict(_x(), verbose=0)), source.predict(_x(), verbose=0),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_keras_file_from_keras_loads_in_rnnkit(tmp_path, classes):
+    theirs, ours = classes
+    source = _keras_model(theirs)
+    path = str(tmp_path / "custom.keras")
+    source.save(path)
+    loaded = rnnkit.models.load_model(path)
+    assert [type(cell) for cell in loaded.layers[1].cell.cells] == [ours[0], ours[0]]
+    assert {type(layer) for layer in loaded.layers} >= {ours[1], ours[2]}
+    np.testing.assert_allclose(loaded.predict(_x(), verbose=0), np.asarray(source.predict(_x(), verbose=0)),
+                               rtol=1e-5, atol=1e-5)
+    # and back to Keras through rnnkit's writer
+    again = str(tmp_path / "again.keras")
+    loaded.save(again)
+    np.testing.assert_allclose(np.asarray(keras.models.load_model(again).predict(_x(), verbose=0)),
+                               np.asarray(source.predict(_x(), verbose=0)), rtol=1e-5, atol=1e-5)
+
+
+def test_loading_uses_only_rnnkits_registry(tmp_path, classes):
+    theirs, _ = classes
+    path = str(tmp_path / "custom.keras")
+    _keras_model(theirs).save(path)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(members["config.json"])
+    for entry in config["config"]["layers"]:
+        if entry.get("registered_name", "") and ">" in entry["registered_name"]:
+            entry["module"] = "kf_no_such_module_to_import"  # never imported: the registry alone decides
+    members["config.json"] = json.dumps(config).encode()
+    edited = str(tmp_path / "edited.keras")
+    with zipfile.ZipFile(edited, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    assert rnnkit.models.load_model(edited).predict(_x(), verbose=0).shape == (4, 1)
+    object_registration._GLOBAL_OBJECTS.pop(f"{PACKAGE}>MinimalRNNCell")  # a program that did not register it
+    with pytest.raises(ConfigError) as error:
+        rnnkit.models.load_model(edited)
+    message = str(error.value)
+    assert "\n" not in message and f"'{PACKAGE}>MinimalRNNCell'" in message
+    assert f"register_keras_serializable(package='{PACKAGE}')" in message
+
+
+def test_unregistered_rnnkit_class_is_refused_on_save(tmp_path, classes):
+    _, ours = classes
+
+    class Unregistered(ours[1]):
+        pass
+
+    inputs = rnnkit.Input((5,))
+    model = rnnkit.Model(inputs, Unregistered()(inputs))
+    model.predict(np.ones((1, 5), "float32"), verbose=0)
+    with pytest.raises(ConfigError, match=r"class 'Unregistered'.*not registered.*register_keras_serializable"):
+        model.save(tmp_path / "u.keras")
+    assert not (tmp_path / "u.keras").exists()
