@@ -217,3 +217,41 @@ def test_unregistered_rnnkit_class_is_refused_on_save(tmp_path, classes):
     with pytest.raises(ConfigError, match=r"class 'Unregistered'.*not registered.*register_keras_serializable"):
         model.save(tmp_path / "u.keras")
     assert not (tmp_path / "u.keras").exists()
+
+
+def _define_peephole(base, ops, register):
+    """A cell without get_config (both Keras and rnnkit save its constructor arguments) and with two states."""
+
+    @register(package=PACKAGE)
+    class PeepholeCell(base.Layer):
+        def __init__(self, units, scale=0.5, **kwargs):
+            super().__init__(**kwargs)
+            self.units, self.scale = units, scale
+            self.state_size = [units, units]
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
+            self.peephole = self.add_weight(shape=(self.units,), initializer="ones", name="peephole")
+
+        def call(self, inputs, states):
+            h, c = states
+            c = ops.tanh(ops.matmul(inputs, self.kernel) + c * self.peephole * self.scale)
+            return h + c, [h + c, c]
+
+    return PeepholeCell
+
+
+def test_auto_config_cell_in_sequential_both_ways(tmp_path, classes):
+    theirs = _define_peephole(keras.layers, keras.ops, keras.saving.register_keras_serializable)
+    ours = _define_peephole(rnnkit.layers, rnnkit.ops, rnnkit.saving.register_keras_serializable)
+    source = keras.Sequential([keras.Input((None, 5)), keras.layers.RNN(theirs(4, scale=0.25))])
+    source.set_weights(_random_arrays([tuple(w.shape) for w in source.weights], 5))
+    source.save(tmp_path / "peephole.keras")
+    loaded = rnnkit.models.load_model(tmp_path / "peephole.keras")
+    assert type(loaded.layers[0].cell) is ours and loaded.layers[0].cell.scale == 0.25
+    expected = np.asarray(source.predict(_x(), verbose=0))
+    np.testing.assert_allclose(loaded.predict(_x(), verbose=0), expected, rtol=1e-5, atol=1e-5)
+    loaded.save(tmp_path / "back.keras")
+    back = keras.models.load_model(tmp_path / "back.keras")
+    assert back.layers[0].cell.scale == 0.25
+    np.testing.assert_allclose(np.asarray(back.predict(_x(), verbose=0)), expected, rtol=1e-5, atol=1e-5)
