@@ -125,6 +125,8 @@ def test_weights_from_keras_into_rnnkit(tmp_path, classes):
     model = build(rnnkit, ours)
     model.predict(_x(), verbose=0)
     model.load_weights(path)
+    # the same weights in the same order (sub-layers held in a list are tracked as in Keras)
+    assert [w.shape for w in model.get_weights()] == [tuple(w.shape) for w in source.weights]
     np.testing.assert_allclose(model.predict(_x(), verbose=0), source.predict(_x(), verbose=0), rtol=1e-5,
                                atol=1e-5)
 
