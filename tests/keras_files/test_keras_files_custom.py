@@ -117,6 +117,16 @@ def _rnnkit_model(classes, seed=1):
     return model
 
 
+def _datasets(path) -> list:
+    import h5py
+
+    found = []
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, item: found.append((name, item.shape)) if isinstance(item, h5py.Dataset)
+                     else None)
+    return found
+
+
 def test_weights_from_keras_into_rnnkit(tmp_path, classes):
     theirs, ours = classes
     source = _keras_model(theirs)
@@ -138,6 +148,8 @@ def test_weights_from_rnnkit_into_keras(tmp_path, classes):
     source.save_weights(path)
     model = build(keras, theirs)
     model.load_weights(path)
+    model.save_weights(str(tmp_path / "keras.weights.h5"))
+    assert _datasets(path) == _datasets(str(tmp_path / "keras.weights.h5"))  # the same paths, order and shapes
     np.testing.assert_allclose(np.asarray(model.predict(_x(), verbose=0)), source.predict(_x(), verbose=0),
                                rtol=1e-5, atol=1e-5)
 
