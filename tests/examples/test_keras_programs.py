@@ -41,6 +41,8 @@ def test_addition_seq2seq_runs_and_learns_the_answer_format(tmp_path):
 def test_rnn_guide_pieces_run(tmp_path):
     results = run(with_rnnkit((PROGRAMS / "rnn_guide.py").read_text()), tmp_path)
     assert 0 <= results["custom_cell_loss"] < 1.0
+    assert results["custom_cell_reload_difference"] < 1e-6  # the custom cells came back from custom_cell.keras
+    assert (tmp_path / "custom_cell.keras").stat().st_size > 0
 
 
 def test_pydataset_forecast_with_callbacks_writes_what_keras_writes(tmp_path):

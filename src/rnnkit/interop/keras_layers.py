@@ -27,14 +27,15 @@ from rnnkit import initializers
 from rnnkit.errors import ConfigError, RnnkitError
 
 # Keras layer classes that convert (the rnnkit registry has a class of the same name); most used in RNU programs
-# first. Cells appear inside RNN(cell) only.
+# first. Cells appear inside RNN(cell) only. Classes the user registered with
+# rnnkit.saving.register_keras_serializable convert too, by their registered name "package>Name".
 SUPPORTED = (
     "Dense", "Embedding", "Masking", "Dropout", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
     "RepeatVector", "Concatenate", "Add", "Multiply", "Dot", "Attention", "AdditiveAttention",
     "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Conv1D", "MaxPooling1D", "AveragePooling1D",
     "SpatialDropout1D", "BatchNormalization", "Normalization", "Flatten", "Reshape", "Permute",
     "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
-    "RNN", "SimpleRNNCell", "LSTMCell", "GRUCell",
+    "RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells",
 )
 FLOAT_DTYPES = ("float32", "float64")
 
@@ -121,6 +122,8 @@ def config_from_keras(class_name: str, config: dict, path, wrapped_in: str | Non
                                   f"{neutral!r})")
         elif key in ("layer", "cell") and isinstance(value, dict):
             out[key] = spec_from_keras(value, path, wrapped_in=class_name)
+        elif key == "cells" and class_name == "StackedRNNCells" and isinstance(value, list):
+            out[key] = [spec_from_keras(cell, path, wrapped_in=class_name) for cell in value]
         elif key == "backward_layer":
             _check_backward_layer(config, value, where, path)
         elif key in ("batch_input_shape", "batch_shape") and isinstance(value, list):
@@ -162,7 +165,8 @@ def _strip_ids(value):
 
 
 def check_class(spec, path, wrapped_in=None) -> str:
-    """The class name of a Keras layer entry, or a ConfigError naming a class that does not convert."""
+    """The class name of a Keras layer entry (a user class: its registered ``"package>Name"``, looked up later
+    in rnnkit's registry only, never imported), or a ConfigError naming a class that does not convert."""
     if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
         raise ConfigError(f"{path}: a layer entry must be an object with a 'class_name'; got {spec!r:.150}")
     class_name = spec["class_name"]
@@ -174,13 +178,14 @@ def check_class(spec, path, wrapped_in=None) -> str:
                           "and use load_weights()")
     module = spec.get("module") or ""
     registered = spec.get("registered_name")
-    custom = registered not in (None, class_name)  # a class registered by user code, e.g. "MyPackage>Dense"
-    if module.startswith("keras.src.ops") or class_name not in SUPPORTED or custom:
+    if isinstance(registered, str) and ">" in registered and not module.startswith("keras.src.ops"):
+        return registered  # a class registered by user code, e.g. "guide>MinimalRNNCell"
+    if module.startswith("keras.src.ops") or class_name not in SUPPORTED or registered not in (None, class_name):
         kind = "Keras operation" if module.startswith("keras.src.ops") else "layer class"
         inside = f" inside {wrapped_in}" if wrapped_in else ""
-        registration = f" (registered by user code as {registered!r})" if custom else ""
-        raise ConfigError(f"{path}: layer {name!r}{inside} is of {kind} {class_name!r}{registration}, which rnnkit "
-                          f"does not convert; supported: {', '.join(SUPPORTED)}")
+        raise ConfigError(f"{path}: layer {name!r}{inside} is of {kind} {class_name!r}, which rnnkit does not "
+                          f"convert; supported: {', '.join(SUPPORTED)}, and classes registered with "
+                          "rnnkit.saving.register_keras_serializable(package=...)")
     return class_name
 
 
@@ -234,6 +239,8 @@ def config_to_keras(layer) -> dict:
                                            config["layer"])
     if class_name == "RNN":
         config["cell"] = layer_to_keras(layer.cell)
+    if class_name == "StackedRNNCells":
+        config["cells"] = [layer_to_keras(cell) for cell in layer.cells]
     if class_name == "SpatialDropout1D":  # Keras' constructor takes no 'trainable'
         config = {key: config[key] for key in ("name", "dtype", "rate", "seed")}
     if class_name in ("SimpleRNN", "LSTM", "GRU"):
@@ -252,8 +259,21 @@ def _nested_to_keras(instance, spec) -> dict:
 
 
 def layer_to_keras(layer) -> dict:
-    """The ``config.json`` entry (``module``, ``class_name``, ``config``) of an rnnkit layer."""
+    """The ``config.json`` entry (``module``, ``class_name``, ``config``) of an rnnkit layer; a user class
+    registered with ``rnnkit.saving.register_keras_serializable`` is written as Keras writes one
+    (``module`` null, ``registered_name`` ``"package>Name"``)."""
+    from rnnkit.layers.registry import _TABLE
+    from rnnkit.saving.object_registration import get_registered_name, get_registered_object
+
     class_name = type(layer).__name__
+    if _TABLE.get(class_name) is not type(layer):
+        registered = get_registered_name(type(layer))
+        if ">" not in registered or get_registered_object(registered) is not type(layer):
+            raise ConfigError(f"layer {layer.name!r} is of class {class_name!r}, which is not registered; decorate "
+                              "it with @rnnkit.saving.register_keras_serializable(package=\"my_package\") so that "
+                              "Keras files can name it (\"my_package>" + class_name + "\")")
+        return {"module": None, "class_name": class_name, "config": config_to_keras(layer),
+                "registered_name": registered}
     if class_name not in SUPPORTED:
         raise ConfigError(f"layer {layer.name!r} is of class {class_name}, which does not convert to Keras; "
                           f"supported: {', '.join(SUPPORTED)}")

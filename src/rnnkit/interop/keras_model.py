@@ -17,9 +17,11 @@ computes that order for an rnnkit graph, so that Keras finds each weight where i
 """
 from __future__ import annotations
 
+import re
+
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.interop.keras_layers import check_class, dtype_from_keras, layer_from_keras, layer_to_keras
-from rnnkit.layers.base import snake_case
+from rnnkit.layers.base import Layer
 
 _RECURRENT = ("SimpleRNN", "LSTM", "GRU", "RNN")
 _MASK_OPS = ("NotEqual", "Any", "All", "LogicalAnd", "LogicalOr", "Equal", "Cast", "ExpandDims", "Squeeze")
@@ -35,9 +37,69 @@ def _children(layer) -> list:
         return [("backward_layer", layer.backward_layer), ("forward_layer", layer.forward_layer)]
     if name == "TimeDistributed":
         return [("layer", layer.layer)]
+    if name == "StackedRNNCells":
+        cells = [cell for cell in layer.cells if isinstance(cell, Layer)]
+        groups = unique_paths([type(cell).__name__ for cell in cells])
+        return [(f"cells/{group}", cell) for group, cell in zip(groups, cells)]
+    if is_user_layer(layer):
+        return _user_children(layer)
     if layer._layers:
         raise ConfigError(f"layer {layer.name!r} ({name}) holds sub-layers that do not convert to Keras files")
     return []
+
+
+def is_user_layer(layer) -> bool:
+    """Whether ``layer`` is of a user-defined class (not one of rnnkit's built-in layer classes)."""
+    from rnnkit.layers.registry import _TABLE
+
+    return _TABLE.get(type(layer).__name__) is not type(layer)
+
+
+def keras_snake_case(name: str) -> str:
+    """Keras' ``to_snake_case`` (the group name of a layer class in a weights file): ``MinimalRNNCell`` ->
+    ``minimal_rnn_cell``; non-word characters dropped, ``_`` before a capital that starts a lower-case run and
+    between a lower-case letter and a capital."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _user_children(layer) -> list:
+    """Sub-layers of a user-defined layer where Keras 3 stores them: public attributes in sorted order, each a
+    layer (group ``attribute``) or a list / tuple / dict of layers (groups ``attribute/<class>``, ``_1`` ...);
+    a sub-layer reached twice is stored once. Sub-layers Keras would reach only through private attributes are
+    refused."""
+    out, seen = [], set()
+    for attribute in sorted(vars(layer)):
+        if attribute.startswith("_"):
+            continue
+        value = getattr(layer, attribute)
+        if isinstance(value, Layer):
+            if id(value) not in seen:
+                seen.add(id(value))
+                out.append((attribute, value))
+        elif isinstance(value, (list, tuple, dict)):
+            items = [v for v in (value.values() if isinstance(value, dict) else value) if isinstance(v, Layer)]
+            groups = unique_paths([type(v).__name__ for v in items])
+            for group, item in zip(groups, items):
+                if id(item) not in seen:
+                    seen.add(id(item))
+                    out.append((f"{attribute}/{group}", item))
+    hidden = [sub.name for sub in layer._layers if id(sub) not in seen]
+    if hidden:
+        raise ConfigError(f"layer {layer.name!r} ({type(layer).__name__}) holds sub-layers {hidden} outside its "
+                          "public attributes; Keras files store sub-layers by attribute name, so this does not "
+                          "convert (assign them to public attributes)")
+    return out
+
+
+def own_weights(layer) -> list:
+    """A layer's own weights in Keras' order: a user layer's trainable ones first, then the others (Keras'
+    ``save_own_variables``); built-in layers in their conversion order."""
+    weights = list(layer._weights)
+    if is_user_layer(layer):
+        weights = [w for w in weights if w.trainable] + [w for w in weights if not w.trainable]
+    return weights
 
 
 def layer_groups(layer, path: str, from_file: bool = False):
@@ -46,7 +108,7 @@ def layer_groups(layer, path: str, from_file: bool = False):
     (``from_file``, when it has one) or in Keras' order."""
     from rnnkit.models.model import Model
 
-    yield f"{path}/vars", layer, list(layer._weights)
+    yield f"{path}/vars", layer, own_weights(layer)
     if isinstance(layer, Model):
         yield from _model_groups(layer, path, from_file)
         return
@@ -71,11 +133,11 @@ def _keras_class(layer) -> str:
     return "Functional" if isinstance(layer, Functional) else type(layer).__name__
 
 
-def unique_paths(class_names: list) -> list:
+def unique_paths(class_names: list, case=None) -> list:
     """Keras' group names for a list of layers of these classes: ``dense``, ``dense_1``, ..."""
     used, out = {}, []
     for class_name in class_names:
-        base = snake_case(class_name)
+        base = (case or keras_snake_case)(class_name)
         if base in used:
             used[base] += 1
             out.append(f"{base}_{used[base]}")

@@ -105,8 +105,11 @@ class Layer:
 
     # ---------------------------------------------------------------------------- sub-layer tracking
     def __setattr__(self, key, value):
-        if isinstance(value, Layer) and key != "_layers" and value not in self.__dict__.get("_layers", []):
-            self.__dict__.setdefault("_layers", []).append(value)
+        tracked = self.__dict__.setdefault("_layers", []) if key != "_layers" else []
+        if isinstance(value, Layer) and key != "_layers" and value not in tracked:
+            tracked.append(value)
+        elif isinstance(value, (list, tuple)) and not key.startswith("_"):  # self.heads = [Dense(3), Dense(3)]
+            tracked.extend(item for item in value if isinstance(item, Layer) and item not in tracked)
         object.__setattr__(self, key, value)
 
     @property

@@ -1,6 +1,7 @@
 """Pieces of Keras' guide "Working with RNNs": built-in layers, outputs and states, an encoder-decoder with
-``initial_state``, Bidirectional, a stateful layer with ``reset_states``, and a custom cell with nested states
-through ``keras.layers.RNN``. Written for Keras; the test runs it with ``keras`` replaced by ``rnnkit``."""
+``initial_state``, Bidirectional, a stateful layer with ``reset_states``, and a stack of custom cells through
+``keras.layers.RNN``, saved to ``custom_cell.keras`` and loaded back. Written for Keras; the test runs it with
+``keras`` replaced by ``rnnkit``."""
 import numpy as np
 import keras
 from keras import layers, ops
@@ -80,3 +81,9 @@ x, y = rng.random((32, 6, 5)).astype("float32"), rng.random((32, 1)).astype("flo
 custom.fit(x, y, epochs=2, batch_size=8, verbose=0)
 loss = custom.evaluate(x, y, verbose=0)
 print(f"RESULT custom_cell_loss={loss:.4f}")
+
+# save the model with the custom cells and load it back (the registration above makes the cell loadable)
+custom.save("custom_cell.keras")
+reloaded = keras.models.load_model("custom_cell.keras")
+difference = np.max(np.abs(np.asarray(reloaded.predict(x, verbose=0)) - np.asarray(custom.predict(x, verbose=0))))
+print(f"RESULT custom_cell_reload_difference={difference:.3g}")
