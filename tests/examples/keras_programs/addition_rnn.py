@@ -26,8 +26,13 @@ chars = "0123456789+ "
 ctable = CharacterTable(chars)
 questions, expected, seen = [], [], set()
 rng = np.random.default_rng(0)
+
+
+def f():
+    return int("".join(rng.choice(list("0123456789")) for i in range(rng.integers(1, DIGITS + 1))))
+
+
 while len(questions) < TRAINING_SIZE:
-    f = lambda: int("".join(rng.choice(list("0123456789")) for i in range(rng.integers(1, DIGITS + 1))))
     a, b = f(), f()
     key = tuple(sorted((a, b)))
     if key in seen:

@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 import keras
-from keras import layers
 
 rng = np.random.default_rng(0)
 t = np.arange(3000, dtype="float32")
