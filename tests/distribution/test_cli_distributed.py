@@ -38,4 +38,5 @@ def test_train_distributed_without_torchrun_says_how_to_launch(tmp_path, capsys,
         monkeypatch.delenv(name, raising=False)
     assert main(["train", "--distributed", "--out", str(tmp_path), *FLAGS]) == 1
     err = capsys.readouterr().err
-    assert "torchrun --nproc-per-node" in err and "RANK" in err, err
+    assert "torchrun --standalone --nproc-per-node N -m rnnkit.cli.main train --distributed" in err, err
+    assert "RANK" in err and len(err.strip().splitlines()) == 1, err

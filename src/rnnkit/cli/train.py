@@ -212,6 +212,12 @@ def run_training(config: TrainConfig, resume: bool = False, memory_limit=None, o
     config.validate()
     check_memory(config, memory_limit)
     if distributed:
+        from rnnkit.distribution.data_parallel import TORCHRUN_VARIABLES
+
+        missing = [name for name in TORCHRUN_VARIABLES if not os.environ.get(name)]
+        if missing:
+            raise ConfigError(f"--distributed runs under torchrun ({', '.join(missing)} not set); launch with: "
+                              "torchrun --standalone --nproc-per-node N -m rnnkit.cli.main train --distributed ...")
         set_distribution(DataParallel())
     if not resume:
         _check_fresh_start(config, overwrite)

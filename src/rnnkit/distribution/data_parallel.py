@@ -40,7 +40,7 @@ class RankFailedError(RnnkitError, RuntimeError):
         self.ranks = list(ranks)
 
 
-_ENV = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")  # what torchrun sets for each rank
 
 
 def _torch():
@@ -72,7 +72,7 @@ class DataParallel:
         if device_mesh is not None:
             raise ConfigError("DataParallel(device_mesh=...) is not supported: rnnkit runs one process per device; "
                               "pass devices=None (every process of the job)")
-        missing = [name for name in _ENV if not os.environ.get(name)]
+        missing = [name for name in TORCHRUN_VARIABLES if not os.environ.get(name)]
         if missing:
             raise ConfigError(f"DataParallel needs torchrun's environment; {', '.join(missing)} not set. Launch with "
                               "`torchrun --nproc-per-node N your_script.py` (or set RANK, WORLD_SIZE, MASTER_ADDR, "
