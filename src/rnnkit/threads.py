@@ -30,7 +30,8 @@ from rnnkit.errors import ConfigError
 
 
 def _thread_functions() -> tuple:
-    """OpenBLAS's ``set_num_threads`` and ``get_num_threads`` as ctypes functions, or ``(None, None)``."""
+    """OpenBLAS's ``set_num_threads`` and ``get_num_threads`` as ctypes functions, or ``(None, None)``. Looked
+    up here rather than read from ``rnnkit.blas.STATUS``, which holds none with ``RNNKIT_COMPILED_BLAS=0``."""
     from rnnkit import blas
 
     for path in blas._library_candidates():
@@ -38,12 +39,9 @@ def _thread_functions() -> tuple:
             library = ctypes.CDLL(path)  # already loaded by NumPy: this returns the same copy
         except OSError:
             continue
-        for set_name, get_name in blas._THREAD_SYMBOLS:
-            if hasattr(library, set_name) and hasattr(library, get_name):
-                setter, getter = getattr(library, set_name), getattr(library, get_name)
-                setter.argtypes, setter.restype = [ctypes.c_int], None
-                getter.argtypes, getter.restype = [], ctypes.c_int
-                return setter, getter
+        setter, getter = blas._thread_functions(library)
+        if setter is not None:
+            return setter, getter
     return None, None
 
 

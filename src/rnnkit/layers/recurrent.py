@@ -328,14 +328,7 @@ class RNN(Layer):
 
     def _initial_states(self, batch: int, initial_state) -> list:
         if self.stateful:
-            if self._state_batch is None:
-                self._state_batch = batch
-            elif batch != self._state_batch:
-                raise ShapeError(
-                    f"stateful layer {self.name!r} was used with batch size {self._state_batch}; got batch size "
-                    f"{batch}. A stateful RNN needs the same batch size on every call (samples of a batch "
-                    "continue the sequences of the previous batch)"
-                )
+            self._check_state_batch(batch)
         if initial_state is not None:
             return self.cell.as_states(initial_state, batch, self.name)
         if self.stateful and self.states is not None:
