@@ -1,0 +1,99 @@
+"""Parallel batch shards: a compiled time loop split over columns of the batch, one shard per thread.
+
+The samples of a batch never interact inside a recurrent time loop, so the loop can run on columns ``[b0, b1)``
+of every per-step array independently (the arrays are shared; each shard writes only its own columns). With
+``rnnkit.config.set_num_threads(n)`` (default: the cores available) a batch of at least ``n *``
+:data:`MIN_SHARD` columns runs as ``n`` shards in ``n`` threads; the compiled loops release the GIL. Each step's
+product is then single-threaded: OpenBLAS's own threads are set to 1 while shards run (restored afterwards), so
+that two shards do not both ask one OpenBLAS thread pool for threads.
+
+Results do not depend on the number of shards: every column's arithmetic is the same whatever columns run beside
+it, and the products that sum over the batch (weight gradients) run after the loop, once, on the whole arrays.
+The tests check this to the bit in float32 and float64.
+
+>>> import numpy as np
+>>> ranges(64, 2), ranges(8, 2), ranges(100, 3)
+([(0, 32), (32, 64)], [(0, 8)], [(0, 40), (40, 80), (80, 100)])
+>>> out = np.zeros(64)
+>>> def fill(b0, b1): out[b0:b1] = b0
+>>> run(fill, 64); sorted(set(out.tolist()))[:2]
+[0.0, 32.0]
+"""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from rnnkit import blas, config
+
+# Columns a shard needs to pay for its thread (measured for LSTM 128 on 2 cores; see docs/kernels.md).
+MIN_SHARD = 16
+ALIGN = 8  # shard boundaries on multiples of 8 columns: whole SIMD vectors in every shard
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_SIZE = 0
+_LOCK = threading.Lock()
+_BLAS_USERS = 0  # running sharded sections (OpenBLAS set to one thread while > 0)
+_BLAS_SAVED = 1
+
+
+def ranges(batch: int, threads: int | None = None) -> list:
+    """The shards ``[(b0, b1), ...]`` for ``batch`` columns over ``threads`` (default: rnnkit.config's): as many
+    as threads, each at least :data:`MIN_SHARD` columns, boundaries on multiples of :data:`ALIGN`."""
+    threads = config.get_num_threads() if threads is None else threads
+    count = max(1, min(threads, batch // MIN_SHARD))
+    if count == 1:
+        return [(0, batch)]
+    step = -(-batch // count)  # ceil
+    step = -(-step // ALIGN) * ALIGN
+    bounds = [min(i * step, batch) for i in range(count)] + [batch]
+    return [(b0, b1) for b0, b1 in zip(bounds, bounds[1:]) if b1 > b0]
+
+
+def run(loop, batch: int) -> None:
+    """Call ``loop(b0, b1)`` for every shard of ``batch``: in the calling thread when there is one shard, else in
+    parallel threads with single-threaded BLAS; exceptions propagate."""
+    parts = ranges(batch)
+    if len(parts) == 1:
+        loop(0, batch)
+        return
+    pool = _pool(len(parts))
+    _single_threaded_blas(True)
+    try:
+        futures = [pool.submit(loop, b0, b1) for b0, b1 in parts[1:]]
+        loop(*parts[0])  # the calling thread takes the first shard
+        for future in futures:
+            future.result()
+    finally:
+        _single_threaded_blas(False)
+
+
+def _pool(shards: int) -> ThreadPoolExecutor:
+    """The shared worker threads (one fewer than shards: the caller runs a shard too)."""
+    global _POOL, _POOL_SIZE
+    with _LOCK:
+        if _POOL is None or _POOL_SIZE < shards - 1:
+            if _POOL is not None:
+                _POOL.shutdown(wait=False)
+            _POOL_SIZE = max(shards - 1, 1)
+            _POOL = ThreadPoolExecutor(_POOL_SIZE, thread_name_prefix="rnnkit-shard")
+        return _POOL
+
+
+def _single_threaded_blas(enter: bool) -> None:
+    """Set OpenBLAS (the library rnnkit.blas found) to one thread on entering a sharded section, and back to its
+    previous count when the last such section leaves."""
+    global _BLAS_USERS, _BLAS_SAVED
+    setter, getter = blas.STATUS.set_threads, blas.STATUS.get_threads
+    if setter is None:
+        return
+    with _LOCK:
+        if enter:
+            if _BLAS_USERS == 0:
+                _BLAS_SAVED = getter()
+                setter(1)
+            _BLAS_USERS += 1
+        else:
+            _BLAS_USERS -= 1
+            if _BLAS_USERS == 0:
+                setter(_BLAS_SAVED)
