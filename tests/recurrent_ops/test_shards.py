@@ -14,8 +14,9 @@ needs_routine = pytest.mark.skipif(not blas.gemm_address("float64"),
 
 
 @pytest.fixture
-def threads():
-    """Set rnnkit's thread count inside a test, restored afterwards."""
+def threads(monkeypatch):
+    """Set rnnkit's thread count inside a test, restored afterwards; the tests' small cases shard too."""
+    monkeypatch.setattr(shards, "MIN_SHARD_WORK", 1)
     previous = config.get_num_threads()
     yield config.set_num_threads
     config.set_num_threads(previous)
@@ -73,6 +74,7 @@ def test_ranges_cover_the_batch_once_in_aligned_shards(batch, n):
     assert len(parts) <= n and (len(parts) == 1 or min(b1 - b0 for b0, b1 in parts) >= 1)
     if batch >= n * shards.MIN_SHARD:
         assert len(parts) == n
+    assert shards.ranges(batch, n, work=shards.MIN_SHARD_WORK // 2 // batch) == [(0, batch)]  # too little work
 
 
 def test_set_num_threads_checks_its_argument(threads):

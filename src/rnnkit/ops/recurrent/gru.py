@@ -321,7 +321,8 @@ def _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, 
                 _kernel_bias(bias, H, reset_after, dtype), common.transpose_copy(recurrent_kernel),  # (3H, H)
                 fm.state_history(h0, T), np.empty((3 * H, B), dtype), common.scratch((3 * H, slots, B), dtype),
                 common.scratch((H, slots, B), dtype), common.or_empty(valid, 2, dtype), np.empty(1, dtype))
-    paths.run(paths.choose(B, dtype, small=False), forward_loop, _forward_compiled, B, f, reset_after, act, rec_act)
+    paths.run(paths.choose(B, dtype, small=False), forward_loop, _forward_compiled, B, T * f.u_t.size, f, reset_after,
+              act, rec_act)
     common.release(f.xw)
     return f
 
@@ -337,8 +338,8 @@ def _backward(f, x_fm, kernel, recurrent_kernel, reset_after, act, rec_act, d_ou
         u = np.ascontiguousarray(recurrent_kernel)  # (H, 3H)
     g = Backward(u, common.or_empty(d_out, 3, dtype), dh_last.T.copy(),  # (B, H) -> (H, B); the loop writes it
                  np.empty((H, B), dtype), common.scratch((H3 + H if reset_after else H3, T, B), dtype))
-    paths.run(paths.choose(B, dtype, small=False), backward_loop, _backward_compiled, B, f, g, reset_after, act,
-              rec_act, need["h0"])
+    paths.run(paths.choose(B, dtype, small=False), backward_loop, _backward_compiled, B, T * u.size, f, g,
+              reset_after, act, rec_act, need["h0"])
     if reset_after:
         grads = _grads_reset_after(g.dz, x_fm, f.hs, kernel, need)
     else:

@@ -199,7 +199,7 @@ def _forward(x, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, kee
     f = Forward(xh, fm.states(xh, D), fm.step_weights(kernel, recurrent_kernel, bias, path.path == paths.SMALL),
                 common.scratch((4 * H, slots, B), dtype), cs, common.scratch((H, slots, B), dtype),
                 common.or_empty(valid, 2, dtype), np.empty(4 * H, dtype))
-    paths.run(path, forward_loop, _forward_compiled, B, f, act, rec_act)
+    paths.run(path, forward_loop, _forward_compiled, B, T * f.weights.size, f, act, rec_act)
     return f
 
 
@@ -212,7 +212,7 @@ def _backward(f, kernel, recurrent_kernel, act, rec_act, d_out, dh_last, dc_last
                  dh_last.T.copy(), dc_last.T.copy(),  # (B, H) -> (H, B); copies: the loop writes into them
                  common.scratch((H4, T, B), dtype))
     path = paths.choose(B, dtype, small=False)
-    paths.run(path, backward_loop, _backward_compiled, B, f, g, act, rec_act, need["h0"] or need["c0"])
+    paths.run(path, backward_loop, _backward_compiled, B, T * g.u.size, f, g, act, rec_act, need["h0"] or need["c0"])
     grads = fm.stacked_weight_grads(g.dz, f.xh, f.xh.shape[0] - f.hs.shape[0] - 1, need)
     if need["x"]:
         grads["x"] = fm.input_grad(g.dz, kernel)

@@ -54,16 +54,16 @@ def choose(batch: int, dtype: np.dtype, small: bool) -> Path:
     return Path(BLAS, gemm) if gemm else Path(NUMPY, 0)
 
 
-def run(path: Path, python_loop, compiled_loop, batch: int, *args) -> None:
+def run(path: Path, python_loop, compiled_loop, batch: int, work: int, *args) -> None:
     """Run ``loop(*args, path, gemm, b0, b1)`` over the batch: the compiled loop in parallel shards of columns
-    ``[b0, b1)`` on the BLAS path (shards.py), the compiled loop whole on the batch-of-one path, the Python loop
-    whole on the NumPy path."""
+    ``[b0, b1)`` on the BLAS path (shards.py; ``work``: the loop's multiply-adds per column), the compiled loop
+    whole on the batch-of-one path, the Python loop whole on the NumPy path."""
     if path.path == NUMPY:
         python_loop(*args, path.path, path.gemm, 0, batch)
     elif path.path == SMALL:
         compiled_loop(*args, path.path, path.gemm, 0, batch)
     else:
-        shards.run(lambda b0, b1: compiled_loop(*args, path.path, path.gemm, b0, b1), batch)
+        shards.run(lambda b0, b1: compiled_loop(*args, path.path, path.gemm, b0, b1), batch, work)
 
 
 def step_product(path, gemm, a, b, c, beta, acc):

@@ -2,8 +2,10 @@
 
 The samples of a batch never interact inside a recurrent time loop, so the loop can run on columns ``[b0, b1)``
 of every per-step array independently (the arrays are shared; each shard writes only its own columns). With
-``rnnkit.config.set_num_threads(n)`` (default: the cores available) a batch of at least ``n *``
-:data:`MIN_SHARD` columns runs as ``n`` shards in ``n`` threads; the compiled loops release the GIL. Each step's
+``rnnkit.config.set_num_threads(n)`` (default: the cores available) a batch runs as up to ``n`` shards in ``n``
+threads, each shard at least :data:`MIN_SHARD` columns and :data:`MIN_SHARD_WORK` multiply-adds (starting a
+shard and waiting for it costs tens of microseconds, more on a busy machine); the compiled loops release the
+GIL. Each step's
 product is then single-threaded: OpenBLAS's own threads are set to 1 while shards run (restored afterwards), so
 that two shards do not both ask one OpenBLAS thread pool for threads.
 
@@ -26,8 +28,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from rnnkit import blas, config
 
-# Columns a shard needs to pay for its thread (measured for LSTM 128 on 2 cores; see docs/kernels.md).
+# What a shard needs to pay for its thread (see docs/kernels.md): columns, and multiply-adds over the whole loop
+# (LSTM 128, T = 28: 2.2 M per column; SimpleRNN 32: 55 k per column, so its batch of 64 stays whole).
 MIN_SHARD = 16
+MIN_SHARD_WORK = 2_000_000
 ALIGN = 8  # shard boundaries on multiples of 8 columns: whole SIMD vectors in every shard
 
 _POOL: ThreadPoolExecutor | None = None
@@ -37,11 +41,12 @@ _BLAS_USERS = 0  # running sharded sections (OpenBLAS set to one thread while > 
 _BLAS_SAVED = 1
 
 
-def ranges(batch: int, threads: int | None = None) -> list:
+def ranges(batch: int, threads: int | None = None, work: int = MIN_SHARD_WORK) -> list:
     """The shards ``[(b0, b1), ...]`` for ``batch`` columns over ``threads`` (default: rnnkit.config's): as many
-    as threads, each at least :data:`MIN_SHARD` columns, boundaries on multiples of :data:`ALIGN`."""
+    as threads, each at least :data:`MIN_SHARD` columns and :data:`MIN_SHARD_WORK` multiply-adds (``work``: per
+    column), boundaries on multiples of :data:`ALIGN`."""
     threads = config.get_num_threads() if threads is None else threads
-    count = max(1, min(threads, batch // MIN_SHARD))
+    count = max(1, min(threads, batch // MIN_SHARD, batch * work // MIN_SHARD_WORK))
     if count == 1:
         return [(0, batch)]
     step = -(-batch // count)  # ceil
@@ -50,10 +55,10 @@ def ranges(batch: int, threads: int | None = None) -> list:
     return [(b0, b1) for b0, b1 in zip(bounds, bounds[1:]) if b1 > b0]
 
 
-def run(loop, batch: int) -> None:
-    """Call ``loop(b0, b1)`` for every shard of ``batch``: in the calling thread when there is one shard, else in
-    parallel threads with single-threaded BLAS; exceptions propagate."""
-    parts = ranges(batch)
+def run(loop, batch: int, work: int = MIN_SHARD_WORK) -> None:
+    """Call ``loop(b0, b1)`` for every shard of ``batch`` (``work``: multiply-adds per column): in the calling
+    thread when there is one shard, else in parallel threads with single-threaded BLAS; exceptions propagate."""
+    parts = ranges(batch, work=work)
     if len(parts) == 1:
         loop(0, batch)
         return

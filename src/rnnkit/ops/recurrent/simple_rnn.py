@@ -159,7 +159,7 @@ def _forward(x, kernel, recurrent_kernel, bias, h0, valid, act, keep=True) -> Fo
     xh = fm.stacked_inputs(x, h0, dtype)  # (D+1+H, T+1, B)
     f = Forward(xh, fm.states(xh, D), fm.step_weights(kernel, recurrent_kernel, bias, path.path == paths.SMALL),
                 common.scratch((H, T if keep else 1, B), dtype), common.or_empty(valid, 2, dtype), np.empty(H, dtype))
-    paths.run(path, forward_loop, _forward_compiled, B, f, act)
+    paths.run(path, forward_loop, _forward_compiled, B, T * f.weights.size, f, act)
     return f
 
 
@@ -172,7 +172,7 @@ def _backward(f, kernel, recurrent_kernel, act, d_out, dh_last, need):
                  dh_last.T.copy(),  # (B, H) -> (H, B); a copy: the loop writes into it
                  common.scratch((H, T, B), dtype))
     path = paths.choose(B, dtype, small=False)
-    paths.run(path, backward_loop, _backward_compiled, B, f, g, act, need["h0"])
+    paths.run(path, backward_loop, _backward_compiled, B, T * g.u.size, f, g, act, need["h0"])
     grads = fm.stacked_weight_grads(g.dz, f.xh, f.xh.shape[0] - H - 1, need)
     if need["x"]:
         grads["x"] = fm.input_grad(g.dz, kernel)
