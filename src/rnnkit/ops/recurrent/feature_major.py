@@ -2,10 +2,10 @@
 
 Inside an op every per-step array is *feature-major*, ``(features, time, batch)``: step ``t`` of it is the
 ``(F, B)`` slab ``a[:, t]``, whose rows are contiguous, and a shard of the batch is ``a[:, t, b0:b1]``. A step's
-hidden state is ``(H, B)``, its gates ``(G*H, B)``, so the step's product is ``U^T (G*H, H) @ h^T (H, B)``. With OpenBLAS on two threads that product
-runs about twice as fast as the batch-major ``h (B, H) @ U (H, G*H)`` (measured for B = 64, H = 128: 53 vs
-100 µs; the threads split the long G*H side instead of the short batch side), and each gate block is one
-contiguous ``(H, B)`` block for the compiled kernels.
+hidden state is ``(H, B)``, its gates ``(G*H, B)``, so the step's product is ``U^T (G*H, H) @ h^T (H, B)``. With
+OpenBLAS on two threads that product runs about twice as fast as the batch-major ``h (B, H) @ U (H, G*H)``
+(measured for B = 64, H = 128: 53 vs 100 µs; the threads split the long G*H side instead of the short batch side).
+The order is also the one the large products around the loop need: ``(F, T*B)`` matrices without copies.
 
 Sequences are stored so that the large products need no copies:
 

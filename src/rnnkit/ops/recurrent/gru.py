@@ -17,17 +17,17 @@ act = activation.
 
 With a mask, a masked step keeps the state and outputs 0, as Keras does.
 
-Backward (reset_after=True; ``dh`` is the total gradient reaching ``h_t``)::
+Backward (reset_after=True; ``dh`` is the total gradient reaching ``h_t``), as :func:`_gru_grads` writes it::
 
     dz_z = dh (h_{t-1} - hh) σ'(z)       da = dh (1 - z) act'(hh)          (pre-activation of hh)
-    dz_r = da rh σ'(r)                   d(rh) = da r
-    dh_{t-1} = g_{t-1} + dh z + [dz_z, dz_r, d(rh)] U^T
+    dz_r = da rh σ'(r)                   d_rh = da r
+    dh_{t-1} = dh z + [d_rh, dz_z, dz_r] U_hzr^T  (+ the output gradient of step t-1)
     dW = Σ x^T [dz_z, dz_r, da],  dU = Σ h_{t-1}^T [dz_z, dz_r, d(rh)],  db[0], db[1] their sums over (t, batch)
 
 Backward (reset_after=False; ``q = r * h_{t-1}``)::
 
     dz_z = dh (h_{t-1} - hh) σ'(z)       da = dh (1 - z) act'(hh)          dq = da U_h^T
-    dz_r = dq h_{t-1} σ'(r)              dh_{t-1} = g_{t-1} + dh z + dq r + [dz_z, dz_r] U_zr^T
+    dz_r = dq h_{t-1} σ'(r)              dh_{t-1} = dh z + dq r + [dz_z, dz_r] U_zr^T  (+ output gradient)
     dW = Σ x^T [dz_z, dz_r, da],  dU = [Σ h_{t-1}^T [dz_z, dz_r] | Σ q^T da],  db = Σ [dz_z, dz_r, da]
 
 Inside the op every per-step array is ``(features, time, batch)`` (see feature_major.py): the input projections
@@ -102,194 +102,201 @@ class Backward(NamedTuple):
 
 # ------------------------------------------------------------------------------------- one time step
 @jit
-def gru_step(f, t, k, b0, b1, act, rec_act):
+def gru_step(fw, t, k, b0, b1, act, rec_act):
     """Step ``t`` forward (reset_after=True) on columns ``[b0, b1)``, with ``rec = (h_{t-1} U)^T``: the activated
     ``[z; r; hh]`` into slot ``k`` of ``gates``, ``rh`` into slot ``k`` of ``rh``, ``h_t`` into ``hs``."""
-    H = f.hs.shape[0]
-    _zr_gates(f, t, k, b0, b1, rec_act)
+    H = fw.hs.shape[0]
+    _zr_gates(fw, t, k, b0, b1, rec_act)
     for j in range(H):
-        x_bias, rec_bias = f.bias[0, 2 * H + j], f.bias[1, 2 * H + j]
+        x_bias, rec_bias = fw.bias[0, 2 * H + j], fw.bias[1, 2 * H + j]
         for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_block
-            v = f.rec[2 * H + j, b] + rec_bias
-            f.rh[j, k, b] = v
-            f.gates[2 * H + j, k, b] = f.xw[2 * H + j, t, b] + x_bias + f.gates[H + j, k, b] * v
-    _candidate_and_state(f, t, k, b0, b1, act)
+            v = fw.rec[2 * H + j, b] + rec_bias
+            fw.rh[j, k, b] = v
+            fw.gates[2 * H + j, k, b] = fw.xw[2 * H + j, t, b] + x_bias + fw.gates[H + j, k, b] * v
+    _candidate_and_state(fw, t, k, b0, b1, act)
 
 
 @jit
-def gru_step_zr(f, t, k, b0, b1, rec_act):
+def gru_step_zr(fw, t, k, b0, b1, rec_act):
     """Step ``t`` forward (reset_after=False), first part, with ``rec[:2H] = (h_{t-1} U_zr)^T``: ``[z; r]`` into
     ``gates``; ``q = r h_{t-1}`` into slot ``k`` of ``rh``, the right factor of the loop's next product."""
-    H = f.hs.shape[0]
-    _zr_gates(f, t, k, b0, b1, rec_act)
+    H = fw.hs.shape[0]
+    _zr_gates(fw, t, k, b0, b1, rec_act)
     for j in range(H):
         for b in range(np.uint64(b0), np.uint64(b1)):
-            f.rh[j, k, b] = f.gates[H + j, k, b] * f.hs[j, t, b]
+            fw.rh[j, k, b] = fw.gates[H + j, k, b] * fw.hs[j, t, b]
 
 
 @jit
-def gru_step_candidate(f, t, k, b0, b1, act):
+def gru_step_candidate(fw, t, k, b0, b1, act):
     """Step ``t`` forward (reset_after=False), second part, with ``rec[2H:] = (q U_h)^T``:
     ``hh = act(xw[2H:, t] + b_h + rec[2H:])`` and ``h_t``."""
-    H = f.hs.shape[0]
+    H = fw.hs.shape[0]
     for j in range(H):
-        bias_j = f.bias[0, 2 * H + j]
+        bias_j = fw.bias[0, 2 * H + j]
         for b in range(np.uint64(b0), np.uint64(b1)):
-            f.gates[2 * H + j, k, b] = f.xw[2 * H + j, t, b] + bias_j + f.rec[2 * H + j, b]
-    _candidate_and_state(f, t, k, b0, b1, act)
+            fw.gates[2 * H + j, k, b] = fw.xw[2 * H + j, t, b] + bias_j + fw.rec[2 * H + j, b]
+    _candidate_and_state(fw, t, k, b0, b1, act)
 
 
 @jit
-def _zr_gates(f, t, k, b0, b1, rec_act):
+def _zr_gates(fw, t, k, b0, b1, rec_act):
     """``[z; r] = σ(xw[:2H, t] + bias[0, :2H] + rec[:2H])`` into ``gates[:2H, k]``."""
-    H2 = 2 * f.hs.shape[0]
+    H2 = 2 * fw.hs.shape[0]
     for j in range(H2):
-        bias_j = f.bias[0, j]
+        bias_j = fw.bias[0, j]
         for b in range(np.uint64(b0), np.uint64(b1)):
-            f.gates[j, k, b] = f.xw[j, t, b] + bias_j + f.rec[j, b]
-    activate_block(rec_act, f.gates, 0, H2, k, b0, b1)
+            fw.gates[j, k, b] = fw.xw[j, t, b] + bias_j + fw.rec[j, b]
+    activate_block(rec_act, fw.gates, 0, H2, k, b0, b1)
 
 
 @jit
-def _candidate_and_state(f, t, k, b0, b1, act):
+def _candidate_and_state(fw, t, k, b0, b1, act):
     """``hh = act(gates[2H:, k])`` (the pre-activation on entry), then ``h_t = hh + z (h_{t-1} - hh)``; a masked
     column keeps ``h_{t-1}``."""
-    H = f.hs.shape[0]
-    activate_block(act, f.gates, 2 * H, 3 * H, k, b0, b1)
+    H = fw.hs.shape[0]
+    activate_block(act, fw.gates, 2 * H, 3 * H, k, b0, b1)
     for j in range(H):
         for b in range(np.uint64(b0), np.uint64(b1)):
-            hh = f.gates[2 * H + j, k, b]
-            f.hs[j, t + 1, b] = hh + f.gates[j, k, b] * (f.hs[j, t, b] - hh)
-    _masked_states(f, t, b0, b1)
+            hh = fw.gates[2 * H + j, k, b]
+            fw.hs[j, t + 1, b] = hh + fw.gates[j, k, b] * (fw.hs[j, t, b] - hh)
+    _masked_states(fw, t, b0, b1)
 
 
 @jit
-def _masked_states(f, t, b0, b1):
+def _masked_states(fw, t, b0, b1):
     """A masked column (``valid[t, b] == 0``) keeps ``h_{t-1}``."""
-    if f.valid.shape[0] > 0:
+    if fw.valid.shape[0] > 0:
         for b in range(np.uint64(b0), np.uint64(b1)):
-            if f.valid[t, b] == 0:
-                for j in range(f.hs.shape[0]):
-                    f.hs[j, t + 1, b] = f.hs[j, t, b]
+            if fw.valid[t, b] == 0:
+                for j in range(fw.hs.shape[0]):
+                    fw.hs[j, t + 1, b] = fw.hs[j, t, b]
 
 
 # ------------------------------------------------------------------------------------ one step backward
-# On entry ``g.dh`` holds the gradient reaching h_t from step t + 1 (the loop's product included); the kernels add
-# the output's gradient and leave in ``g.dh`` the part of h_{t-1}'s gradient that does not pass through the next
+# On entry ``bw.dh`` holds the gradient reaching h_t from step t + 1 (the loop's product included); the kernels add
+# the output's gradient and leave in ``bw.dh`` the part of h_{t-1}'s gradient that does not pass through the next
 # product: ``dh z`` (plus ``dq r`` without reset_after), or in a masked column (where every ``dz`` is 0) the whole
 # incoming gradient.
 @jit
-def gru_step_backward(f, g, t, b0, b1, act, rec_act):
+def gru_step_backward(fw, bw, t, b0, b1, act, rec_act):
     """Step ``t`` backward (reset_after=True) on columns ``[b0, b1)``: writes ``dz[:, t] = [d(rh); dz_z; dz_r;
     da]`` (the first three blocks pair with ``U``'s blocks in the order h, z, r; the last three are the input
     side); the loop then adds ``U_hzr dz[:3H, t]`` to ``dh``."""
-    add_output_grad(g.dh, g.d_out, t, b0, b1)
-    masked = f.valid.shape[0] > 0
+    add_output_grad(bw.dh, bw.d_out, t, b0, b1)
+    masked = fw.valid.shape[0] > 0
     if act == TANH and rec_act == SIGMOID:  # the defaults: derivatives inline, the loops vectorise
         if masked:
-            _gru_grads(f, g, t, b0, b1, TANH, SIGMOID, True, True)
+            _gru_grads(fw, bw, t, b0, b1, TANH, SIGMOID, True, True)
         else:
-            _gru_grads(f, g, t, b0, b1, TANH, SIGMOID, True, False)
+            _gru_grads(fw, bw, t, b0, b1, TANH, SIGMOID, True, False)
     else:
-        _gru_grads(f, g, t, b0, b1, act, rec_act, True, masked)
+        _gru_grads(fw, bw, t, b0, b1, act, rec_act, True, masked)
 
 
 @jit
-def gru_step_backward_candidate(f, g, t, b0, b1, act, rec_act):
+def gru_step_backward_candidate(fw, bw, t, b0, b1, act, rec_act):
     """Step ``t`` backward (reset_after=False), first part: ``dz_z`` into ``dz[:H, t]`` and ``da`` into
     ``dz[2H:, t]``; the loop then computes ``dq = U_h da`` for :func:`gru_step_backward_reset`."""
-    add_output_grad(g.dh, g.d_out, t, b0, b1)
-    masked = f.valid.shape[0] > 0
+    add_output_grad(bw.dh, bw.d_out, t, b0, b1)
+    masked = fw.valid.shape[0] > 0
     if act == TANH and rec_act == SIGMOID:
         if masked:
-            _gru_grads(f, g, t, b0, b1, TANH, SIGMOID, False, True)
+            _gru_grads(fw, bw, t, b0, b1, TANH, SIGMOID, False, True)
         else:
-            _gru_grads(f, g, t, b0, b1, TANH, SIGMOID, False, False)
+            _gru_grads(fw, bw, t, b0, b1, TANH, SIGMOID, False, False)
     else:
-        _gru_grads(f, g, t, b0, b1, act, rec_act, False, masked)
+        _gru_grads(fw, bw, t, b0, b1, act, rec_act, False, masked)
 
 
 @jit_inline
-def _gru_grads(f, g, t, b0, b1, act, rec_act, reset_after, masked):
+def _gru_grads(fw, bw, t, b0, b1, act, rec_act, reset_after, masked):
     """The backward equations of the module docstring through ``h_t = hh + z (h_{t-1} - hh)`` (both
     formulations), with reset_after also through ``hh``'s pre-activation ``xh + r rh``; once, inlined per
     activation codes, formulation and mask flag (constants at the call). A masked column's results are selected,
     not branched to, and every array is walked through a row of its own, so that the loop vectorises."""
-    H = f.hs.shape[0]
-    zero, one = g.dh.dtype.type(0), g.dh.dtype.type(1)
+    H = fw.hs.shape[0]
+    zero, one = bw.dh.dtype.type(0), bw.dh.dtype.type(1)
     r_rows = H if reset_after else 0  # with reset_after dz has the d(rh) block first
     for j in range(H):
-        z_, r_, hh_, h_prev, rh = f.gates[j, t], f.gates[H + j, t], f.gates[2 * H + j, t], f.hs[j, t], f.rh[j, t]
-        dh, valid = g.dh[j], f.valid[t] if masked else g.dh[j]
-        dzz, da, drh, dzr = g.dz[r_rows + j, t], g.dz[r_rows + 2 * H + j, t], g.dz[j, t], g.dz[2 * H + j, t]
+        z_row, r_row, hh_row = fw.gates[j, t], fw.gates[H + j, t], fw.gates[2 * H + j, t]  # (B,) rows
+        h_prev_row, rh_row, dh_row = fw.hs[j, t], fw.rh[j, t], bw.dh[j]
+        valid_row = fw.valid[t] if masked else dh_row  # unread without a mask
+        dz_z_row, da_row = bw.dz[r_rows + j, t], bw.dz[r_rows + 2 * H + j, t]
+        d_rh_row, dz_r_row = bw.dz[j, t], bw.dz[2 * H + j, t]  # reset_after only
         for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_block
-            d, z, hh = dh[b], z_[b], hh_[b]
-            v_z = d * (h_prev[b] - hh) * derivative(rec_act, z)
-            a = d * (one - z) * derivative(act, hh)  # gradient of hh's pre-activation
-            carry = d * z
+            dh, z, hh = dh_row[b], z_row[b], hh_row[b]
+            dz_z = dh * (h_prev_row[b] - hh) * derivative(rec_act, z)
+            da = dh * (one - z) * derivative(act, hh)  # gradient of hh's pre-activation
+            dh_carry = dh * z
             if masked:  # nothing flowed through the gates of a masked column: dz 0, dh carried
-                keep = valid[b] == 0
-                v_z, a, carry = (zero if keep else v_z), (zero if keep else a), (d if keep else carry)
-            dzz[b], da[b], dh[b] = v_z, a, carry
+                keep = valid_row[b] == 0
+                dz_z, da, dh_carry = (zero if keep else dz_z), (zero if keep else da), (dh if keep else dh_carry)
+            dz_z_row[b], da_row[b], dh_row[b] = dz_z, da, dh_carry
             if reset_after:
-                r = r_[b]
-                drh[b] = a * r
-                dzr[b] = a * rh[b] * derivative(rec_act, r)
+                r = r_row[b]
+                d_rh_row[b] = da * r
+                dz_r_row[b] = da * rh_row[b] * derivative(rec_act, r)
 
 
 @jit
-def gru_step_backward_reset(f, g, t, b0, b1, rec_act):
+def gru_step_backward_reset(fw, bw, t, b0, b1, rec_act):
     """Step ``t`` backward (reset_after=False), second part, from ``dq = U_h da`` (the gradient of
     ``q = r h_{t-1}``): ``dz_r = dq h_{t-1} σ'(r)`` into ``dz[H:2H, t]``, and ``dh += dq r``; the loop then adds
     ``U_zr [dz_z; dz_r]``. In a masked column ``da`` is 0, so ``dq``, ``dz_r`` and the addition are 0 too."""
     if rec_act == SIGMOID:
-        _grads_before_reset(f, g, t, b0, b1, SIGMOID)
+        _grads_before_reset(fw, bw, t, b0, b1, SIGMOID)
     else:
-        _grads_before_reset(f, g, t, b0, b1, rec_act)
+        _grads_before_reset(fw, bw, t, b0, b1, rec_act)
 
 
 @jit_inline
-def _grads_before_reset(f, g, t, b0, b1, rec_act):
+def _grads_before_reset(fw, bw, t, b0, b1, rec_act):
     """The second half of the reset_before backward equations, once; inlined per activation code."""
-    H = f.hs.shape[0]
+    H = fw.hs.shape[0]
     for j in range(H):
         for b in range(np.uint64(b0), np.uint64(b1)):
-            r, dq = f.gates[H + j, t, b], g.dq[j, b]
-            g.dz[H + j, t, b] = dq * f.hs[j, t, b] * derivative(rec_act, r)
-            g.dh[j, b] += dq * r
+            r, dq = fw.gates[H + j, t, b], bw.dq[j, b]
+            bw.dz[H + j, t, b] = dq * fw.hs[j, t, b] * derivative(rec_act, r)
+            bw.dh[j, b] += dq * r
 
 
 # ---------------------------------------------------------------------------------- whole sequence
-def forward_loop(f, reset_after, act, rec_act, path, gemm, b0, b1):
+def forward_loop(fw, reset_after, act, rec_act, path, gemm, b0, b1):
     """All steps forward on columns ``[b0, b1)``. Python (the NumPy path) or compiled; see paths.py."""
-    H, slots = f.hs.shape[0], f.gates.shape[1]
-    for t in range(f.hs.shape[1] - 1):
+    H, slots = fw.hs.shape[0], fw.gates.shape[1]
+    for t in range(fw.hs.shape[1] - 1):
         k = t if slots > 1 else 0
         if reset_after:
-            step_product(path, gemm, f.u_t, f.hs[:, t, b0:b1], f.rec[:, b0:b1], 0.0, f.acc)  # (3H, H) @ (H, b1-b0)
-            gru_step(f, t, k, b0, b1, act, rec_act)
+            step_product(path, gemm, fw.u_t, fw.hs[:, t, b0:b1], fw.rec[:, b0:b1], 0.0, fw.acc)  # (3H, H) @ (H, b1-b0)
+            gru_step(fw, t, k, b0, b1, act, rec_act)
         else:
-            step_product(path, gemm, f.u_t[: 2 * H], f.hs[:, t, b0:b1], f.rec[: 2 * H, b0:b1], 0.0, f.acc)  # (2H, H) @ (H, b1-b0)
-            gru_step_zr(f, t, k, b0, b1, rec_act)
-            step_product(path, gemm, f.u_t[2 * H :], f.rh[:, k, b0:b1], f.rec[2 * H :, b0:b1], 0.0, f.acc)  # (H, H) @ (H, b1-b0)
-            gru_step_candidate(f, t, k, b0, b1, act)
+            # (2H, H) @ (H, b1-b0)
+            step_product(path, gemm, fw.u_t[: 2 * H], fw.hs[:, t, b0:b1], fw.rec[: 2 * H, b0:b1], 0.0, fw.acc)
+            gru_step_zr(fw, t, k, b0, b1, rec_act)
+            # (H, H) @ (H, b1-b0)
+            step_product(path, gemm, fw.u_t[2 * H :], fw.rh[:, k, b0:b1], fw.rec[2 * H :, b0:b1], 0.0, fw.acc)
+            gru_step_candidate(fw, t, k, b0, b1, act)
 
 
-def backward_loop(f, g, reset_after, act, rec_act, to_h0, path, gemm, b0, b1):
+def backward_loop(fw, bw, reset_after, act, rec_act, to_h0, path, gemm, b0, b1):
     """All steps backward on columns ``[b0, b1)``; the last product (into ``h0``'s gradient) only when ``to_h0``."""
-    H = f.hs.shape[0]
-    for t in range(f.hs.shape[1] - 2, -1, -1):
+    H = fw.hs.shape[0]
+    for t in range(fw.hs.shape[1] - 2, -1, -1):
         last = t == 0 and not to_h0
         if reset_after:
-            gru_step_backward(f, g, t, b0, b1, act, rec_act)
+            gru_step_backward(fw, bw, t, b0, b1, act, rec_act)
             if not last:
-                step_product(path, gemm, g.u, g.dz[: 3 * H, t, b0:b1], g.dh[:, b0:b1], 1.0, f.acc)  # (H, 3H) @ (3H, b1-b0)
+                # (H, 3H) @ (3H, b1-b0)
+                step_product(path, gemm, bw.u, bw.dz[: 3 * H, t, b0:b1], bw.dh[:, b0:b1], 1.0, fw.acc)
         else:
-            gru_step_backward_candidate(f, g, t, b0, b1, act, rec_act)
-            step_product(path, gemm, g.u[:, 2 * H :], g.dz[2 * H :, t, b0:b1], g.dq[:, b0:b1], 0.0, f.acc)  # (H, H) @ (H, b1-b0)
-            gru_step_backward_reset(f, g, t, b0, b1, rec_act)
+            gru_step_backward_candidate(fw, bw, t, b0, b1, act, rec_act)
+            # (H, H) @ (H, b1-b0)
+            step_product(path, gemm, bw.u[:, 2 * H :], bw.dz[2 * H :, t, b0:b1], bw.dq[:, b0:b1], 0.0, fw.acc)
+            gru_step_backward_reset(fw, bw, t, b0, b1, rec_act)
             if not last:
-                step_product(path, gemm, g.u[:, : 2 * H], g.dz[: 2 * H, t, b0:b1], g.dh[:, b0:b1], 1.0, f.acc)  # (H, 2H) @ (2H, b1-b0)
+                # (H, 2H) @ (2H, b1-b0)
+                step_product(path, gemm, bw.u[:, : 2 * H], bw.dz[: 2 * H, t, b0:b1], bw.dh[:, b0:b1], 1.0, fw.acc)
 
 
 _forward_compiled, _backward_compiled = jit(forward_loop), jit(backward_loop)
@@ -317,35 +324,35 @@ def _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, 
     _, T, B = x_fm.shape
     H, dtype = recurrent_kernel.shape[0], x_fm.dtype
     slots = T if keep else 1
-    f = Forward(fm.project_inputs(x_fm, kernel),  # (3H, T, B); the kernels add the bias
+    fw = Forward(fm.project_inputs(x_fm, kernel),  # (3H, T, B); the kernels add the bias
                 _kernel_bias(bias, H, reset_after, dtype), common.transpose_copy(recurrent_kernel),  # (3H, H)
                 fm.state_history(h0, T), np.empty((3 * H, B), dtype), common.scratch((3 * H, slots, B), dtype),
                 common.scratch((H, slots, B), dtype), common.or_empty(valid, 2, dtype), np.empty(1, dtype))
-    paths.run(paths.choose(B, dtype, small=False), forward_loop, _forward_compiled, B, T * f.u_t.size, f, reset_after,
-              act, rec_act)
-    common.release(f.xw)
-    return f
+    paths.run(paths.choose(B, dtype, small=False), forward_loop, _forward_compiled, B, T * fw.u_t.size, fw,
+              reset_after, act, rec_act)
+    common.release(fw.xw)
+    return fw
 
 
-def _backward(f, x_fm, kernel, recurrent_kernel, reset_after, act, rec_act, d_out, dh_last, need):
+def _backward(fw, x_fm, kernel, recurrent_kernel, reset_after, act, rec_act, d_out, dh_last, need):
     """Gradients ``{name: array}`` for the inputs named in ``need`` (``x``, ``kernel``, ``recurrent_kernel``,
     ``bias``, ``h0``) from ``d_out (H, T, B)`` (or None) and the final-state gradient ``dh_last (B, H)``."""
-    H3, T, B = f.gates.shape
-    H, dtype = H3 // 3, f.gates.dtype
+    H3, T, B = fw.gates.shape
+    H, dtype = H3 // 3, fw.gates.dtype
     if reset_after:  # U's blocks in the order h, z, r: the product's left factor for [d(rh); dz_z; dz_r]
         u = np.concatenate([recurrent_kernel[:, 2 * H :], recurrent_kernel[:, : 2 * H]], axis=1)  # (H, 3H)
     else:
         u = np.ascontiguousarray(recurrent_kernel)  # (H, 3H)
-    g = Backward(u, common.or_empty(d_out, 3, dtype), dh_last.T.copy(),  # (B, H) -> (H, B); the loop writes it
+    bw = Backward(u, common.or_empty(d_out, 3, dtype), dh_last.T.copy(),  # (B, H) -> (H, B); the loop writes it
                  np.empty((H, B), dtype), common.scratch((H3 + H if reset_after else H3, T, B), dtype))
-    paths.run(paths.choose(B, dtype, small=False), backward_loop, _backward_compiled, B, T * u.size, f, g,
+    paths.run(paths.choose(B, dtype, small=False), backward_loop, _backward_compiled, B, T * u.size, fw, bw,
               reset_after, act, rec_act, need["h0"])
     if reset_after:
-        grads = _grads_reset_after(g.dz, x_fm, f.hs, kernel, need)
+        grads = _grads_reset_after(bw.dz, x_fm, fw.hs, kernel, need)
     else:
-        grads = _grads_reset_before(g.dz, x_fm, f.hs, f.rh, kernel, need)
-    grads["h0"] = g.dh.T if need["h0"] else None  # (H, B) -> (B, H)
-    common.release(g.dz)
+        grads = _grads_reset_before(bw.dz, x_fm, fw.hs, fw.rh, kernel, need)
+    grads["h0"] = bw.dh.T if need["h0"] else None  # (H, B) -> (B, H)
+    common.release(bw.dz)
     return grads
 
 
@@ -394,15 +401,15 @@ def _run(op, x, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, rec
     cache). ``keep=False``: no backward pass will come (see :func:`_forward`)."""
     codes = (act.code, rec_act.code)
     x_fm = fm.feature_major(x, kernel.dtype)  # (B, T, D) -> (D, T, B)
-    f = _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, *codes, keep)
-    cache = {"hs": f.hs}
-    common.own(cache, f.gates, f.rh, x_fm if keep else None)
+    fw = _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, *codes, keep)
+    cache = {"hs": fw.hs}
+    common.own(cache, fw.gates, fw.rh, x_fm if keep else None)
     if not keep:
         common.release(x_fm)  # read by the weight gradients only
 
     def backward(d_out, dh_last, need):
         common.check_cache(cache, op)
-        grads = _backward(f, x_fm, kernel, recurrent_kernel, reset_after, *codes, d_out, dh_last, need)
+        grads = _backward(fw, x_fm, kernel, recurrent_kernel, reset_after, *codes, d_out, dh_last, need)
         common.free_cache(cache)
         return tuple(grads.get(name) for name in GRAD_NAMES)
 

@@ -9,18 +9,20 @@ Keras layout, gate order i, f, c, o in one fused weight (``W (D, 4H)``, ``U (H, 
 
 With a mask, a masked step keeps both states and outputs 0, as Keras does.
 
-Backward (``dh``, ``dc``: total gradients reaching the states ``h_t``, ``c_t``; derivatives from cached outputs):
+Backward, per column, as :func:`_lstm_grads` writes it (``dh``, ``dc``: the gradients reaching ``h_t`` and
+``c_t``, the output's gradient included; ``c_act = act(c_t)``; derivatives written with the cached outputs, see
+kernel_math):
 
-    dz_o = dh * act(c_t) * σ'(z_o)
-    dc~  = dc + dh * o * act'(c_t)                (gradient of the new cell value)
-    dz_i = dc~ * g * σ'(z_i)   dz_f = dc~ * c_{t-1} * σ'(z_f)   dz_c = dc~ * i * act'(z_c)
-    dc_{t-1} = dc~ * f         dh_{t-1} = g_{t-1} + dz_t U^T
+    dc_new = dc + dh * o * act'(c_act)            (gradient of the new cell value)
+    dz_i = dc_new * g * σ'(i)        dz_f = dc_new * c_prev * σ'(f)
+    dz_c = dc_new * i * act'(g)      dz_o = dh * c_act * σ'(o)
+    dc_{t-1} = dc_new * f            dh_{t-1} = dz_t U^T  (+ the output gradient of step t-1)
 
 Each step is one product, ``[W^T | b | U^T] @ [x_t; 1; h_{t-1}]`` in the stacked layout of feature_major.py, and
 one compiled kernel for all the gate arithmetic (:func:`lstm_step`); a step backward is one kernel
-(:func:`lstm_step_backward`) and one ``U dz_t`` product. The loops run whole in compiled code, calling NumPy's
-BLAS routine for the products (blas.py; a NumPy loop where that routine cannot be found), and at batch size 1
-computing the product themselves (small_batch.py).
+(:func:`lstm_step_backward`) and one ``dh += U dz_t`` product. The loops are written once (:func:`forward_loop`,
+:func:`backward_loop`) and run compiled with NumPy's BLAS routine, compiled with their own product for a batch of
+one, or as Python with ``np.matmul``: paths.py decides; docs/kernels.md has the whole design.
 
 >>> import numpy as np
 >>> from rnnkit import Tensor
@@ -81,106 +83,109 @@ class Backward(NamedTuple):
 
 # ------------------------------------------------------------------------------------- one time step
 @jit
-def lstm_step(f, t, k, b0, b1, act, rec_act):
-    """Step ``t`` forward on columns ``[b0, b1)``: ``f.gates[:, k]`` holds ``z_t`` on entry and ``[i; f; g; o]``
-    on exit; writes ``c_t``, ``act(c_t)`` (slot ``k`` of ``tc``) and ``h_t``. A masked column keeps ``h_{t-1}``
-    and ``c_{t-1}``. ``act``, ``rec_act``: activation codes (kernel_math).
+def lstm_step(fw, t, k, b0, b1, act, rec_act):
+    """Step ``t`` forward on columns ``[b0, b1)``: ``fw.gates[:, k]`` holds ``z_t`` on entry and ``[i; f; g; o]``
+    on exit; writes ``c_t``, ``c_act = act(c_t)`` (slot ``k`` of ``tc``) and ``h_t``. A masked column keeps
+    ``h_{t-1}`` and ``c_{t-1}``. ``act``, ``rec_act``: activation codes (kernel_math).
 
-    A few simple passes, each over few arrays: one fused pass over every array would not vectorise (the compiler
-    cannot rule out that the arrays overlap; measured 3.5x slower)."""
-    H = f.cs.shape[0]
-    gates, cs, tc, hs = f.gates, f.cs, f.tc, f.hs
+    A few simple passes, each over few arrays, each array through a row of its own: one fused pass over every
+    array would not vectorise (the compiler cannot rule out that the arrays overlap; measured 3.5x slower)."""
+    H = fw.cs.shape[0]
+    gates, cs, tc, hs = fw.gates, fw.cs, fw.tc, fw.hs
     activate_block(rec_act, gates, 0, 2 * H, k, b0, b1)  # i, f
     activate_block(act, gates, 2 * H, 3 * H, k, b0, b1)  # g
     activate_block(rec_act, gates, 3 * H, 4 * H, k, b0, b1)  # o
     for j in range(H):
-        i, fg, g, c_prev, c_new, c_act = gates[j, k], gates[H + j, k], gates[2 * H + j, k], cs[j, t], cs[j, t + 1], \
-            tc[j, k]  # (B,) rows: each array through a row of its own, so that the loops vectorise
+        i, f, g = gates[j, k], gates[H + j, k], gates[2 * H + j, k]  # (B,) rows
+        c_prev, c_new, c_act = cs[j, t], cs[j, t + 1], tc[j, k]
         for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_block
-            c = fg[b] * c_prev[b] + i[b] * g[b]
+            c = f[b] * c_prev[b] + i[b] * g[b]
             c_new[b] = c
             c_act[b] = c
-    activate_block(act, tc, 0, H, k, b0, b1)  # act(c_t)
+    activate_block(act, tc, 0, H, k, b0, b1)  # c_act = act(c_t)
     for j in range(H):
         o, c_act, h_new = gates[3 * H + j, k], tc[j, k], hs[j, t + 1]
         for b in range(np.uint64(b0), np.uint64(b1)):
             h_new[b] = o[b] * c_act[b]
-    if f.valid.shape[0] > 0:
+    if fw.valid.shape[0] > 0:
         for b in range(b0, b1):
-            if f.valid[t, b] == 0:
+            if fw.valid[t, b] == 0:
                 for j in range(H):
                     cs[j, t + 1, b] = cs[j, t, b]
                     hs[j, t + 1, b] = hs[j, t, b]
 
 
 @jit
-def lstm_step_backward(f, g, t, b0, b1, act, rec_act):
+def lstm_step_backward(fw, bw, t, b0, b1, act, rec_act):
     """Step ``t`` backward on columns ``[b0, b1)``; the product ``dh += U dz_t`` is left to the loop.
 
-    On entry ``g.dh`` holds the gradient reaching ``h_t`` from step ``t + 1`` and ``g.dc`` the one reaching
-    ``c_t``; the output's gradient ``g.d_out[:, t]`` is added here. Writes ``g.dz[:, t]``; leaves in ``g.dc`` the
-    gradient reaching ``c_{t-1}`` and in ``g.dh`` the part of ``h_{t-1}``'s gradient that does not pass through
-    the product: 0, or in a masked column (where ``dz`` is 0) the whole incoming gradient."""
-    add_output_grad(g.dh, g.d_out, t, b0, b1)
-    masked = f.valid.shape[0] > 0
+    On entry ``bw.dh`` holds the gradient reaching ``h_t`` from step ``t + 1`` and ``bw.dc`` the one reaching
+    ``c_t``; the output's gradient ``bw.d_out[:, t]`` is added here. Writes ``bw.dz[:, t]``; leaves in ``bw.dc``
+    the gradient reaching ``c_{t-1}`` and in ``bw.dh`` the part of ``h_{t-1}``'s gradient that does not pass
+    through the product: 0, or in a masked column (where ``dz`` is 0) the whole incoming gradient."""
+    add_output_grad(bw.dh, bw.d_out, t, b0, b1)
+    masked = fw.valid.shape[0] > 0
     if act == TANH and rec_act == SIGMOID:  # the defaults: derivatives inline, the loops vectorise
         if masked:
-            _lstm_grads(f, g, t, b0, b1, TANH, SIGMOID, True)
+            _lstm_grads(fw, bw, t, b0, b1, TANH, SIGMOID, True)
         else:
-            _lstm_grads(f, g, t, b0, b1, TANH, SIGMOID, False)
+            _lstm_grads(fw, bw, t, b0, b1, TANH, SIGMOID, False)
     else:
-        _lstm_grads(f, g, t, b0, b1, act, rec_act, masked)
+        _lstm_grads(fw, bw, t, b0, b1, act, rec_act, masked)
 
 
 @jit_inline
-def _lstm_grads(f, g, t, b0, b1, act, rec_act, masked):
-    """The backward equations of the module docstring, once; inlined into :func:`lstm_step_backward` per
-    activation codes and mask flag (constants there). A masked column's results are selected, not branched to,
-    and every array is walked through a row of its own: so the loop vectorises (3D indexing into the shared
-    arrays kept it scalar, 3x slower)."""
-    H = f.cs.shape[0]
-    zero = g.dh.dtype.type(0)
+def _lstm_grads(fw, bw, t, b0, b1, act, rec_act, masked):
+    """The backward equations of the module docstring, once, with its names; inlined into
+    :func:`lstm_step_backward` per activation codes and mask flag (constants there). A masked column's results
+    are selected, not branched to, and every array is walked through a row of its own, so that the loop
+    vectorises (3D indexing into the shared arrays kept it scalar, 3x slower)."""
+    H = fw.cs.shape[0]
+    zero = bw.dh.dtype.type(0)
     for j in range(H):
-        i_, f_, g_, o_ = f.gates[j, t], f.gates[H + j, t], f.gates[2 * H + j, t], f.gates[3 * H + j, t]  # (B,) rows
-        c_act, c_prev, dh, dc, valid = f.tc[j, t], f.cs[j, t], g.dh[j], g.dc[j], f.valid[t] if masked else g.dh[j]
-        dzi, dzf, dzg, dzo = g.dz[j, t], g.dz[H + j, t], g.dz[2 * H + j, t], g.dz[3 * H + j, t]
+        i_row, f_row, g_row, o_row = fw.gates[j, t], fw.gates[H + j, t], fw.gates[2 * H + j, t], fw.gates[3 * H + j, t]
+        c_act_row, c_prev_row, dh_row, dc_row = fw.tc[j, t], fw.cs[j, t], bw.dh[j], bw.dc[j]  # (B,) rows
+        valid_row = fw.valid[t] if masked else dh_row  # (B,); unread without a mask
+        dz_i_row, dz_f_row, dz_c_row, dz_o_row = bw.dz[j, t], bw.dz[H + j, t], bw.dz[2 * H + j, t], bw.dz[3 * H + j, t]
         for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_block
-            d_h, dc_in, i, fg, gg, o, ca = dh[b], dc[b], i_[b], f_[b], g_[b], o_[b], c_act[b]
-            d_c = dc_in + d_h * o * derivative(act, ca)  # dc~: gradient of the new cell value
-            vi = d_c * gg * derivative(rec_act, i)
-            vf = d_c * c_prev[b] * derivative(rec_act, fg)
-            vg = d_c * i * derivative(act, gg)
-            vo = d_h * ca * derivative(rec_act, o)
+            dh, dc, c_act = dh_row[b], dc_row[b], c_act_row[b]
+            i, f, g, o = i_row[b], f_row[b], g_row[b], o_row[b]
+            dc_new = dc + dh * o * derivative(act, c_act)
+            dz_i = dc_new * g * derivative(rec_act, i)
+            dz_f = dc_new * c_prev_row[b] * derivative(rec_act, f)
+            dz_c = dc_new * i * derivative(act, g)
+            dz_o = dh * c_act * derivative(rec_act, o)
             if masked:  # nothing flowed through the gates of a masked column: dz 0, dh and dc carried
-                keep = valid[b] == 0
-                dzi[b], dzf[b] = (zero if keep else vi), (zero if keep else vf)
-                dzg[b], dzo[b] = (zero if keep else vg), (zero if keep else vo)
-                dc[b] = dc_in if keep else d_c * fg
-                dh[b] = d_h if keep else zero
+                keep = valid_row[b] == 0
+                dz_i_row[b], dz_f_row[b] = (zero if keep else dz_i), (zero if keep else dz_f)
+                dz_c_row[b], dz_o_row[b] = (zero if keep else dz_c), (zero if keep else dz_o)
+                dc_row[b] = dc if keep else dc_new * f
+                dh_row[b] = dh if keep else zero
             else:
-                dzi[b], dzf[b], dzg[b], dzo[b] = vi, vf, vg, vo
-                dc[b] = d_c * fg
-                dh[b] = zero
+                dz_i_row[b], dz_f_row[b], dz_c_row[b], dz_o_row[b] = dz_i, dz_f, dz_c, dz_o
+                dc_row[b] = dc_new * f
+                dh_row[b] = zero
 
 
 # ---------------------------------------------------------------------------------- whole sequence
-def forward_loop(f, act, rec_act, path, gemm, b0, b1):
+def forward_loop(fw, act, rec_act, path, gemm, b0, b1):
     """All steps forward on columns ``[b0, b1)``: ``z_t = [W^T | b | U^T] [x_t; 1; h_{t-1}]``, then
     :func:`lstm_step`. Python (the NumPy path) or compiled (:data:`_forward_compiled`); see paths.py."""
-    slots = f.gates.shape[1]
-    for t in range(f.xh.shape[1] - 1):
+    slots = fw.gates.shape[1]
+    for t in range(fw.xh.shape[1] - 1):
         k = t if slots > 1 else 0
-        step_product(path, gemm, f.weights, f.xh[:, t, b0:b1], f.gates[:, k, b0:b1], 0.0, f.acc)  # (4H, D+1+H) @ (D+1+H, b1-b0)
-        lstm_step(f, t, k, b0, b1, act, rec_act)
+        # (4H, D+1+H) @ (D+1+H, b1-b0)
+        step_product(path, gemm, fw.weights, fw.xh[:, t, b0:b1], fw.gates[:, k, b0:b1], 0.0, fw.acc)
+        lstm_step(fw, t, k, b0, b1, act, rec_act)
 
 
-def backward_loop(f, g, act, rec_act, to_states, path, gemm, b0, b1):
+def backward_loop(fw, bw, act, rec_act, to_states, path, gemm, b0, b1):
     """All steps backward on columns ``[b0, b1)``: :func:`lstm_step_backward`, then ``dh += U dz_t`` (skipped at
     ``t = 0`` unless ``to_states``: the gradients of ``h0``, ``c0`` are wanted)."""
-    for t in range(f.xh.shape[1] - 2, -1, -1):
-        lstm_step_backward(f, g, t, b0, b1, act, rec_act)
+    for t in range(fw.xh.shape[1] - 2, -1, -1):
+        lstm_step_backward(fw, bw, t, b0, b1, act, rec_act)
         if t > 0 or to_states:
-            step_product(path, gemm, g.u, g.dz[:, t, b0:b1], g.dh[:, b0:b1], 1.0, f.acc)  # (H, 4H) @ (4H, b1-b0)
+            step_product(path, gemm, bw.u, bw.dz[:, t, b0:b1], bw.dh[:, b0:b1], 1.0, fw.acc)  # (H, 4H) @ (4H, b1-b0)
 
 
 _forward_compiled, _backward_compiled = jit(forward_loop), jit(backward_loop)
@@ -196,28 +201,28 @@ def _forward(x, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, kee
     slots = T if keep else 1
     cs = common.scratch((H, T + 1, B), dtype)
     cs[:, 0] = c0.T  # (B, H) -> (H, B)
-    f = Forward(xh, fm.states(xh, D), fm.step_weights(kernel, recurrent_kernel, bias, path.path == paths.SMALL),
+    fw = Forward(xh, fm.states(xh, D), fm.step_weights(kernel, recurrent_kernel, bias, path.path == paths.SMALL),
                 common.scratch((4 * H, slots, B), dtype), cs, common.scratch((H, slots, B), dtype),
                 common.or_empty(valid, 2, dtype), np.empty(4 * H, dtype))
-    paths.run(path, forward_loop, _forward_compiled, B, T * f.weights.size, f, act, rec_act)
-    return f
+    paths.run(path, forward_loop, _forward_compiled, B, T * fw.weights.size, fw, act, rec_act)
+    return fw
 
 
-def _backward(f, kernel, recurrent_kernel, act, rec_act, d_out, dh_last, dc_last, need):
+def _backward(fw, kernel, recurrent_kernel, act, rec_act, d_out, dh_last, dc_last, need):
     """Gradients ``{name: array}`` for the inputs named in ``need`` (``x``, ``kernel``, ``recurrent_kernel``,
     ``bias``, ``h0``, ``c0``) from ``d_out (H, T, B)`` (or None) and the final-state gradients ``(B, H)``."""
-    H4, T, B = f.gates.shape[0], f.xh.shape[1] - 1, f.xh.shape[2]
-    dtype = f.gates.dtype
-    g = Backward(np.ascontiguousarray(recurrent_kernel), common.or_empty(d_out, 3, dtype),
+    H4, T, B = fw.gates.shape[0], fw.xh.shape[1] - 1, fw.xh.shape[2]
+    dtype = fw.gates.dtype
+    bw = Backward(np.ascontiguousarray(recurrent_kernel), common.or_empty(d_out, 3, dtype),
                  dh_last.T.copy(), dc_last.T.copy(),  # (B, H) -> (H, B); copies: the loop writes into them
                  common.scratch((H4, T, B), dtype))
     path = paths.choose(B, dtype, small=False)
-    paths.run(path, backward_loop, _backward_compiled, B, T * g.u.size, f, g, act, rec_act, need["h0"] or need["c0"])
-    grads = fm.stacked_weight_grads(g.dz, f.xh, f.xh.shape[0] - f.hs.shape[0] - 1, need)
+    paths.run(path, backward_loop, _backward_compiled, B, T * bw.u.size, fw, bw, act, rec_act, need["h0"] or need["c0"])
+    grads = fm.stacked_weight_grads(bw.dz, fw.xh, fw.xh.shape[0] - fw.hs.shape[0] - 1, need)
     if need["x"]:
-        grads["x"] = fm.input_grad(g.dz, kernel)
-    grads["h0"], grads["c0"] = g.dh.T, g.dc.T  # (H, B) -> (B, H)
-    common.release(g.dz)
+        grads["x"] = fm.input_grad(bw.dz, kernel)
+    grads["h0"], grads["c0"] = bw.dh.T, bw.dc.T  # (H, B) -> (B, H)
+    common.release(bw.dz)
     return grads
 
 
@@ -226,13 +231,13 @@ def _run(op, x, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, kee
     op's outputs) and ``backward(d_out, dh_last, dc_last, need)`` giving the gradients in :data:`GRAD_NAMES` order
     (once: it frees the cache). ``keep=False``: no backward pass will come (see :func:`_forward`)."""
     codes = (act.code, rec_act.code)
-    f = _forward(x, kernel, recurrent_kernel, bias, h0, c0, valid, *codes, keep)
-    cache = {"hs": f.hs, "cs": f.cs}
-    common.own(cache, f.gates, f.cs, f.tc)
+    fw = _forward(x, kernel, recurrent_kernel, bias, h0, c0, valid, *codes, keep)
+    cache = {"hs": fw.hs, "cs": fw.cs}
+    common.own(cache, fw.gates, fw.cs, fw.tc)
 
     def backward(d_out, dh_last, dc_last, need):
         common.check_cache(cache, op)
-        grads = _backward(f, kernel, recurrent_kernel, *codes, d_out, dh_last, dc_last, need)
+        grads = _backward(fw, kernel, recurrent_kernel, *codes, d_out, dh_last, dc_last, need)
         common.free_cache(cache)
         return tuple(grads.get(name) for name in GRAD_NAMES)
 

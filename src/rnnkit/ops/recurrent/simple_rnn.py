@@ -74,52 +74,52 @@ class Backward(NamedTuple):
 
 # ------------------------------------------------------------------------------------- one time step
 @jit
-def simple_rnn_step(f, t, k, b0, b1, act):
-    """Step ``t`` forward on columns ``[b0, b1)``: ``f.cand[:, k]`` holds ``z_t`` on entry and ``act(z_t)`` on
+def simple_rnn_step(fw, t, k, b0, b1, act):
+    """Step ``t`` forward on columns ``[b0, b1)``: ``fw.cand[:, k]`` holds ``z_t`` on entry and ``act(z_t)`` on
     exit; writes ``h_t`` (a masked column keeps ``h_{t-1}``). ``act``: activation code (kernel_math)."""
-    H = f.hs.shape[0]
-    activate_block(act, f.cand, 0, H, k, b0, b1)
+    H = fw.hs.shape[0]
+    activate_block(act, fw.cand, 0, H, k, b0, b1)
     for j in range(H):
         for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_block
-            f.hs[j, t + 1, b] = f.cand[j, k, b]
-    if f.valid.shape[0] > 0:
+            fw.hs[j, t + 1, b] = fw.cand[j, k, b]
+    if fw.valid.shape[0] > 0:
         for b in range(b0, b1):
-            if f.valid[t, b] == 0:
+            if fw.valid[t, b] == 0:
                 for j in range(H):
-                    f.hs[j, t + 1, b] = f.hs[j, t, b]
+                    fw.hs[j, t + 1, b] = fw.hs[j, t, b]
 
 
 @jit
-def simple_rnn_step_backward(f, g, t, b0, b1, act):
+def simple_rnn_step_backward(fw, bw, t, b0, b1, act):
     """Step ``t`` backward on columns ``[b0, b1)``; the product ``dh += U dz_t`` is left to the loop.
 
-    On entry ``g.dh`` holds the gradient reaching ``h_t`` from step ``t + 1``; the output's gradient
-    ``g.d_out[:, t]`` is added here. Writes ``g.dz[:, t] = dh * act'(z_t)`` and leaves in ``g.dh`` the part of
+    On entry ``bw.dh`` holds the gradient reaching ``h_t`` from step ``t + 1``; the output's gradient
+    ``bw.d_out[:, t]`` is added here. Writes ``bw.dz[:, t] = dh * act'(z_t)`` and leaves in ``bw.dh`` the part of
     ``h_{t-1}``'s gradient that does not pass through the product: 0, or in a masked column (where ``dz`` is 0) the
     whole incoming gradient."""
-    add_output_grad(g.dh, g.d_out, t, b0, b1)
-    masked = f.valid.shape[0] > 0
+    add_output_grad(bw.dh, bw.d_out, t, b0, b1)
+    masked = fw.valid.shape[0] > 0
     if act == TANH:  # the default: the derivative inline, the loops vectorise
         if masked:
-            _simple_rnn_grads(f, g, t, b0, b1, TANH, True)
+            _simple_rnn_grads(fw, bw, t, b0, b1, TANH, True)
         else:
-            _simple_rnn_grads(f, g, t, b0, b1, TANH, False)
+            _simple_rnn_grads(fw, bw, t, b0, b1, TANH, False)
     else:
-        _simple_rnn_grads(f, g, t, b0, b1, act, masked)
+        _simple_rnn_grads(fw, bw, t, b0, b1, act, masked)
 
 
 @jit_inline
-def _simple_rnn_grads(f, g, t, b0, b1, act, masked):
+def _simple_rnn_grads(fw, bw, t, b0, b1, act, masked):
     """The backward equation of the module docstring, once; inlined per activation code and mask flag. A masked
     column's results are selected, not branched to, so that the loop still vectorises."""
-    dh, dz = g.dh, g.dz
+    dh, dz = bw.dh, bw.dz
     zero = dh.dtype.type(0)
     for j in range(dh.shape[0]):
         for b in range(np.uint64(b0), np.uint64(b1)):
             d_h = dh[j, b]
-            d_z = d_h * derivative(act, f.cand[j, t, b])
+            d_z = d_h * derivative(act, fw.cand[j, t, b])
             if masked:
-                keep = f.valid[t, b] == 0
+                keep = fw.valid[t, b] == 0
                 dz[j, t, b] = zero if keep else d_z
                 dh[j, b] = d_h if keep else zero
             else:
@@ -128,23 +128,24 @@ def _simple_rnn_grads(f, g, t, b0, b1, act, masked):
 
 
 # ---------------------------------------------------------------------------------- whole sequence
-def forward_loop(f, act, path, gemm, b0, b1):
+def forward_loop(fw, act, path, gemm, b0, b1):
     """All steps forward on columns ``[b0, b1)``: ``z_t = [W^T | b | U^T] [x_t; 1; h_{t-1}]``, then
     :func:`simple_rnn_step`. Python (the NumPy path) or compiled; see paths.py."""
-    slots = f.cand.shape[1]
-    for t in range(f.xh.shape[1] - 1):
+    slots = fw.cand.shape[1]
+    for t in range(fw.xh.shape[1] - 1):
         k = t if slots > 1 else 0
-        step_product(path, gemm, f.weights, f.xh[:, t, b0:b1], f.cand[:, k, b0:b1], 0.0, f.acc)  # (H, D+1+H) @ (D+1+H, b1-b0)
-        simple_rnn_step(f, t, k, b0, b1, act)
+        # (H, D+1+H) @ (D+1+H, b1-b0)
+        step_product(path, gemm, fw.weights, fw.xh[:, t, b0:b1], fw.cand[:, k, b0:b1], 0.0, fw.acc)
+        simple_rnn_step(fw, t, k, b0, b1, act)
 
 
-def backward_loop(f, g, act, to_h0, path, gemm, b0, b1):
+def backward_loop(fw, bw, act, to_h0, path, gemm, b0, b1):
     """All steps backward on columns ``[b0, b1)``: :func:`simple_rnn_step_backward`, then ``dh += U dz_t``
     (skipped at ``t = 0`` unless ``to_h0``)."""
-    for t in range(f.xh.shape[1] - 2, -1, -1):
-        simple_rnn_step_backward(f, g, t, b0, b1, act)
+    for t in range(fw.xh.shape[1] - 2, -1, -1):
+        simple_rnn_step_backward(fw, bw, t, b0, b1, act)
         if t > 0 or to_h0:
-            step_product(path, gemm, g.u, g.dz[:, t, b0:b1], g.dh[:, b0:b1], 1.0, f.acc)  # (H, H) @ (H, b1-b0)
+            step_product(path, gemm, bw.u, bw.dz[:, t, b0:b1], bw.dh[:, b0:b1], 1.0, fw.acc)  # (H, H) @ (H, b1-b0)
 
 
 _forward_compiled, _backward_compiled = jit(forward_loop), jit(backward_loop)
@@ -157,27 +158,27 @@ def _forward(x, kernel, recurrent_kernel, bias, h0, valid, act, keep=True) -> Fo
     H, dtype = h0.shape[1], kernel.dtype
     path = paths.choose(B, dtype, small=True)
     xh = fm.stacked_inputs(x, h0, dtype)  # (D+1+H, T+1, B)
-    f = Forward(xh, fm.states(xh, D), fm.step_weights(kernel, recurrent_kernel, bias, path.path == paths.SMALL),
+    fw = Forward(xh, fm.states(xh, D), fm.step_weights(kernel, recurrent_kernel, bias, path.path == paths.SMALL),
                 common.scratch((H, T if keep else 1, B), dtype), common.or_empty(valid, 2, dtype), np.empty(H, dtype))
-    paths.run(path, forward_loop, _forward_compiled, B, T * f.weights.size, f, act)
-    return f
+    paths.run(path, forward_loop, _forward_compiled, B, T * fw.weights.size, fw, act)
+    return fw
 
 
-def _backward(f, kernel, recurrent_kernel, act, d_out, dh_last, need):
+def _backward(fw, kernel, recurrent_kernel, act, d_out, dh_last, need):
     """Gradients ``{name: array}`` for the inputs named in ``need`` (``x``, ``kernel``, ``recurrent_kernel``,
     ``bias``, ``h0``) from ``d_out (H, T, B)`` (or None) and the final-state gradient ``dh_last (B, H)``."""
-    H, T, B = f.hs.shape[0], f.xh.shape[1] - 1, f.xh.shape[2]
-    dtype = f.cand.dtype
-    g = Backward(np.ascontiguousarray(recurrent_kernel), common.or_empty(d_out, 3, dtype),
+    H, T, B = fw.hs.shape[0], fw.xh.shape[1] - 1, fw.xh.shape[2]
+    dtype = fw.cand.dtype
+    bw = Backward(np.ascontiguousarray(recurrent_kernel), common.or_empty(d_out, 3, dtype),
                  dh_last.T.copy(),  # (B, H) -> (H, B); a copy: the loop writes into it
                  common.scratch((H, T, B), dtype))
     path = paths.choose(B, dtype, small=False)
-    paths.run(path, backward_loop, _backward_compiled, B, T * g.u.size, f, g, act, need["h0"])
-    grads = fm.stacked_weight_grads(g.dz, f.xh, f.xh.shape[0] - H - 1, need)
+    paths.run(path, backward_loop, _backward_compiled, B, T * bw.u.size, fw, bw, act, need["h0"])
+    grads = fm.stacked_weight_grads(bw.dz, fw.xh, fw.xh.shape[0] - H - 1, need)
     if need["x"]:
-        grads["x"] = fm.input_grad(g.dz, kernel)
-    grads["h0"] = g.dh.T  # (H, B) -> (B, H)
-    common.release(g.dz)
+        grads["x"] = fm.input_grad(bw.dz, kernel)
+    grads["h0"] = bw.dh.T  # (H, B) -> (B, H)
+    common.release(bw.dz)
     return grads
 
 
@@ -185,13 +186,13 @@ def _run(op, x, kernel, recurrent_kernel, bias, h0, valid, act, keep=True):
     """Forward on ``x (B, T, D)`` from Keras-layout weights; returns the cache (a dict naming the states) and
     ``backward(d_out, dh_last, need)`` giving the gradients in :data:`GRAD_NAMES` order (once: it frees the
     cache)."""
-    f = _forward(x, kernel, recurrent_kernel, bias, h0, valid, act.code, keep)
-    cache = {"hs": f.hs}
-    common.own(cache, f.cand)
+    fw = _forward(x, kernel, recurrent_kernel, bias, h0, valid, act.code, keep)
+    cache = {"hs": fw.hs}
+    common.own(cache, fw.cand)
 
     def backward(d_out, dh_last, need):
         common.check_cache(cache, op)
-        grads = _backward(f, kernel, recurrent_kernel, act.code, d_out, dh_last, need)
+        grads = _backward(fw, kernel, recurrent_kernel, act.code, d_out, dh_last, need)
         common.free_cache(cache)
         return tuple(grads.get(name) for name in GRAD_NAMES)
 
