@@ -95,3 +95,17 @@ def test_a_failing_shard_raises_in_the_caller(threads):
 
     with pytest.raises(ValueError, match="shard failed"):
         shards.run(loop, 64)
+
+
+@needs_routine
+def test_a_forked_child_runs_shards_with_its_own_threads(threads):
+    import multiprocessing
+
+    threads(2)
+    case = make_case("lstm", B=48, T=4, D=3, H=5, seed=93)
+    want = _results("lstm", {}, case, "float64", None, False)  # the parent's pool now has threads
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        got = pool.apply_async(_results, ("lstm", {}, case, "float64", None, False)).get(timeout=120)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)

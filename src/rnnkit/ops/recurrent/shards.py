@@ -23,6 +23,7 @@ The tests check this to the bit in float32 and float64.
 """
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -83,6 +84,16 @@ def _pool(shards: int) -> ThreadPoolExecutor:
             _POOL_SIZE = max(shards - 1, 1)
             _POOL = ThreadPoolExecutor(_POOL_SIZE, thread_name_prefix="rnnkit-shard")
         return _POOL
+
+
+def _forget_pool_after_fork() -> None:
+    """A forked child has none of the parent's threads: it starts its own pool when it first needs one."""
+    global _POOL, _POOL_SIZE, _LOCK, _BLAS_USERS
+    _POOL, _POOL_SIZE, _LOCK, _BLAS_USERS = None, 0, threading.Lock(), 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 def _single_threaded_blas(enter: bool) -> None:
