@@ -41,7 +41,7 @@ def _results(kind, options, case, dtype, mask, record):
 @pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
 @pytest.mark.parametrize("record", [True, False], ids=["backward", "inference"])
 def test_shards_give_the_single_thread_results_to_the_bit(kind, options, dtype, masked, record, threads):
-    B, T = 50, 5  # 2 shards (0, 32), (32, 50); 3 shards (0, 24), (24, 48), (48, 50): uneven, past the SIMD width
+    B, T = 70, 5  # 2 shards (0, 48), (48, 70); 3 shards (0, 32), (32, 64), (64, 70): uneven, past the SIMD width
     case = make_case(kind, B=B, T=T, D=3, H=7, seed=91, reset_after=options.get("reset_after", True))
     mask = padded_and_gapped_mask(B, T) if masked else None
     threads(1)

@@ -89,7 +89,7 @@ def feature_major(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def state_history(h0: np.ndarray, T: int) -> np.ndarray:
     """A new ``hs (H, T+1, B)`` with ``hs[:, 0] = h0^T`` (``h0 (B, H)``); not scratch: the outputs view it."""
     B, H = h0.shape
-    hs = np.empty((H, T + 1, B), h0.dtype)
+    hs = common.aligned_empty((H, T + 1, B), h0.dtype)
     hs[:, 0] = h0.T  # (B, H) -> (H, B)
     return hs
 
@@ -117,7 +117,7 @@ def stacked_inputs(x: np.ndarray, h0: np.ndarray, dtype: np.dtype) -> np.ndarray
     scratch: the outputs view it."""
     B, T, D = x.shape
     H = h0.shape[1]
-    xh = np.empty((D + 1 + H, T + 1, B), dtype)
+    xh = common.aligned_empty((D + 1 + H, T + 1, B), dtype)
     swap_outer(x, xh[:D, :T])  # (B, T, D) -> (D, T, B)
     xh[:D, T] = 0
     xh[D] = 1
@@ -190,6 +190,13 @@ def gradient_history(g: np.ndarray | None, mask_rows: np.ndarray | None, dtype: 
     if mask_rows is not None:
         g_fm *= mask_rows
     return g_fm
+
+
+def writable_columns(state: np.ndarray) -> np.ndarray:
+    """A state gradient ``(B, H)`` as a new, cache-line-aligned ``(H, B)`` array that the loops write into."""
+    out = common.aligned_empty(state.shape[::-1], state.dtype)  # (H, B)
+    np.copyto(out, state.T)  # (B, H) -> (H, B)
+    return out
 
 
 def tape_backward(run_backward, valid: np.ndarray | None, dtype: np.dtype, parents: tuple, names: tuple):

@@ -326,7 +326,7 @@ def _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, 
     slots = T if keep else 1
     fw = Forward(fm.project_inputs(x_fm, kernel),  # (3H, T, B); the kernels add the bias
                 _kernel_bias(bias, H, reset_after, dtype), common.transpose_copy(recurrent_kernel),  # (3H, H)
-                fm.state_history(h0, T), np.empty((3 * H, B), dtype), common.scratch((3 * H, slots, B), dtype),
+                fm.state_history(h0, T), common.aligned_empty((3 * H, B), dtype), common.scratch((3 * H, slots, B), dtype),
                 common.scratch((H, slots, B), dtype), common.or_empty(valid, 2, dtype), np.empty(1, dtype))
     paths.run(paths.choose(B, dtype, small=False), forward_loop, _forward_compiled, B, T * fw.u_t.size, fw,
               reset_after, act, rec_act)
@@ -343,8 +343,8 @@ def _backward(fw, x_fm, kernel, recurrent_kernel, reset_after, act, rec_act, d_o
         u = np.concatenate([recurrent_kernel[:, 2 * H :], recurrent_kernel[:, : 2 * H]], axis=1)  # (H, 3H)
     else:
         u = np.ascontiguousarray(recurrent_kernel)  # (H, 3H)
-    bw = Backward(u, common.or_empty(d_out, 3, dtype), dh_last.T.copy(),  # (B, H) -> (H, B); the loop writes it
-                 np.empty((H, B), dtype), common.scratch((H3 + H if reset_after else H3, T, B), dtype))
+    bw = Backward(u, common.or_empty(d_out, 3, dtype), fm.writable_columns(dh_last),  # (B, H) -> (H, B)
+                 common.aligned_empty((H, B), dtype), common.scratch((H3 + H if reset_after else H3, T, B), dtype))
     paths.run(paths.choose(B, dtype, small=False), backward_loop, _backward_compiled, B, T * u.size, fw, bw,
               reset_after, act, rec_act, need["h0"])
     if reset_after:

@@ -214,7 +214,7 @@ def _backward(fw, kernel, recurrent_kernel, act, rec_act, d_out, dh_last, dc_las
     H4, T, B = fw.gates.shape[0], fw.xh.shape[1] - 1, fw.xh.shape[2]
     dtype = fw.gates.dtype
     bw = Backward(np.ascontiguousarray(recurrent_kernel), common.or_empty(d_out, 3, dtype),
-                 dh_last.T.copy(), dc_last.T.copy(),  # (B, H) -> (H, B); copies: the loop writes into them
+                 fm.writable_columns(dh_last), fm.writable_columns(dc_last),  # (B, H) -> (H, B)
                  common.scratch((H4, T, B), dtype))
     path = paths.choose(B, dtype, small=False)
     paths.run(path, backward_loop, _backward_compiled, B, T * bw.u.size, fw, bw, act, rec_act, need["h0"] or need["c0"])

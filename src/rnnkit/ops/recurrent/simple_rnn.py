@@ -170,7 +170,7 @@ def _backward(fw, kernel, recurrent_kernel, act, d_out, dh_last, need):
     H, T, B = fw.hs.shape[0], fw.xh.shape[1] - 1, fw.xh.shape[2]
     dtype = fw.cand.dtype
     bw = Backward(np.ascontiguousarray(recurrent_kernel), common.or_empty(d_out, 3, dtype),
-                 dh_last.T.copy(),  # (B, H) -> (H, B); a copy: the loop writes into it
+                 fm.writable_columns(dh_last),  # (B, H) -> (H, B)
                  common.scratch((H, T, B), dtype))
     path = paths.choose(B, dtype, small=False)
     paths.run(path, backward_loop, _backward_compiled, B, T * bw.u.size, fw, bw, act, need["h0"])
