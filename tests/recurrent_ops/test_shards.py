@@ -17,6 +17,7 @@ needs_routine = pytest.mark.skipif(not blas.gemm_address("float64"),
 def threads(monkeypatch):
     """Set rnnkit's thread count inside a test, restored afterwards; the tests' small cases shard too."""
     monkeypatch.setattr(shards, "MIN_SHARD_WORK", 1)
+    monkeypatch.setattr(shards, "MIN_SHARD", 16)
     previous = config.get_num_threads()
     yield config.set_num_threads
     config.set_num_threads(previous)
@@ -66,7 +67,8 @@ def test_sharded_runs_are_deterministic_run_to_run(threads):
 
 
 @pytest.mark.parametrize("batch, n", [(1, 4), (31, 2), (32, 2), (64, 2), (45, 3), (100, 3), (1000, 7), (17, 1)])
-def test_ranges_cover_the_batch_once_in_aligned_shards(batch, n):
+def test_ranges_cover_the_batch_once_in_aligned_shards(batch, n, monkeypatch):
+    monkeypatch.setattr(shards, "MIN_SHARD", 16)
     parts = shards.ranges(batch, n)
     assert parts[0][0] == 0 and parts[-1][1] == batch
     assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))  # contiguous, no overlap
