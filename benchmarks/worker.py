@@ -144,7 +144,9 @@ def main(argv=None) -> int:
         result = run_torch(case, batches)
     else:
         from benchmarks.gemm_floor import floor_seconds_per_step
+        from rnnkit import config
 
+        config.set_num_threads(args.threads)  # batch shards (and OpenBLAS outside them, from the environment)
         result = run_rnnkit(case, batches)
         result["floor_seconds"] = floor_seconds_per_step(case) * case.steps
     result["samples_per_s"] = case.batch * case.steps / result["seconds"]
