@@ -67,7 +67,7 @@ from rnnkit.compiled import jit, jit_inline
 from rnnkit.ops.recurrent import common, paths
 from rnnkit.ops.recurrent import feature_major as fm
 from rnnkit.ops.recurrent.gate_activations import get_activation
-from rnnkit.ops.recurrent.kernel_math import SIGMOID, TANH, activate_block, add_output_grad, derivative
+from rnnkit.ops.recurrent.kernel_math import SIGMOID, TANH, activate_rows, add_output_grad, derivative
 from rnnkit.ops.recurrent.paths import step_product
 
 OP = "gru"
@@ -84,7 +84,7 @@ class Forward(NamedTuple):
     u_t: np.ndarray  # (3H, H): U^T; rows [:2H] = U_zr^T, [2H:] = U_h^T
     hs: np.ndarray  # (H, T+1, B): states, h_0 at 0
     rec: np.ndarray  # (3H, B): the step's recurrent product (rows 2H.. the candidate's)
-    gates: np.ndarray  # (3H, S, B): activated [z; r; hh] in slot k
+    gates: np.ndarray  # (S, 3H, B): activated [z; r; hh] in slot k (time-major: a step's block is one run)
     rh: np.ndarray  # (H, S, B): rh = h_{t-1} U_h + b[1]_h (reset_after), q = r h_{t-1} (reset_before)
     valid: np.ndarray  # (T, B): 0 where a step is masked; (0, 0): nothing masked
     acc: np.ndarray  # (1,): unused (no batch-of-one product for the GRU)
@@ -107,12 +107,14 @@ def gru_step(fw, t, k, b0, b1, act, rec_act):
     ``[z; r; hh]`` into slot ``k`` of ``gates``, ``rh`` into slot ``k`` of ``rh``, ``h_t`` into ``hs``."""
     H = fw.hs.shape[0]
     _zr_gates(fw, t, k, b0, b1, rec_act)
+    gates = fw.gates[k]  # (3H, B)
     for j in range(H):
         x_bias, rec_bias = fw.bias[0, 2 * H + j], fw.bias[1, 2 * H + j]
-        for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_block
-            v = fw.rec[2 * H + j, b] + rec_bias
-            fw.rh[j, k, b] = v
-            fw.gates[2 * H + j, k, b] = fw.xw[2 * H + j, t, b] + x_bias + fw.gates[H + j, k, b] * v
+        rec, rh, a, r, xw = fw.rec[2 * H + j], fw.rh[j, k], gates[2 * H + j], gates[H + j], fw.xw[2 * H + j, t]
+        for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_rows
+            v = rec[b] + rec_bias
+            rh[b] = v
+            a[b] = xw[b] + x_bias + r[b] * v
     _candidate_and_state(fw, t, k, b0, b1, act)
 
 
@@ -122,9 +124,11 @@ def gru_step_zr(fw, t, k, b0, b1, rec_act):
     ``gates``; ``q = r h_{t-1}`` into slot ``k`` of ``rh``, the right factor of the loop's next product."""
     H = fw.hs.shape[0]
     _zr_gates(fw, t, k, b0, b1, rec_act)
+    gates = fw.gates[k]  # (3H, B)
     for j in range(H):
+        q, r, h_prev = fw.rh[j, k], gates[H + j], fw.hs[j, t]  # (B,) rows
         for b in range(np.uint64(b0), np.uint64(b1)):
-            fw.rh[j, k, b] = fw.gates[H + j, k, b] * fw.hs[j, t, b]
+            q[b] = r[b] * h_prev[b]
 
 
 @jit
@@ -132,34 +136,40 @@ def gru_step_candidate(fw, t, k, b0, b1, act):
     """Step ``t`` forward (reset_after=False), second part, with ``rec[2H:] = (q U_h)^T``:
     ``hh = act(xw[2H:, t] + b_h + rec[2H:])`` and ``h_t``."""
     H = fw.hs.shape[0]
+    gates = fw.gates[k]  # (3H, B)
     for j in range(H):
         bias_j = fw.bias[0, 2 * H + j]
+        a, xw, rec = gates[2 * H + j], fw.xw[2 * H + j, t], fw.rec[2 * H + j]  # (B,) rows
         for b in range(np.uint64(b0), np.uint64(b1)):
-            fw.gates[2 * H + j, k, b] = fw.xw[2 * H + j, t, b] + bias_j + fw.rec[2 * H + j, b]
+            a[b] = xw[b] + bias_j + rec[b]
     _candidate_and_state(fw, t, k, b0, b1, act)
 
 
 @jit
 def _zr_gates(fw, t, k, b0, b1, rec_act):
-    """``[z; r] = σ(xw[:2H, t] + bias[0, :2H] + rec[:2H])`` into ``gates[:2H, k]``."""
+    """``[z; r] = σ(xw[:2H, t] + bias[0, :2H] + rec[:2H])`` into ``gates[k, :2H]``."""
     H2 = 2 * fw.hs.shape[0]
+    gates = fw.gates[k]  # (3H, B)
     for j in range(H2):
         bias_j = fw.bias[0, j]
+        g, xw, rec = gates[j], fw.xw[j, t], fw.rec[j]  # (B,) rows
         for b in range(np.uint64(b0), np.uint64(b1)):
-            fw.gates[j, k, b] = fw.xw[j, t, b] + bias_j + fw.rec[j, b]
-    activate_block(rec_act, fw.gates, 0, H2, k, b0, b1)
+            g[b] = xw[b] + bias_j + rec[b]
+    activate_rows(rec_act, gates, 0, H2, b0, b1)
 
 
 @jit
 def _candidate_and_state(fw, t, k, b0, b1, act):
-    """``hh = act(gates[2H:, k])`` (the pre-activation on entry), then ``h_t = hh + z (h_{t-1} - hh)``; a masked
+    """``hh = act(gates[k, 2H:])`` (the pre-activation on entry), then ``h_t = hh + z (h_{t-1} - hh)``; a masked
     column keeps ``h_{t-1}``."""
     H = fw.hs.shape[0]
-    activate_block(act, fw.gates, 2 * H, 3 * H, k, b0, b1)
+    gates = fw.gates[k]  # (3H, B)
+    activate_rows(act, gates, 2 * H, 3 * H, b0, b1)
     for j in range(H):
+        hh_row, z, h_prev, h_new = gates[2 * H + j], gates[j], fw.hs[j, t], fw.hs[j, t + 1]  # (B,) rows
         for b in range(np.uint64(b0), np.uint64(b1)):
-            hh = fw.gates[2 * H + j, k, b]
-            fw.hs[j, t + 1, b] = hh + fw.gates[j, k, b] * (fw.hs[j, t, b] - hh)
+            hh = hh_row[b]
+            h_new[b] = hh + z[b] * (h_prev[b] - hh)
     _masked_states(fw, t, b0, b1)
 
 
@@ -219,12 +229,12 @@ def _gru_grads(fw, bw, t, b0, b1, act, rec_act, reset_after, masked):
     zero, one = bw.dh.dtype.type(0), bw.dh.dtype.type(1)
     r_rows = H if reset_after else 0  # with reset_after dz has the d(rh) block first
     for j in range(H):
-        z_row, r_row, hh_row = fw.gates[j, t], fw.gates[H + j, t], fw.gates[2 * H + j, t]  # (B,) rows
+        z_row, r_row, hh_row = fw.gates[t, j], fw.gates[t, H + j], fw.gates[t, 2 * H + j]  # (B,) rows
         h_prev_row, rh_row, dh_row = fw.hs[j, t], fw.rh[j, t], bw.dh[j]
         valid_row = fw.valid[t] if masked else dh_row  # unread without a mask
         dz_z_row, da_row = bw.dz[r_rows + j, t], bw.dz[r_rows + 2 * H + j, t]
         d_rh_row, dz_r_row = bw.dz[j, t], bw.dz[2 * H + j, t]  # reset_after only
-        for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_block
+        for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_rows
             dh, z, hh = dh_row[b], z_row[b], hh_row[b]
             dz_z = dh * (h_prev_row[b] - hh) * derivative(rec_act, z)
             da = dh * (one - z) * derivative(act, hh)  # gradient of hh's pre-activation
@@ -255,16 +265,17 @@ def _grads_before_reset(fw, bw, t, b0, b1, rec_act):
     """The second half of the reset_before backward equations, once; inlined per activation code."""
     H = fw.hs.shape[0]
     for j in range(H):
+        r_row, dq_row, h_prev, dz_r, dh = fw.gates[t, H + j], bw.dq[j], fw.hs[j, t], bw.dz[H + j, t], bw.dh[j]
         for b in range(np.uint64(b0), np.uint64(b1)):
-            r, dq = fw.gates[H + j, t, b], bw.dq[j, b]
-            bw.dz[H + j, t, b] = dq * fw.hs[j, t, b] * derivative(rec_act, r)
-            bw.dh[j, b] += dq * r
+            r, dq = r_row[b], dq_row[b]
+            dz_r[b] = dq * h_prev[b] * derivative(rec_act, r)
+            dh[b] += dq * r
 
 
 # ---------------------------------------------------------------------------------- whole sequence
 def forward_loop(fw, reset_after, act, rec_act, path, gemm, b0, b1):
     """All steps forward on columns ``[b0, b1)``. Python (the NumPy path) or compiled; see paths.py."""
-    H, slots = fw.hs.shape[0], fw.gates.shape[1]
+    H, slots = fw.hs.shape[0], fw.gates.shape[0]
     for t in range(fw.hs.shape[1] - 1):
         k = t if slots > 1 else 0
         if reset_after:
@@ -326,7 +337,7 @@ def _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, 
     slots = T if keep else 1
     fw = Forward(fm.project_inputs(x_fm, kernel),  # (3H, T, B); the kernels add the bias
                 _kernel_bias(bias, H, reset_after, dtype), common.transpose_copy(recurrent_kernel),  # (3H, H)
-                fm.state_history(h0, T), common.aligned_empty((3 * H, B), dtype), common.scratch((3 * H, slots, B), dtype),
+                fm.state_history(h0, T), common.aligned_empty((3 * H, B), dtype), common.scratch((slots, 3 * H, B), dtype),
                 common.scratch((H, slots, B), dtype), common.or_empty(valid, 2, dtype), np.empty(1, dtype))
     paths.run(paths.choose(B, dtype, small=False), forward_loop, _forward_compiled, B, T * fw.u_t.size, fw,
               reset_after, act, rec_act)
@@ -337,7 +348,7 @@ def _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, 
 def _backward(fw, x_fm, kernel, recurrent_kernel, reset_after, act, rec_act, d_out, dh_last, need):
     """Gradients ``{name: array}`` for the inputs named in ``need`` (``x``, ``kernel``, ``recurrent_kernel``,
     ``bias``, ``h0``) from ``d_out (H, T, B)`` (or None) and the final-state gradient ``dh_last (B, H)``."""
-    H3, T, B = fw.gates.shape
+    T, H3, B = fw.hs.shape[1] - 1, fw.gates.shape[1], fw.hs.shape[2]
     H, dtype = H3 // 3, fw.gates.dtype
     if reset_after:  # U's blocks in the order h, z, r: the product's left factor for [d(rh); dz_z; dz_r]
         u = np.concatenate([recurrent_kernel[:, 2 * H :], recurrent_kernel[:, : 2 * H]], axis=1)  # (H, 3H)

@@ -48,25 +48,26 @@ from rnnkit.ops.recurrent import common, paths
 from rnnkit.ops.recurrent import feature_major as fm
 from rnnkit.ops.recurrent.gate_activations import get_activation
 from rnnkit.compiled import jit, jit_inline
-from rnnkit.ops.recurrent.kernel_math import SIGMOID, TANH, activate_block, add_output_grad, derivative
+from rnnkit.ops.recurrent.kernel_math import SIGMOID, TANH, activate_rows, add_output_grad, derivative
 from rnnkit.ops.recurrent.paths import step_product
 
 OP = "lstm"
 
 
 # ------------------------------------------------------------------------------------- the arrays
-# Every per-step array is (features, time, batch) (see feature_major.py); a kernel works on the columns
-# b0 <= b < b1 of step t (a shard of the batch, or all of it). S is T, or 1 when no backward pass will come
-# (every step then reuses slot 0).
+# The arrays the large products before and after the loop read are (features, time, batch) (see
+# feature_major.py); the arrays only the step kernels read are time-major, (time, features, batch), so that a
+# step's block is one contiguous run. A kernel works on the columns b0 <= b < b1 of step t (a shard of the
+# batch, or all of it). S is T, or 1 when no backward pass will come (every step then reuses slot 0).
 class Forward(NamedTuple):
     """The arrays of the forward pass (also the backward pass's cache)."""
 
     xh: np.ndarray  # (D+1+H, T+1, B): [x_t; 1; h_{t-1}] at t; the loop writes h_t into the state rows at t+1
     hs: np.ndarray  # (H, T+1, B): the state rows of xh (a view): h_{t-1} at t
     weights: np.ndarray  # (4H, D+1+H) = [W^T | b | U^T]; on the batch-of-one path (D+1+H, 4H) = [W; b; U]
-    gates: np.ndarray  # (4H, S, B): z_t, then the activated [i; f; g; o], in slot k
-    cs: np.ndarray  # (H, T+1, B): cell states, c_0 at 0
-    tc: np.ndarray  # (H, S, B): act(c_t) in slot k
+    gates: np.ndarray  # (S, 4H, B): z_t, then the activated [i; f; g; o], in slot k
+    cs: np.ndarray  # (T+1, H, B): cell states, c_0 at 0
+    tc: np.ndarray  # (S, H, B): act(c_t) in slot k
     valid: np.ndarray  # (T, B): 0 where a step is masked; (0, 0): nothing masked
     acc: np.ndarray  # (4H,): the batch-of-one product's accumulator
 
@@ -84,34 +85,34 @@ class Backward(NamedTuple):
 # ------------------------------------------------------------------------------------- one time step
 @jit
 def lstm_step(fw, t, k, b0, b1, act, rec_act):
-    """Step ``t`` forward on columns ``[b0, b1)``: ``fw.gates[:, k]`` holds ``z_t`` on entry and ``[i; f; g; o]``
+    """Step ``t`` forward on columns ``[b0, b1)``: ``fw.gates[k]`` holds ``z_t`` on entry and ``[i; f; g; o]``
     on exit; writes ``c_t``, ``c_act = act(c_t)`` (slot ``k`` of ``tc``) and ``h_t``. A masked column keeps
     ``h_{t-1}`` and ``c_{t-1}``. ``act``, ``rec_act``: activation codes (kernel_math).
 
     A few simple passes, each over few arrays, each array through a row of its own: one fused pass over every
     array would not vectorise (the compiler cannot rule out that the arrays overlap; measured 3.5x slower)."""
-    H = fw.cs.shape[0]
-    gates, cs, tc, hs = fw.gates, fw.cs, fw.tc, fw.hs
-    activate_block(rec_act, gates, 0, 2 * H, k, b0, b1)  # i, f
-    activate_block(act, gates, 2 * H, 3 * H, k, b0, b1)  # g
-    activate_block(rec_act, gates, 3 * H, 4 * H, k, b0, b1)  # o
+    H = fw.cs.shape[1]
+    z, c_prev, c_new, c_acts, hs = fw.gates[k], fw.cs[t], fw.cs[t + 1], fw.tc[k], fw.hs  # (4H, B), (H, B) x3
+    activate_rows(rec_act, z, 0, 2 * H, b0, b1)  # i, f
+    activate_rows(act, z, 2 * H, 3 * H, b0, b1)  # g
+    activate_rows(rec_act, z, 3 * H, 4 * H, b0, b1)  # o
     for j in range(H):
-        i, f, g = gates[j, k], gates[H + j, k], gates[2 * H + j, k]  # (B,) rows
-        c_prev, c_new, c_act = cs[j, t], cs[j, t + 1], tc[j, k]
-        for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_block
-            c = f[b] * c_prev[b] + i[b] * g[b]
-            c_new[b] = c
+        i, f, g = z[j], z[H + j], z[2 * H + j]  # (B,) rows
+        c_old, c_row, c_act = c_prev[j], c_new[j], c_acts[j]
+        for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_rows
+            c = f[b] * c_old[b] + i[b] * g[b]
+            c_row[b] = c
             c_act[b] = c
-    activate_block(act, tc, 0, H, k, b0, b1)  # c_act = act(c_t)
+    activate_rows(act, c_acts, 0, H, b0, b1)  # c_act = act(c_t)
     for j in range(H):
-        o, c_act, h_new = gates[3 * H + j, k], tc[j, k], hs[j, t + 1]
+        o, c_act, h_new = z[3 * H + j], c_acts[j], hs[j, t + 1]
         for b in range(np.uint64(b0), np.uint64(b1)):
             h_new[b] = o[b] * c_act[b]
     if fw.valid.shape[0] > 0:
         for b in range(b0, b1):
             if fw.valid[t, b] == 0:
                 for j in range(H):
-                    cs[j, t + 1, b] = cs[j, t, b]
+                    c_new[j, b] = c_prev[j, b]
                     hs[j, t + 1, b] = hs[j, t, b]
 
 
@@ -140,14 +141,15 @@ def _lstm_grads(fw, bw, t, b0, b1, act, rec_act, masked):
     :func:`lstm_step_backward` per activation codes and mask flag (constants there). A masked column's results
     are selected, not branched to, and every array is walked through a row of its own, so that the loop
     vectorises (3D indexing into the shared arrays kept it scalar, 3x slower)."""
-    H = fw.cs.shape[0]
+    H = fw.cs.shape[1]
     zero = bw.dh.dtype.type(0)
+    z, c_acts, c_prev = fw.gates[t], fw.tc[t], fw.cs[t]  # (4H, B), (H, B), (H, B)
     for j in range(H):
-        i_row, f_row, g_row, o_row = fw.gates[j, t], fw.gates[H + j, t], fw.gates[2 * H + j, t], fw.gates[3 * H + j, t]
-        c_act_row, c_prev_row, dh_row, dc_row = fw.tc[j, t], fw.cs[j, t], bw.dh[j], bw.dc[j]  # (B,) rows
+        i_row, f_row, g_row, o_row = z[j], z[H + j], z[2 * H + j], z[3 * H + j]
+        c_act_row, c_prev_row, dh_row, dc_row = c_acts[j], c_prev[j], bw.dh[j], bw.dc[j]  # (B,) rows
         valid_row = fw.valid[t] if masked else dh_row  # (B,); unread without a mask
         dz_i_row, dz_f_row, dz_c_row, dz_o_row = bw.dz[j, t], bw.dz[H + j, t], bw.dz[2 * H + j, t], bw.dz[3 * H + j, t]
-        for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_block
+        for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_rows
             dh, dc, c_act = dh_row[b], dc_row[b], c_act_row[b]
             i, f, g, o = i_row[b], f_row[b], g_row[b], o_row[b]
             dc_new = dc + dh * o * derivative(act, c_act)
@@ -171,11 +173,11 @@ def _lstm_grads(fw, bw, t, b0, b1, act, rec_act, masked):
 def forward_loop(fw, act, rec_act, path, gemm, b0, b1):
     """All steps forward on columns ``[b0, b1)``: ``z_t = [W^T | b | U^T] [x_t; 1; h_{t-1}]``, then
     :func:`lstm_step`. Python (the NumPy path) or compiled (:data:`_forward_compiled`); see paths.py."""
-    slots = fw.gates.shape[1]
+    slots = fw.gates.shape[0]
     for t in range(fw.xh.shape[1] - 1):
         k = t if slots > 1 else 0
         # (4H, D+1+H) @ (D+1+H, b1-b0)
-        step_product(path, gemm, fw.weights, fw.xh[:, t, b0:b1], fw.gates[:, k, b0:b1], 0.0, fw.acc)
+        step_product(path, gemm, fw.weights, fw.xh[:, t, b0:b1], fw.gates[k, :, b0:b1], 0.0, fw.acc)
         lstm_step(fw, t, k, b0, b1, act, rec_act)
 
 
@@ -199,10 +201,10 @@ def _forward(x, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, kee
     path = paths.choose(B, dtype, small=True)
     xh = fm.stacked_inputs(x, h0, dtype)  # (D+1+H, T+1, B)
     slots = T if keep else 1
-    cs = common.scratch((H, T + 1, B), dtype)
-    cs[:, 0] = c0.T  # (B, H) -> (H, B)
+    cs = common.scratch((T + 1, H, B), dtype)
+    cs[0] = c0.T  # (B, H) -> (H, B)
     fw = Forward(xh, fm.states(xh, D), fm.step_weights(kernel, recurrent_kernel, bias, path.path == paths.SMALL),
-                common.scratch((4 * H, slots, B), dtype), cs, common.scratch((H, slots, B), dtype),
+                common.scratch((slots, 4 * H, B), dtype), cs, common.scratch((slots, H, B), dtype),
                 common.or_empty(valid, 2, dtype), np.empty(4 * H, dtype))
     paths.run(path, forward_loop, _forward_compiled, B, T * fw.weights.size, fw, act, rec_act)
     return fw
@@ -211,7 +213,7 @@ def _forward(x, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, kee
 def _backward(fw, kernel, recurrent_kernel, act, rec_act, d_out, dh_last, dc_last, need):
     """Gradients ``{name: array}`` for the inputs named in ``need`` (``x``, ``kernel``, ``recurrent_kernel``,
     ``bias``, ``h0``, ``c0``) from ``d_out (H, T, B)`` (or None) and the final-state gradients ``(B, H)``."""
-    H4, T, B = fw.gates.shape[0], fw.xh.shape[1] - 1, fw.xh.shape[2]
+    H4, T, B = fw.gates.shape[1], fw.xh.shape[1] - 1, fw.xh.shape[2]
     dtype = fw.gates.dtype
     bw = Backward(np.ascontiguousarray(recurrent_kernel), common.or_empty(d_out, 3, dtype),
                  fm.writable_columns(dh_last), fm.writable_columns(dc_last),  # (B, H) -> (H, B)
@@ -285,7 +287,7 @@ def lstm(x, kernel, recurrent_kernel, bias, h0, c0, mask=None, activation="tanh"
 
     backward = fm.tape_backward(run_backward, valid, dtype, parents, GRAD_NAMES)
     hs, cs = cache["hs"], cache["cs"]
-    datas = (fm.outputs_view(hs, valid), fm.last_state(hs), cs[:, T].T.copy())  # (B, T, H), (B, H) x2
+    datas = (fm.outputs_view(hs, valid), fm.last_state(hs), cs[T].T.copy())  # (B, T, H), (B, H) x2
     return common.finish(OP, cache, datas, parents, backward)
 
 
@@ -312,5 +314,5 @@ def lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias, activation="tanh", recu
                                common.initial_state(c, B, H, dtype), None, act, rec_act)
 
     backward = fm.cell_tape_backward(run_backward, dtype, parents, GRAD_NAMES)
-    datas = (fm.last_state(cache["hs"]), cache["cs"][:, 1].T.copy())  # (B, H) each
+    datas = (fm.last_state(cache["hs"]), cache["cs"][1].T.copy())  # (B, H) each
     return common.finish(op, cache, datas, parents, backward)

@@ -60,7 +60,7 @@ def run(path: Path, python_loop, compiled_loop, batch: int, work: int, *args) ->
     whole on the batch-of-one path, the Python loop whole on the NumPy path."""
     if path.path == NUMPY:
         python_loop(*args, path.path, path.gemm, 0, batch)
-    elif path.path == SMALL:
+    elif path.path == SMALL or batch < 2 * shards.MIN_SHARD:  # one shard: no threads to start
         compiled_loop(*args, path.path, path.gemm, 0, batch)
     else:
         shards.run(lambda b0, b1: compiled_loop(*args, path.path, path.gemm, b0, b1), batch, work)

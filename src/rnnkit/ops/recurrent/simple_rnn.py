@@ -43,22 +43,24 @@ from rnnkit.compiled import jit, jit_inline
 from rnnkit.ops.recurrent import common, paths
 from rnnkit.ops.recurrent import feature_major as fm
 from rnnkit.ops.recurrent.gate_activations import get_activation
-from rnnkit.ops.recurrent.kernel_math import TANH, activate_block, add_output_grad, derivative
+from rnnkit.ops.recurrent.kernel_math import TANH, activate_rows, add_output_grad, derivative
 from rnnkit.ops.recurrent.paths import step_product
 
 OP = "simple_rnn"
 
 
 # ------------------------------------------------------------------------------------- the arrays
-# Every per-step array is (features, time, batch) (see feature_major.py); a kernel works on the columns
-# b0 <= b < b1 of step t. S is T, or 1 when no backward pass will come (every step reuses slot 0).
+# The arrays the large products before and after the loop read are (features, time, batch) (see
+# feature_major.py); cand, which only the step kernels read, is time-major (a step's block is one contiguous run).
+# A kernel works on the columns b0 <= b < b1 of step t. S is T, or 1 when no backward pass will come (every step
+# reuses slot 0).
 class Forward(NamedTuple):
     """The arrays of the forward pass (also the backward pass's cache)."""
 
     xh: np.ndarray  # (D+1+H, T+1, B): [x_t; 1; h_{t-1}] at t; the loop writes h_t into the state rows at t+1
     hs: np.ndarray  # (H, T+1, B): the state rows of xh (a view)
     weights: np.ndarray  # (H, D+1+H) = [W^T | b | U^T]; on the batch-of-one path (D+1+H, H) = [W; b; U]
-    cand: np.ndarray  # (H, S, B): z_t, then act(z_t), in slot k
+    cand: np.ndarray  # (S, H, B): z_t, then act(z_t), in slot k
     valid: np.ndarray  # (T, B): 0 where a step is masked; (0, 0): nothing masked
     acc: np.ndarray  # (H,): the batch-of-one product's accumulator
 
@@ -75,13 +77,15 @@ class Backward(NamedTuple):
 # ------------------------------------------------------------------------------------- one time step
 @jit
 def simple_rnn_step(fw, t, k, b0, b1, act):
-    """Step ``t`` forward on columns ``[b0, b1)``: ``fw.cand[:, k]`` holds ``z_t`` on entry and ``act(z_t)`` on
+    """Step ``t`` forward on columns ``[b0, b1)``: ``fw.cand[k]`` holds ``z_t`` on entry and ``act(z_t)`` on
     exit; writes ``h_t`` (a masked column keeps ``h_{t-1}``). ``act``: activation code (kernel_math)."""
     H = fw.hs.shape[0]
-    activate_block(act, fw.cand, 0, H, k, b0, b1)
+    cand = fw.cand[k]  # (H, B)
+    activate_rows(act, cand, 0, H, b0, b1)
     for j in range(H):
-        for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_block
-            fw.hs[j, t + 1, b] = fw.cand[j, k, b]
+        c_row, h_row = cand[j], fw.hs[j, t + 1]  # (B,) rows
+        for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_rows
+            h_row[b] = c_row[b]
     if fw.valid.shape[0] > 0:
         for b in range(b0, b1):
             if fw.valid[t, b] == 0:
@@ -112,30 +116,32 @@ def simple_rnn_step_backward(fw, bw, t, b0, b1, act):
 def _simple_rnn_grads(fw, bw, t, b0, b1, act, masked):
     """The backward equation of the module docstring, once; inlined per activation code and mask flag. A masked
     column's results are selected, not branched to, so that the loop still vectorises."""
-    dh, dz = bw.dh, bw.dz
-    zero = dh.dtype.type(0)
-    for j in range(dh.shape[0]):
+    cand = fw.cand[t]  # (H, B)
+    zero = bw.dh.dtype.type(0)
+    for j in range(bw.dh.shape[0]):
+        dh, dz, y = bw.dh[j], bw.dz[j, t], cand[j]  # (B,) rows
+        valid = fw.valid[t] if masked else dh  # unread without a mask
         for b in range(np.uint64(b0), np.uint64(b1)):
-            d_h = dh[j, b]
-            d_z = d_h * derivative(act, fw.cand[j, t, b])
+            d_h = dh[b]
+            d_z = d_h * derivative(act, y[b])
             if masked:
-                keep = fw.valid[t, b] == 0
-                dz[j, t, b] = zero if keep else d_z
-                dh[j, b] = d_h if keep else zero
+                keep = valid[b] == 0
+                dz[b] = zero if keep else d_z
+                dh[b] = d_h if keep else zero
             else:
-                dz[j, t, b] = d_z
-                dh[j, b] = zero
+                dz[b] = d_z
+                dh[b] = zero
 
 
 # ---------------------------------------------------------------------------------- whole sequence
 def forward_loop(fw, act, path, gemm, b0, b1):
     """All steps forward on columns ``[b0, b1)``: ``z_t = [W^T | b | U^T] [x_t; 1; h_{t-1}]``, then
     :func:`simple_rnn_step`. Python (the NumPy path) or compiled; see paths.py."""
-    slots = fw.cand.shape[1]
+    slots = fw.cand.shape[0]
     for t in range(fw.xh.shape[1] - 1):
         k = t if slots > 1 else 0
         # (H, D+1+H) @ (D+1+H, b1-b0)
-        step_product(path, gemm, fw.weights, fw.xh[:, t, b0:b1], fw.cand[:, k, b0:b1], 0.0, fw.acc)
+        step_product(path, gemm, fw.weights, fw.xh[:, t, b0:b1], fw.cand[k, :, b0:b1], 0.0, fw.acc)
         simple_rnn_step(fw, t, k, b0, b1, act)
 
 
@@ -159,7 +165,7 @@ def _forward(x, kernel, recurrent_kernel, bias, h0, valid, act, keep=True) -> Fo
     path = paths.choose(B, dtype, small=True)
     xh = fm.stacked_inputs(x, h0, dtype)  # (D+1+H, T+1, B)
     fw = Forward(xh, fm.states(xh, D), fm.step_weights(kernel, recurrent_kernel, bias, path.path == paths.SMALL),
-                common.scratch((H, T if keep else 1, B), dtype), common.or_empty(valid, 2, dtype), np.empty(H, dtype))
+                common.scratch((T if keep else 1, H, B), dtype), common.or_empty(valid, 2, dtype), np.empty(H, dtype))
     paths.run(path, forward_loop, _forward_compiled, B, T * fw.weights.size, fw, act)
     return fw
 
