@@ -96,13 +96,13 @@ def lstm_step(fw, t, k, b0, b1, act, rec_act):
     activate_rows(rec_act, z, 0, 2 * H, b0, b1)  # i, f
     activate_rows(act, z, 2 * H, 3 * H, b0, b1)  # g
     activate_rows(rec_act, z, 3 * H, 4 * H, b0, b1)  # o
-    for j in range(H):
-        i, f, g = z[j], z[H + j], z[2 * H + j]  # (B,) rows
-        c_old, c_row, c_act = c_prev[j], c_new[j], c_acts[j]
-        for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_rows
-            c = f[b] * c_old[b] + i[b] * g[b]
-            c_row[b] = c
-            c_act[b] = c
+    B = c_prev.shape[1]
+    if b0 == 0 and b1 == B:  # the whole batch: each block is one contiguous run, (H, B) -> (1, H*B)
+        n = H * B
+        _cell_update(z[:H].reshape(1, n), z[H : 2 * H].reshape(1, n), z[2 * H : 3 * H].reshape(1, n),
+                     c_prev.reshape(1, n), c_new.reshape(1, n), c_acts.reshape(1, n), 0, n)
+    else:
+        _cell_update(z[:H], z[H : 2 * H], z[2 * H : 3 * H], c_prev, c_new, c_acts, b0, b1)
     activate_rows(act, c_acts, 0, H, b0, b1)  # c_act = act(c_t)
     for j in range(H):
         o, c_act, h_new = z[3 * H + j], c_acts[j], hs[j, t + 1]
@@ -117,13 +117,27 @@ def lstm_step(fw, t, k, b0, b1, act, rec_act):
 
 
 @jit
+def _cell_update(i, f, g, c_old, c_new, c_act, b0, b1):
+    """``c_t = f * c_{t-1} + i * g`` into ``c_new`` and ``c_act`` (activated later) on columns ``[b0, b1)`` of
+    blocks of equal shape ``(R, N)``."""
+    for j in range(i.shape[0]):
+        i_row, f_row, g_row, c_old_row, c_new_row, c_act_row = i[j], f[j], g[j], c_old[j], c_new[j], c_act[j]
+        for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_rows
+            c = f_row[b] * c_old_row[b] + i_row[b] * g_row[b]
+            c_new_row[b] = c
+            c_act_row[b] = c
+
+
+@jit
 def lstm_step_backward(fw, bw, t, b0, b1, act, rec_act):
     """Step ``t`` backward on columns ``[b0, b1)``; the product ``dh += U dz_t`` is left to the loop.
 
     On entry ``bw.dh`` holds the gradient reaching ``h_t`` from step ``t + 1`` and ``bw.dc`` the one reaching
     ``c_t``; the output's gradient ``bw.d_out[:, t]`` is added here. Writes ``bw.dz[:, t]``; leaves in ``bw.dc``
-    the gradient reaching ``c_{t-1}`` and in ``bw.dh`` the part of ``h_{t-1}``'s gradient that does not pass
-    through the product: 0, or in a masked column (where ``dz`` is 0) the whole incoming gradient."""
+    the gradient reaching ``c_{t-1}``. With a mask it leaves in ``bw.dh`` the part of ``h_{t-1}``'s gradient that
+    does not pass through the product (0, or in a masked column, where ``dz`` is 0, the whole incoming gradient)
+    and the loop adds ``U dz_t`` to it; without a mask that part is 0 everywhere, so ``bw.dh`` is left as it is
+    and the loop's product replaces it (beta 0: no pass to zero it, and BLAS does not read it)."""
     add_output_grad(bw.dh, bw.d_out, t, b0, b1)
     masked = fw.valid.shape[0] > 0
     if act == TANH and rec_act == SIGMOID:  # the defaults: derivatives inline, the loops vectorise
@@ -165,8 +179,7 @@ def _lstm_grads(fw, bw, t, b0, b1, act, rec_act, masked):
                 dh_row[b] = dh if keep else zero
             else:
                 dz_i_row[b], dz_f_row[b], dz_c_row[b], dz_o_row[b] = dz_i, dz_f, dz_c, dz_o
-                dc_row[b] = dc_new * f
-                dh_row[b] = zero
+                dc_row[b] = dc_new * f  # dh is left as it is: the loop's product replaces it (beta 0)
 
 
 # ---------------------------------------------------------------------------------- whole sequence
@@ -182,12 +195,13 @@ def forward_loop(fw, act, rec_act, path, gemm, b0, b1):
 
 
 def backward_loop(fw, bw, act, rec_act, to_states, path, gemm, b0, b1):
-    """All steps backward on columns ``[b0, b1)``: :func:`lstm_step_backward`, then ``dh += U dz_t`` (skipped at
-    ``t = 0`` unless ``to_states``: the gradients of ``h0``, ``c0`` are wanted)."""
+    """All steps backward on columns ``[b0, b1)``: :func:`lstm_step_backward`, then ``dh = U dz_t`` (``dh +=``
+    with a mask; skipped at ``t = 0`` unless ``to_states``: the gradients of ``h0``, ``c0`` are wanted)."""
+    beta = 1.0 if fw.valid.shape[0] > 0 else 0.0  # see lstm_step_backward
     for t in range(fw.xh.shape[1] - 2, -1, -1):
         lstm_step_backward(fw, bw, t, b0, b1, act, rec_act)
         if t > 0 or to_states:
-            step_product(path, gemm, bw.u, bw.dz[:, t, b0:b1], bw.dh[:, b0:b1], 1.0, fw.acc)  # (H, 4H) @ (4H, b1-b0)
+            step_product(path, gemm, bw.u, bw.dz[:, t, b0:b1], bw.dh[:, b0:b1], beta, fw.acc)  # (H, 4H) @ (4H, b1-b0)
 
 
 _forward_compiled, _backward_compiled = jit(forward_loop), jit(backward_loop)

@@ -95,12 +95,13 @@ def simple_rnn_step(fw, t, k, b0, b1, act):
 
 @jit
 def simple_rnn_step_backward(fw, bw, t, b0, b1, act):
-    """Step ``t`` backward on columns ``[b0, b1)``; the product ``dh += U dz_t`` is left to the loop.
+    """Step ``t`` backward on columns ``[b0, b1)``; the product ``U dz_t`` is left to the loop.
 
     On entry ``bw.dh`` holds the gradient reaching ``h_t`` from step ``t + 1``; the output's gradient
-    ``bw.d_out[:, t]`` is added here. Writes ``bw.dz[:, t] = dh * act'(z_t)`` and leaves in ``bw.dh`` the part of
-    ``h_{t-1}``'s gradient that does not pass through the product: 0, or in a masked column (where ``dz`` is 0) the
-    whole incoming gradient."""
+    ``bw.d_out[:, t]`` is added here. Writes ``bw.dz[:, t] = dh * act'(z_t)``. With a mask it leaves in ``bw.dh``
+    the part of ``h_{t-1}``'s gradient that does not pass through the product (0, or in a masked column, where
+    ``dz`` is 0, the whole incoming gradient) and the loop adds ``U dz_t``; without a mask that part is 0
+    everywhere, so ``bw.dh`` is left as it is and the loop's product replaces it (beta 0)."""
     add_output_grad(bw.dh, bw.d_out, t, b0, b1)
     masked = fw.valid.shape[0] > 0
     if act == TANH:  # the default: the derivative inline, the loops vectorise
@@ -128,9 +129,8 @@ def _simple_rnn_grads(fw, bw, t, b0, b1, act, masked):
                 keep = valid[b] == 0
                 dz[b] = zero if keep else d_z
                 dh[b] = d_h if keep else zero
-            else:
+            else:  # dh is left as it is: the loop's product replaces it (beta 0)
                 dz[b] = d_z
-                dh[b] = zero
 
 
 # ---------------------------------------------------------------------------------- whole sequence
@@ -146,12 +146,13 @@ def forward_loop(fw, act, path, gemm, b0, b1):
 
 
 def backward_loop(fw, bw, act, to_h0, path, gemm, b0, b1):
-    """All steps backward on columns ``[b0, b1)``: :func:`simple_rnn_step_backward`, then ``dh += U dz_t``
-    (skipped at ``t = 0`` unless ``to_h0``)."""
+    """All steps backward on columns ``[b0, b1)``: :func:`simple_rnn_step_backward`, then ``dh = U dz_t``
+    (``dh +=`` with a mask; skipped at ``t = 0`` unless ``to_h0``)."""
+    beta = 1.0 if fw.valid.shape[0] > 0 else 0.0  # see simple_rnn_step_backward
     for t in range(fw.xh.shape[1] - 2, -1, -1):
         simple_rnn_step_backward(fw, bw, t, b0, b1, act)
         if t > 0 or to_h0:
-            step_product(path, gemm, bw.u, bw.dz[:, t, b0:b1], bw.dh[:, b0:b1], 1.0, fw.acc)  # (H, H) @ (H, b1-b0)
+            step_product(path, gemm, bw.u, bw.dz[:, t, b0:b1], bw.dh[:, b0:b1], beta, fw.acc)  # (H, H) @ (H, b1-b0)
 
 
 _forward_compiled, _backward_compiled = jit(forward_loop), jit(backward_loop)
