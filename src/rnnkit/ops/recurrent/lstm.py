@@ -104,10 +104,11 @@ def lstm_step(fw, t, k, b0, b1, act, rec_act):
     else:
         _cell_update(z[:H], z[H : 2 * H], z[2 * H : 3 * H], c_prev, c_new, c_acts, b0, b1)
     activate_rows(act, c_acts, 0, H, b0, b1)  # c_act = act(c_t)
+    os, c_flat, n = z.reshape(-1), c_acts.reshape(-1), np.uint64(3 * H * B)  # flat runs, as in _lstm_grads
     for j in range(H):
-        o, c_act, h_new = z[3 * H + j], c_acts[j], hs[j, t + 1]
+        h_new, row = hs[j, t + 1], np.uint64(j * B)  # (B,) row of the states
         for b in range(np.uint64(b0), np.uint64(b1)):
-            h_new[b] = o[b] * c_act[b]
+            h_new[b] = os[n + row + b] * c_flat[row + b]
     if fw.valid.shape[0] > 0:
         for b in range(b0, b1):
             if fw.valid[t, b] == 0:
@@ -153,33 +154,37 @@ def lstm_step_backward(fw, bw, t, b0, b1, act, rec_act):
 def _lstm_grads(fw, bw, t, b0, b1, act, rec_act, masked):
     """The backward equations of the module docstring, once, with its names; inlined into
     :func:`lstm_step_backward` per activation codes and mask flag (constants there). A masked column's results
-    are selected, not branched to, and every array is walked through a row of its own, so that the loop
-    vectorises (3D indexing into the shared arrays kept it scalar, 3x slower)."""
-    H = fw.cs.shape[1]
+    are selected, not branched to, so that the loop vectorises. The step's blocks (gates, c_t, act(c_t), dh, dc)
+    are read as flat runs from one base each, ``e = j * B + b`` (measured 14-45% faster than a row view per
+    array: the compiler checks fewer pairs of arrays for overlap); the dz rows are rows of (4H, T, B)."""
+    H, B = fw.cs.shape[1], fw.cs.shape[2]
+    n = np.uint64(H * B)
     zero = bw.dh.dtype.type(0)
-    z, c_acts, c_prev = fw.gates[t], fw.tc[t], fw.cs[t]  # (4H, B), (H, B), (H, B)
+    z = fw.gates[t].reshape(-1)  # (4H*B,): blocks i, f, g, o
+    c_acts, c_prevs = fw.tc[t].reshape(-1), fw.cs[t].reshape(-1)  # (H*B,)
+    dhs, dcs = bw.dh.reshape(-1), bw.dc.reshape(-1)  # (H*B,)
     for j in range(H):
-        i_row, f_row, g_row, o_row = z[j], z[H + j], z[2 * H + j], z[3 * H + j]
-        c_act_row, c_prev_row, dh_row, dc_row = c_acts[j], c_prev[j], bw.dh[j], bw.dc[j]  # (B,) rows
-        valid_row = fw.valid[t] if masked else dh_row  # (B,); unread without a mask
         dz_i_row, dz_f_row, dz_c_row, dz_o_row = bw.dz[j, t], bw.dz[H + j, t], bw.dz[2 * H + j, t], bw.dz[3 * H + j, t]
+        valid_row = fw.valid[t] if masked else dz_i_row  # (B,); unread without a mask
+        row = np.uint64(j * B)
         for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_rows
-            dh, dc, c_act = dh_row[b], dc_row[b], c_act_row[b]
-            i, f, g, o = i_row[b], f_row[b], g_row[b], o_row[b]
+            e = row + b
+            dh, dc, c_act = dhs[e], dcs[e], c_acts[e]
+            i, f, g, o = z[e], z[n + e], z[2 * n + e], z[3 * n + e]
             dc_new = dc + dh * o * derivative(act, c_act)
             dz_i = dc_new * g * derivative(rec_act, i)
-            dz_f = dc_new * c_prev_row[b] * derivative(rec_act, f)
+            dz_f = dc_new * c_prevs[e] * derivative(rec_act, f)
             dz_c = dc_new * i * derivative(act, g)
             dz_o = dh * c_act * derivative(rec_act, o)
             if masked:  # nothing flowed through the gates of a masked column: dz 0, dh and dc carried
                 keep = valid_row[b] == 0
                 dz_i_row[b], dz_f_row[b] = (zero if keep else dz_i), (zero if keep else dz_f)
                 dz_c_row[b], dz_o_row[b] = (zero if keep else dz_c), (zero if keep else dz_o)
-                dc_row[b] = dc if keep else dc_new * f
-                dh_row[b] = dh if keep else zero
+                dcs[e] = dc if keep else dc_new * f
+                dhs[e] = dh if keep else zero
             else:
                 dz_i_row[b], dz_f_row[b], dz_c_row[b], dz_o_row[b] = dz_i, dz_f, dz_c, dz_o
-                dc_row[b] = dc_new * f  # dh is left as it is: the loop's product replaces it (beta 0)
+                dcs[e] = dc_new * f  # dh is left as it is: the loop's product replaces it (beta 0)
 
 
 # ---------------------------------------------------------------------------------- whole sequence
