@@ -62,7 +62,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import literally
 
 from rnnkit.compiled import jit, jit_inline
 from rnnkit.ops.recurrent import common, paths
@@ -275,9 +274,7 @@ def _grads_before_reset(fw, bw, t, b0, b1, rec_act):
 
 # ---------------------------------------------------------------------------------- whole sequence
 def forward_loop(fw, reset_after, act, rec_act, path, gemm, b0, b1):
-    """All steps forward on columns ``[b0, b1)``. Python (the NumPy path) or compiled; see paths.py. Compiled,
-    ``reset_after`` is a constant (``literally``): each formulation compiles only its own branch, on first use."""
-    literally(reset_after)
+    """All steps forward on columns ``[b0, b1)``. Python (the NumPy path) or compiled; see paths.py."""
     H, slots = fw.hs.shape[0], fw.gates.shape[0]
     for t in range(fw.hs.shape[1] - 1):
         k = t if slots > 1 else 0
@@ -294,9 +291,7 @@ def forward_loop(fw, reset_after, act, rec_act, path, gemm, b0, b1):
 
 
 def backward_loop(fw, bw, reset_after, act, rec_act, to_h0, path, gemm, b0, b1):
-    """All steps backward on columns ``[b0, b1)``; the last product (into ``h0``'s gradient) only when ``to_h0``.
-    ``reset_after``: a constant when compiled, as in :func:`forward_loop`."""
-    literally(reset_after)
+    """All steps backward on columns ``[b0, b1)``; the last product (into ``h0``'s gradient) only when ``to_h0``."""
     H = fw.hs.shape[0]
     for t in range(fw.hs.shape[1] - 2, -1, -1):
         last = t == 0 and not to_h0
