@@ -1,9 +1,11 @@
 """``make bench``: rnnkit and PyTorch side by side on the same cases, data, batch size, steps and optimizer.
 
-Each (framework, case, repeat) runs in a fresh process with the same thread count; repeats alternate between
-the frameworks so that machine noise hits both. Prints a table and writes JSON (default runs/bench.json).
+Each (framework, case, thread count, repeat) runs in a fresh process; both frameworks get the same thread count
+(rnnkit: ``rnnkit.config.set_num_threads`` and OpenBLAS; PyTorch: ``torch.set_num_threads``), and repeats
+alternate between the frameworks so that machine noise hits both. One column group per thread count (default 1
+and 2). Prints a table and writes JSON (default runs/bench.json).
 
-    python -m benchmarks.run [--repeats 5] [--threads 2] [--cases "LSTM 128" ...] [--tiny] [--json PATH]
+    python -m benchmarks.run [--repeats 5] [--threads 1 2] [--cases "LSTM 128" ...] [--tiny] [--json PATH]
 """
 from __future__ import annotations
 
@@ -55,17 +57,24 @@ def summarize(case, runs: dict) -> dict:
 
 
 def format_table(rows: list) -> str:
-    header = f"{'case':<28}{'rnnkit/s':>11}{'torch/s':>11}{'ratio':>8}{'ms/step rk':>12}{'ms/step pt':>12}" \
-             f"{'x floor':>9}{'MB rk':>8}{'MB pt':>8}"
+    """One line per case: for each thread count rnnkit's and PyTorch's samples/s and their ratio, then (at the
+    most threads) rnnkit's time over its GEMM floor and both peak memories."""
+    counts = list(rows[0]["by_threads"]) if rows else []
+    header = f"{'case':<26}" + "".join(f"{f'rk/s {t}t':>10}{f'pt/s {t}t':>10}{f'ratio {t}t':>9}" for t in counts) + \
+        f"{'x floor':>9}{'MB rk':>8}{'MB pt':>8}"
     lines = [header, "-" * len(header)]
+    nan = float("nan")
     for row in rows:
-        rk, pt = row["rnnkit"], row.get("torch")
-        lines.append(
-            f"{row['case']:<28}{rk['samples_per_s']:>11.0f}{(pt['samples_per_s'] if pt else float('nan')):>11.0f}"
-            f"{row.get('ratio_rnnkit_over_torch', float('nan')):>8.2f}{rk['latency_ms']:>12.3f}"
-            f"{(pt['latency_ms'] if pt else float('nan')):>12.3f}{row['rnnkit_over_floor_time']:>9.2f}"
-            f"{rk['peak_mb']:>8.1f}{(pt['peak_mb'] if pt else float('nan')):>8.1f}"
-        )
+        line = f"{row['case']:<26}"
+        for t in counts:
+            group = row["by_threads"][t]
+            pt = group.get("torch")
+            line += f"{group['rnnkit']['samples_per_s']:>10.0f}{(pt['samples_per_s'] if pt else nan):>10.0f}" \
+                    f"{group.get('ratio_rnnkit_over_torch', nan):>9.2f}"
+        pt = row.get("torch")
+        line += f"{row['rnnkit_over_floor_time']:>9.2f}{row['rnnkit']['peak_mb']:>8.1f}" \
+                f"{(pt['peak_mb'] if pt else nan):>8.1f}"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -93,7 +102,8 @@ def _cpu_name() -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                        help="thread counts, one column group each (default: 1 2)")
     parser.add_argument("--cases", nargs="*", default=None, help="case names (default: all)")
     parser.add_argument("--tiny", action="store_true", help="tiny cases only (used by the test suite)")
     parser.add_argument("--no-torch", action="store_true", help="report rnnkit alone")
@@ -106,11 +116,16 @@ def main(argv=None) -> int:
         print("PyTorch not available: reporting rnnkit alone (pip install torch==2.13.0 to compare)")
     rows = []
     for case in cases:
-        runs = {f: [] for f in frameworks}
-        for _ in range(args.repeats):
-            for framework in frameworks:
-                runs[framework].append(run_worker(framework, case.name, args.threads))
-        rows.append(summarize(case, runs))
+        by_threads = {}
+        for threads in args.threads:
+            runs = {f: [] for f in frameworks}
+            for _ in range(args.repeats):
+                for framework in frameworks:
+                    runs[framework].append(run_worker(framework, case.name, threads))
+            by_threads[str(threads)] = summarize(case, runs)
+        row = dict(by_threads[str(args.threads[-1])])  # the top level: the last thread count (as before)
+        row["by_threads"] = by_threads
+        rows.append(row)
         print(format_table(rows[-1:]).splitlines()[-1], flush=True)
     report = {"machine": machine_facts(), "threads": args.threads, "repeats": args.repeats, "results": rows}
     print()

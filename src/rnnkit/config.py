@@ -1,5 +1,6 @@
-"""Run-time settings of rnnkit's compute: which path the recurrent ops take, and how many BLAS threads rnnkit
-uses (``set_num_threads`` / ``get_num_threads``, default 1: see :mod:`rnnkit.threads` for why).
+"""Run-time settings of rnnkit's compute: which path the recurrent ops take, and how many threads they use
+(``set_num_threads`` / ``get_num_threads``, default: the cores available; :mod:`rnnkit.threads` says how they are
+used).
 
 The recurrent ops run their time loops in compiled code that calls NumPy's own BLAS routine when that routine
 was found and passed its check (:mod:`rnnkit.blas`), else in NumPy loops (same results, slower).

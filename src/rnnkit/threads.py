@@ -16,9 +16,9 @@ can find, the setting has no effect (``blas_threads_controllable()`` says so).
 >>> import rnnkit.config as config
 >>> config.get_num_threads()
 1
->>> config.set_num_threads(2); config.get_num_threads()
+>>> _ = config.set_num_threads(2); config.get_num_threads()
 2
->>> config.set_num_threads(1)
+>>> _ = config.set_num_threads(1)
 """
 from __future__ import annotations
 
@@ -61,11 +61,13 @@ _state = {"threads": _initial()}
 _depth = threading.local()  # per thread: how deeply rnnkit's calls are nested (only the outermost switches)
 
 
-def set_num_threads(n: int) -> None:
-    """Use ``n`` BLAS threads in rnnkit's computations from now on (``n >= 1``)."""
+def set_num_threads(n: int) -> int:
+    """Use ``n`` threads (``n >= 1``) in rnnkit's computations from now on: OpenBLAS's, and the recurrent ops'
+    parallel batch shards (:mod:`rnnkit.ops.recurrent.shards`); returns the previous setting."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ConfigError(f"set_num_threads expects a positive integer; got {n!r}")
-    _state["threads"] = n
+    previous, _state["threads"] = _state["threads"], n
+    return previous
 
 
 def get_num_threads() -> int:

@@ -50,15 +50,16 @@ def _results(kind, options, case, dtype, mask, record):
     return [r.data for r in results] + [leaf.grad for leaf in leaves]
 
 
-@pytest.mark.parametrize("kind, options", [("simple_rnn", {}), ("lstm", {}), ("gru", {"reset_after": True})],
-                         ids=["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("kind, options", [("simple_rnn", {}), ("lstm", {}), ("gru", {"reset_after": True}),
+                                           ("gru", {"reset_after": False})],
+                         ids=["rnn", "lstm", "gru", "gru-before"])
 @pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("record", [True, False], ids=["backward", "inference"])
 @pytest.mark.parametrize("B", [4, 1])
 def test_compiled_loops_equal_the_numpy_loops(kind, options, masked, dtype, record, B, monkeypatch):
     T = 7
-    case = make_case(kind, B=B, T=T, D=3, H=6, seed=81)
+    case = make_case(kind, B=B, T=T, D=3, H=6, seed=81, reset_after=options.get("reset_after", True))
     mask = padded_and_gapped_mask(4, T)[:B] if masked else None
     assert blas.gemm_address(dtype)
     compiled = _results(kind, options, case, dtype, mask, record)

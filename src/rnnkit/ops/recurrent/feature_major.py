@@ -1,10 +1,11 @@
 """The layout inside the recurrent ops, and the large matrix products before and after their time loops.
 
-Inside an op every per-step array is *feature-major*: a step's hidden state is ``(H, B)``, its gates
-``(G*H, B)``, so the step's product is ``U^T (G*H, H) @ h^T (H, B)``. With OpenBLAS on two threads that product
-runs about twice as fast as the batch-major ``h (B, H) @ U (H, G*H)`` (measured for B = 64, H = 128: 53 vs
-100 µs; the threads split the long G*H side instead of the short batch side), and each gate block is one
-contiguous ``(H, B)`` block for the compiled kernels.
+Inside an op every per-step array is *feature-major*, ``(features, time, batch)``: step ``t`` of it is the
+``(F, B)`` slab ``a[:, t]``, whose rows are contiguous, and a shard of the batch is ``a[:, t, b0:b1]``. A step's
+hidden state is ``(H, B)``, its gates ``(G*H, B)``, so the step's product is ``U^T (G*H, H) @ h^T (H, B)``. With
+OpenBLAS on two threads that product runs about twice as fast as the batch-major ``h (B, H) @ U (H, G*H)``
+(measured for B = 64, H = 128: 53 vs 100 µs; the threads split the long G*H side instead of the short batch side).
+The order is also the one the large products around the loop need: ``(F, T*B)`` matrices without copies.
 
 Sequences are stored so that the large products need no copies:
 
@@ -14,6 +15,7 @@ array              shape                  note
 inputs             ``(D, T, B)``          ``(D, T*B)`` for ``W^T @ X^T`` and ``dW``
 input projection   ``(G*H, T, B)``        all steps' ``x_t W`` in one product (GRU)
 states ``hs``      ``(H, T+1, B)``        ``hs[:, t]`` before step t; ``hs[:, :T]`` is ``(H, T*B)`` for ``dU``
+gates, cells       ``(G*H, S, B)``        S = T, or 1 when no backward pass will come (one reused slot)
 stacked ``xh``     ``(D+1+H, T+1, B)``    ``xh[:, t] = [x_t; 1; h_{t-1}]``: inputs, a row of ones, states
 gate gradients     ``(G*H, T, B)``        ``(G*H, T*B)`` for ``dW``, ``dU``, ``db`` and ``dX``
 =================  =====================  ===================================================================
@@ -44,7 +46,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnkit.ops.recurrent import common, small_batch
+from rnnkit.ops.recurrent import common
 from rnnkit.ops.recurrent.common import release, scratch
 from rnnkit.ops.recurrent.kernel_math import jit
 
@@ -87,7 +89,7 @@ def feature_major(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def state_history(h0: np.ndarray, T: int) -> np.ndarray:
     """A new ``hs (H, T+1, B)`` with ``hs[:, 0] = h0^T`` (``h0 (B, H)``); not scratch: the outputs view it."""
     B, H = h0.shape
-    hs = np.empty((H, T + 1, B), h0.dtype)
+    hs = common.aligned_empty((H, T + 1, B), h0.dtype)
     hs[:, 0] = h0.T  # (B, H) -> (H, B)
     return hs
 
@@ -115,7 +117,7 @@ def stacked_inputs(x: np.ndarray, h0: np.ndarray, dtype: np.dtype) -> np.ndarray
     scratch: the outputs view it."""
     B, T, D = x.shape
     H = h0.shape[1]
-    xh = np.empty((D + 1 + H, T + 1, B), dtype)
+    xh = common.aligned_empty((D + 1 + H, T + 1, B), dtype)
     swap_outer(x, xh[:D, :T])  # (B, T, D) -> (D, T, B)
     xh[:D, T] = 0
     xh[D] = 1
@@ -148,10 +150,10 @@ def stacked_weights(kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.n
     return np.ascontiguousarray(stacked_rows(kernel, recurrent_kernel, bias, pad=16).T)  # -> (G*H, D+1+H)
 
 
-def step_weights(kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray | None, batch: int):
-    """The stacked weights in the layout the forward loop for ``batch`` reads: :func:`stacked_rows` for the
-    compiled loop of small_batch.py, else :func:`stacked_weights`."""
-    if batch <= small_batch.MAX_BATCH:
+def step_weights(kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray | None, untransposed: bool):
+    """The stacked weights in the layout the forward loop reads: :func:`stacked_rows` for the batch-of-one product
+    of small_batch.py (``untransposed``, decided in paths.py), else :func:`stacked_weights`."""
+    if untransposed:
         return stacked_rows(kernel, recurrent_kernel, bias)
     return stacked_weights(kernel, recurrent_kernel, bias)
 
@@ -188,6 +190,13 @@ def gradient_history(g: np.ndarray | None, mask_rows: np.ndarray | None, dtype: 
     if mask_rows is not None:
         g_fm *= mask_rows
     return g_fm
+
+
+def writable_columns(state: np.ndarray) -> np.ndarray:
+    """A state gradient ``(B, H)`` as a new, cache-line-aligned ``(H, B)`` array that the loops write into."""
+    out = common.aligned_empty(state.shape[::-1], state.dtype)  # (H, B)
+    np.copyto(out, state.T)  # (B, H) -> (H, B)
+    return out
 
 
 def tape_backward(run_backward, valid: np.ndarray | None, dtype: np.dtype, parents: tuple, names: tuple):

@@ -17,32 +17,32 @@ act = activation.
 
 With a mask, a masked step keeps the state and outputs 0, as Keras does.
 
-Backward (reset_after=True; ``dh`` is the total gradient reaching ``h_t``)::
+Backward (reset_after=True; ``dh`` is the total gradient reaching ``h_t``), as :func:`_gru_grads` writes it::
 
     dz_z = dh (h_{t-1} - hh) σ'(z)       da = dh (1 - z) act'(hh)          (pre-activation of hh)
-    dz_r = da rh σ'(r)                   d(rh) = da r
-    dh_{t-1} = g_{t-1} + dh z + [dz_z, dz_r, d(rh)] U^T
+    dz_r = da rh σ'(r)                   d_rh = da r
+    dh_{t-1} = dh z + [d_rh, dz_z, dz_r] U_hzr^T  (+ the output gradient of step t-1)
     dW = Σ x^T [dz_z, dz_r, da],  dU = Σ h_{t-1}^T [dz_z, dz_r, d(rh)],  db[0], db[1] their sums over (t, batch)
 
 Backward (reset_after=False; ``q = r * h_{t-1}``)::
 
     dz_z = dh (h_{t-1} - hh) σ'(z)       da = dh (1 - z) act'(hh)          dq = da U_h^T
-    dz_r = dq h_{t-1} σ'(r)              dh_{t-1} = g_{t-1} + dh z + dq r + [dz_z, dz_r] U_zr^T
+    dz_r = dq h_{t-1} σ'(r)              dh_{t-1} = dh z + dq r + [dz_z, dz_r] U_zr^T  (+ output gradient)
     dW = Σ x^T [dz_z, dz_r, da],  dU = [Σ h_{t-1}^T [dz_z, dz_r] | Σ q^T da],  db = Σ [dz_z, dz_r, da]
 
-Inside the op everything is feature-major (see feature_major.py): the input projections ``x_t W`` of all steps
-are one product ``(3H, T, B)`` before the loop (the kernels add the bias), the states are ``hs (H, T+1, B)``, and
-the gate gradients are laid out so that the products after the loop read them without copies: ``(3H, T, B)`` =
-[dz_z; dz_r; da] without reset_after; with it ``(4H, T, B)`` = [d(rh); dz_z; dz_r; da], whose first three blocks
-are the recurrent side (``U``'s blocks taken in the order h, z, r) and whose last three are the input side.
+Inside the op every per-step array is ``(features, time, batch)`` (see feature_major.py): the input projections
+``x_t W`` of all steps are one product ``(3H, T, B)`` before the loop (the kernels add the bias), the states are
+``hs (H, T+1, B)``, and the gate gradients are laid out so that the products after the loop read them without
+copies: ``(3H, T, B)`` = [dz_z; dz_r; da] without reset_after; with it ``(4H, T, B)`` = [d(rh); dz_z; dz_r; da],
+whose first three blocks are the recurrent side (``U``'s blocks taken in the order h, z, r) and whose last three
+are the input side.
 
 With reset_after, a step is one product ``U^T (3H, H) @ h_{t-1}`` and one compiled kernel for all the gate
 arithmetic (:func:`gru_step`); a step backward is one kernel (:func:`gru_step_backward`) and one ``U dz_t``
-product. These loops run whole in compiled code, calling NumPy's BLAS routine for the products (blas.py; a NumPy
-loop where that routine cannot be found). Without reset_after, ``r`` must be known before the candidate's
-product, so a step is two products, each followed by a kernel (:func:`gru_step_zr`, :func:`gru_step_candidate`),
-and so is a step backward (:func:`gru_step_backward_candidate`, :func:`gru_step_backward_reset`); those loops
-stay in Python.
+product. Without reset_after, ``r`` must be known before the candidate's product, so a step is two products, each
+followed by a kernel (:func:`gru_step_zr`, :func:`gru_step_candidate`), and so is a step backward
+(:func:`gru_step_backward_candidate`, :func:`gru_step_backward_reset`). The loops are written once and run as
+compiled code with NumPy's BLAS routine or as Python with ``np.matmul`` (paths.py).
 
 >>> import numpy as np
 >>> from rnnkit import Tensor
@@ -59,271 +59,260 @@ stay in Python.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from rnnkit import blas
-from rnnkit.compiled import compilable
-from rnnkit.ops.recurrent import common
+from rnnkit.compiled import jit, jit_inline
+from rnnkit.ops.recurrent import common, paths
 from rnnkit.ops.recurrent import feature_major as fm
 from rnnkit.ops.recurrent.gate_activations import get_activation
-from rnnkit.ops.recurrent.kernel_math import SIGMOID, TANH, activate_inplace, derivative_row, jit
+from rnnkit.ops.recurrent.kernel_math import SIGMOID, TANH, activate_rows, add_output_grad, derivative
+from rnnkit.ops.recurrent.paths import step_product
 
 OP = "gru"
 
 
+# ------------------------------------------------------------------------------------- the arrays
+# Every per-step array is (features, time, batch) (see feature_major.py); a kernel works on the columns
+# b0 <= b < b1 of step t. S is T, or 1 when no backward pass will come (every step reuses slot 0).
+class Forward(NamedTuple):
+    """The arrays of the forward pass (also the backward pass's cache)."""
+
+    xw: np.ndarray  # (3H, T, B): the input projections x_t W (without bias)
+    bias: np.ndarray  # (2, 3H): see _kernel_bias
+    u_t: np.ndarray  # (3H, H): U^T; rows [:2H] = U_zr^T, [2H:] = U_h^T
+    hs: np.ndarray  # (H, T+1, B): states, h_0 at 0
+    rec: np.ndarray  # (3H, B): the step's recurrent product (rows 2H.. the candidate's)
+    gates: np.ndarray  # (S, 3H, B): activated [z; r; hh] in slot k (time-major: a step's block is one run)
+    rh: np.ndarray  # (H, S, B): rh = h_{t-1} U_h + b[1]_h (reset_after), q = r h_{t-1} (reset_before)
+    valid: np.ndarray  # (T, B): 0 where a step is masked; (0, 0): nothing masked
+    acc: np.ndarray  # (1,): unused (no batch-of-one product for the GRU)
+
+
+class Backward(NamedTuple):
+    """The arrays of the backward pass besides the forward cache."""
+
+    u: np.ndarray  # (H, 3H): U in the block order h, z, r (reset_after), or as given z, r, h (reset_before)
+    d_out: np.ndarray  # (H, T, B): the outputs' gradient; (0, 0, 0): none
+    dh: np.ndarray  # (H, B): gradient reaching h_t (see gru_step_backward)
+    dq: np.ndarray  # (H, B): U_h da, the gradient of q (reset_before)
+    dz: np.ndarray  # (4H, T, B) = [d(rh); dz_z; dz_r; da] (reset_after), (3H, T, B) = [dz_z; dz_r; da] (before)
+
+
 # ------------------------------------------------------------------------------------- one time step
-# Per-step arrays are feature-major (see feature_major.py): gates (3H, B) = [z; r; hh] blocks of (H, B) rows, one
-# contiguous block per step. ``xw (3H, T, B)``: the input projections ``x_t W`` (without bias); ``rec (3H, B)``:
-# the caller's recurrent product for the step (rows 2H.. the candidate's); ``bias (2, 3H)``: see
-# :func:`_kernel_bias`. Kernels take whole arrays and indices, so that every row their loops walk is known to be
-# contiguous and vectorises.
 @jit
-def _zr_gates(t, k, xw, rec, bias, rec_act, gates):
+def gru_step(fw, t, k, b0, b1, act, rec_act):
+    """Step ``t`` forward (reset_after=True) on columns ``[b0, b1)``, with ``rec = (h_{t-1} U)^T``: the activated
+    ``[z; r; hh]`` into slot ``k`` of ``gates``, ``rh`` into slot ``k`` of ``rh``, ``h_t`` into ``hs``."""
+    H = fw.hs.shape[0]
+    _zr_gates(fw, t, k, b0, b1, rec_act)
+    gates = fw.gates[k]  # (3H, B)
+    for j in range(H):
+        x_bias, rec_bias = fw.bias[0, 2 * H + j], fw.bias[1, 2 * H + j]
+        rec, rh, a, r, xw = fw.rec[2 * H + j], fw.rh[j, k], gates[2 * H + j], gates[H + j], fw.xw[2 * H + j, t]
+        for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_rows
+            v = rec[b] + rec_bias
+            rh[b] = v
+            a[b] = xw[b] + x_bias + r[b] * v
+    _candidate_and_state(fw, t, k, b0, b1, act)
+
+
+@jit
+def gru_step_zr(fw, t, k, b0, b1, rec_act):
+    """Step ``t`` forward (reset_after=False), first part, with ``rec[:2H] = (h_{t-1} U_zr)^T``: ``[z; r]`` into
+    ``gates``; ``q = r h_{t-1}`` into slot ``k`` of ``rh``, the right factor of the loop's next product."""
+    H = fw.hs.shape[0]
+    _zr_gates(fw, t, k, b0, b1, rec_act)
+    gates = fw.gates[k]  # (3H, B)
+    for j in range(H):
+        q, r, h_prev = fw.rh[j, k], gates[H + j], fw.hs[j, t]  # (B,) rows
+        for b in range(np.uint64(b0), np.uint64(b1)):
+            q[b] = r[b] * h_prev[b]
+
+
+@jit
+def gru_step_candidate(fw, t, k, b0, b1, act):
+    """Step ``t`` forward (reset_after=False), second part, with ``rec[2H:] = (q U_h)^T``:
+    ``hh = act(xw[2H:, t] + b_h + rec[2H:])`` and ``h_t``."""
+    H = fw.hs.shape[0]
+    gates = fw.gates[k]  # (3H, B)
+    for j in range(H):
+        bias_j = fw.bias[0, 2 * H + j]
+        a, xw, rec = gates[2 * H + j], fw.xw[2 * H + j, t], fw.rec[2 * H + j]  # (B,) rows
+        for b in range(np.uint64(b0), np.uint64(b1)):
+            a[b] = xw[b] + bias_j + rec[b]
+    _candidate_and_state(fw, t, k, b0, b1, act)
+
+
+@jit
+def _zr_gates(fw, t, k, b0, b1, rec_act):
     """``[z; r] = σ(xw[:2H, t] + bias[0, :2H] + rec[:2H])`` into ``gates[k, :2H]``."""
-    H2, B = 2 * (gates.shape[1] // 3), gates.shape[2]
-    g = gates[k]  # (3H, B)
+    H2 = 2 * fw.hs.shape[0]
+    gates = fw.gates[k]  # (3H, B)
     for j in range(H2):
-        x_j, rec_j, g_j, bias_j = xw[j, t], rec[j], g[j], bias[0, j]
-        for b in range(B):
-            g_j[b] = x_j[b] + bias_j + rec_j[b]
-    activate_inplace(rec_act, g.reshape(-1)[: H2 * B])  # (2H*B,): z, r in one call
+        bias_j = fw.bias[0, j]
+        g, xw, rec = gates[j], fw.xw[j, t], fw.rec[j]  # (B,) rows
+        for b in range(np.uint64(b0), np.uint64(b1)):
+            g[b] = xw[b] + bias_j + rec[b]
+    activate_rows(rec_act, gates, 0, H2, b0, b1)
 
 
 @jit
-def _new_state(t, k, hs, valid, gates):
-    """``h_t = hh + z (h_{t-1} - hh)`` into ``hs[:, t + 1]`` (``hs (H, T+1, B)``) from the activated ``gates[k]``;
-    a masked column (``valid[t, b] == 0``; ``valid`` zero-length: nothing masked) keeps ``h_{t-1}``."""
-    H, B = hs.shape[0], hs.shape[2]
-    masked = valid.shape[0] > 0
+def _candidate_and_state(fw, t, k, b0, b1, act):
+    """``hh = act(gates[k, 2H:])`` (the pre-activation on entry), then ``h_t = hh + z (h_{t-1} - hh)``; a masked
+    column keeps ``h_{t-1}``."""
+    H = fw.hs.shape[0]
+    gates = fw.gates[k]  # (3H, B)
+    activate_rows(act, gates, 2 * H, 3 * H, b0, b1)
     for j in range(H):
-        z, hh, h_prev, h_new = gates[k, j], gates[k, 2 * H + j], hs[j, t], hs[j, t + 1]
-        for b in range(B):
-            h_new[b] = hh[b] + z[b] * (h_prev[b] - hh[b])
-        if masked:
-            for b in range(B):
-                if valid[t, b] == 0:
-                    h_new[b] = h_prev[b]
+        hh_row, z, h_prev, h_new = gates[2 * H + j], gates[j], fw.hs[j, t], fw.hs[j, t + 1]  # (B,) rows
+        for b in range(np.uint64(b0), np.uint64(b1)):
+            hh = hh_row[b]
+            h_new[b] = hh + z[b] * (h_prev[b] - hh)
+    _masked_states(fw, t, b0, b1)
 
 
 @jit
-def gru_step(t, k, xw, rec, bias, hs, valid, act, rec_act, gates, rh):
-    """Step ``t`` forward (reset_after=True) for the whole batch.
-
-    ``rec (3H, B) = (h_{t-1} U)^T``. Writes the activated ``[z; r; hh]`` to ``gates[k] (3H, B)``,
-    ``rh = h_{t-1} U_h + b[1]_h`` to ``rh[:, k]`` (``rh (H, T, B)``) and ``h_t`` to ``hs[:, t + 1]``. ``valid``: see
-    :func:`_new_state`; ``act``, ``rec_act``: activation codes (see kernel_math).
-    """
-    H, B = hs.shape[0], hs.shape[2]
-    _zr_gates(t, k, xw, rec, bias, rec_act, gates)
-    g = gates[k]  # (3H, B)
-    for j in range(H):
-        x_j, rec_j, r_j, rh_j, a_j = xw[2 * H + j, t], rec[2 * H + j], g[H + j], rh[j, k], g[2 * H + j]
-        x_bias, rec_bias = bias[0, 2 * H + j], bias[1, 2 * H + j]
-        for b in range(B):
-            v = rec_j[b] + rec_bias
-            rh_j[b] = v
-            a_j[b] = x_j[b] + x_bias + r_j[b] * v
-    activate_inplace(act, g.reshape(-1)[2 * H * B :])  # (H*B,): hh
-    _new_state(t, k, hs, valid, gates)
-
-
-@jit
-def gru_step_zr(t, k, xw, rec, bias, hs, rec_act, gates, rh):
-    """Step ``t`` forward (reset_after=False), first part: ``[z; r]`` into ``gates[k, :2H]`` with
-    ``rec[:2H] = (h_{t-1} U_zr)^T``; ``q = r h_{t-1}`` into ``rh[:, k]`` (``rh (H, T, B)``), the right factor of
-    the caller's next product."""
-    H, B = hs.shape[0], hs.shape[2]
-    _zr_gates(t, k, xw, rec, bias, rec_act, gates)
-    for j in range(H):
-        r_j, h_prev, q_j = gates[k, H + j], hs[j, t], rh[j, k]
-        for b in range(B):
-            q_j[b] = r_j[b] * h_prev[b]
-
-
-@jit
-def gru_step_candidate(t, k, xw, rec, bias, hs, valid, act, gates):
-    """Step ``t`` forward (reset_after=False), second part: ``hh = act(xw[2H:, t] + b_h + rec[2H:])`` into
-    ``gates[k, 2H:]``, with ``rec[2H:] = (q U_h)^T``, and ``h_t`` into ``hs[:, t + 1]`` (see :func:`_new_state`)."""
-    H, B = hs.shape[0], hs.shape[2]
-    g = gates[k]  # (3H, B)
-    for j in range(H):
-        x_j, rec_j, a_j, bias_j = xw[2 * H + j, t], rec[2 * H + j], g[2 * H + j], bias[0, 2 * H + j]
-        for b in range(B):
-            a_j[b] = x_j[b] + bias_j + rec_j[b]
-    activate_inplace(act, g.reshape(-1)[2 * H * B :])  # (H*B,): hh
-    _new_state(t, k, hs, valid, gates)
+def _masked_states(fw, t, b0, b1):
+    """A masked column (``valid[t, b] == 0``) keeps ``h_{t-1}``."""
+    if fw.valid.shape[0] > 0:
+        for b in range(np.uint64(b0), np.uint64(b1)):
+            if fw.valid[t, b] == 0:
+                for j in range(fw.hs.shape[0]):
+                    fw.hs[j, t + 1, b] = fw.hs[j, t, b]
 
 
 # ------------------------------------------------------------------------------------ one step backward
-# ``dh (H, B)`` enters a step backward holding the gradient that reached h_t directly (``dh_{t+1} z_{t+1}``, or
-# all of it across a masked step), and ``rec (H, B)`` the caller's product for the step after (``U dz_{t+1}``,
-# zeros at the last step); the kernel adds them and the output's gradient, and leaves ``dh z`` (or, in a masked
-# column, the whole gradient) in ``dh``. ``work (4, H*B)``: workspace, row 3 the incoming gradient.
+# On entry ``bw.dh`` holds the gradient reaching h_t from step t + 1 (the loop's product included); the kernels add
+# the output's gradient and leave in ``bw.dh`` the part of h_{t-1}'s gradient that does not pass through the next
+# product: ``dh z`` (plus ``dq r`` without reset_after), or in a masked column (where every ``dz`` is 0) the whole
+# incoming gradient.
 @jit
-def _incoming_grad(t, dh, rec, d_out, valid, saved):
-    """``dh += rec + d_out[:, t]`` (``d_out (H, T, B)``; zero-length: no output gradient): the total gradient
-    reaching ``h_t``, copied to ``saved (H*B,)`` when a mask is given."""
-    H, B = dh.shape
-    has_out = d_out.shape[0] > 0
-    for j in range(H):
-        dh_j, rec_j = dh[j], rec[j]
-        if has_out:
-            out_j = d_out[j, t]
-            for b in range(B):
-                dh_j[b] += rec_j[b] + out_j[b]
+def gru_step_backward(fw, bw, t, b0, b1, act, rec_act):
+    """Step ``t`` backward (reset_after=True) on columns ``[b0, b1)``: writes ``dz[:, t] = [d(rh); dz_z; dz_r;
+    da]`` (the first three blocks pair with ``U``'s blocks in the order h, z, r; the last three are the input
+    side); the loop then adds ``U_hzr dz[:3H, t]`` to ``dh``."""
+    add_output_grad(bw.dh, bw.d_out, t, b0, b1)
+    masked = fw.valid.shape[0] > 0
+    if act == TANH and rec_act == SIGMOID:  # the defaults: derivatives inline, the loops vectorise
+        if masked:
+            _gru_grads(fw, bw, t, b0, b1, TANH, SIGMOID, True, True)
         else:
-            for b in range(B):
-                dh_j[b] += rec_j[b]
-    if valid.shape[0] > 0:
-        saved[:] = dh.reshape(-1)
-
-
-@jit
-def _carry_masked(t, dh, saved, valid, dz):
-    """In the masked columns of step ``t`` nothing flowed through the gates: every row of ``dz[:, t]`` is 0 and
-    ``dh`` gets back the whole incoming gradient ``saved``."""
-    H, B = dh.shape
-    for b in range(B):
-        if valid[t, b] == 0:
-            for j in range(dz.shape[0]):
-                dz[j, t, b] = 0
-            for j in range(H):
-                dh[j, b] = saved[j * B + b]
-
-
-@jit
-def gru_step_backward(t, dh, rec, d_out, gates, hs, rh, valid, act, rec_act, dz, work):
-    """Step ``t`` backward (reset_after=True) for the whole batch; the product ``U_hzr dz[:3H, t]`` is left to the
-    caller.
-
-    ``dh``, ``rec``, ``d_out``, ``work``: see above. Writes ``dz[:, t] (4H, B) = [d(rh); dz_z; dz_r; da]``: its
-    first three blocks are the recurrent side (paired with ``U``'s blocks in the order h, z, r), its last three
-    the input side (see :func:`_backward`). ``gates (T, 3H, B)``, ``rh (H, T, B)``: the forward cache;
-    ``hs (H, T+1, B)``: the states.
-    """
-    _incoming_grad(t, dh, rec, d_out, valid, work[3])
-    if act == TANH and rec_act == SIGMOID:
-        _gate_grads_tanh_sigmoid(t, dh, gates, hs, rh, dz)
+            _gru_grads(fw, bw, t, b0, b1, TANH, SIGMOID, True, False)
     else:
-        _gate_grads(t, dh, gates, hs, rh, act, rec_act, dz, work)
-    if valid.shape[0] > 0:
-        _carry_masked(t, dh, work[3], valid, dz)
+        _gru_grads(fw, bw, t, b0, b1, act, rec_act, True, masked)
 
 
 @jit
-def _gate_grads(t, dh, gates, hs, rh, act, rec_act, dz, work):
-    """The gate gradients of :func:`gru_step_backward` for any activations, their derivatives first computed into
-    ``work`` one gate block at a time (a code tested per element would keep the loop scalar)."""
-    H, B = dh.shape
-    n = H * B
-    one = dh.dtype.type(1)
-    g = gates[t].reshape(-1)  # (3H*B,): blocks z, r, hh
-    z, r, hh = g[:n], g[n : 2 * n], g[2 * n :]
-    sz, sr, sa = work[0], work[1], work[2]
-    derivative_row(rec_act, z, sz)  # σ'(z) etc., written with the gates' outputs
-    derivative_row(rec_act, r, sr)
-    derivative_row(act, hh, sa)
-    for j in range(H):
-        dh_j, h_prev, rh_j = dh[j], hs[j, t], rh[j, t]
-        drh, dzz, dzr, da = dz[j, t], dz[H + j, t], dz[2 * H + j, t], dz[3 * H + j, t]
-        for b in range(B):
-            e = j * B + b
-            d = dh_j[b]
-            a = d * (one - z[e]) * sa[e]  # gradient of hh's pre-activation
-            drh[b] = a * r[e]
-            dzz[b] = d * (h_prev[b] - hh[e]) * sz[e]
-            dzr[b] = a * rh_j[b] * sr[e]
-            da[b] = a
-            dh_j[b] = d * z[e]
-
-
-@jit
-def _gate_grads_tanh_sigmoid(t, dh, gates, hs, rh, dz):
-    """:func:`_gate_grads` for the default activations (tanh, sigmoid), their derivatives written inline: one pass
-    instead of four."""
-    H, B = dh.shape
-    n = H * B
-    one = dh.dtype.type(1)
-    g = gates[t].reshape(-1)  # (3H*B,): blocks z, r, hh
-    z, r, hh = g[:n], g[n : 2 * n], g[2 * n :]
-    for j in range(H):
-        dh_j, h_prev, rh_j = dh[j], hs[j, t], rh[j, t]
-        drh, dzz, dzr, da = dz[j, t], dz[H + j, t], dz[2 * H + j, t], dz[3 * H + j, t]
-        for b in range(B):
-            e = j * B + b
-            d, ze, re, he = dh_j[b], z[e], r[e], hh[e]
-            a = d * (one - ze) * (one - he * he)
-            drh[b] = a * re
-            dzz[b] = d * (h_prev[b] - he) * ze * (one - ze)
-            dzr[b] = a * rh_j[b] * re * (one - re)
-            da[b] = a
-            dh_j[b] = d * ze
-
-
-@jit
-def gru_step_backward_candidate(t, dh, rec, d_out, gates, hs, valid, act, rec_act, dz, work):
+def gru_step_backward_candidate(fw, bw, t, b0, b1, act, rec_act):
     """Step ``t`` backward (reset_after=False), first part: ``dz_z`` into ``dz[:H, t]`` and ``da`` into
-    ``dz[2H:, t]``; the caller then computes ``dq = U_h da`` for :func:`gru_step_backward_reset`. ``dh``, ``rec``,
-    ``d_out``, ``work``: see above; in a masked column every ``dz[:, t]`` row is 0."""
-    H, B = dh.shape
-    n = H * B
-    one = dh.dtype.type(1)
-    _incoming_grad(t, dh, rec, d_out, valid, work[3])
-    g = gates[t].reshape(-1)  # (3H*B,): blocks z, r, hh
-    z, hh = g[:n], g[2 * n :]
-    if act == TANH and rec_act == SIGMOID:  # derivatives inline: one pass instead of three
-        for j in range(H):
-            dh_j, h_prev, dzz, da_j = dh[j], hs[j, t], dz[j, t], dz[2 * H + j, t]
-            for b in range(B):
-                e = j * B + b
-                d, ze, he = dh_j[b], z[e], hh[e]
-                dzz[b] = d * (h_prev[b] - he) * ze * (one - ze)
-                da_j[b] = d * (one - ze) * (one - he * he)
-                dh_j[b] = d * ze
+    ``dz[2H:, t]``; the loop then computes ``dq = U_h da`` for :func:`gru_step_backward_reset`."""
+    add_output_grad(bw.dh, bw.d_out, t, b0, b1)
+    masked = fw.valid.shape[0] > 0
+    if act == TANH and rec_act == SIGMOID:
+        if masked:
+            _gru_grads(fw, bw, t, b0, b1, TANH, SIGMOID, False, True)
+        else:
+            _gru_grads(fw, bw, t, b0, b1, TANH, SIGMOID, False, False)
     else:
-        sz, sa = work[0], work[2]
-        derivative_row(rec_act, z, sz)
-        derivative_row(act, hh, sa)
-        for j in range(H):
-            dh_j, h_prev, dzz, da_j = dh[j], hs[j, t], dz[j, t], dz[2 * H + j, t]
-            for b in range(B):
-                e = j * B + b
-                d = dh_j[b]
-                dzz[b] = d * (h_prev[b] - hh[e]) * sz[e]
-                da_j[b] = d * (one - z[e]) * sa[e]
-                dh_j[b] = d * z[e]
-    if valid.shape[0] > 0:
-        _carry_masked(t, dh, work[3], valid, dz)
+        _gru_grads(fw, bw, t, b0, b1, act, rec_act, False, masked)
+
+
+@jit_inline
+def _gru_grads(fw, bw, t, b0, b1, act, rec_act, reset_after, masked):
+    """The backward equations of the module docstring through ``h_t = hh + z (h_{t-1} - hh)`` (both
+    formulations), with reset_after also through ``hh``'s pre-activation ``xh + r rh``; once, inlined per
+    activation codes, formulation and mask flag (constants at the call). A masked column's results are selected,
+    not branched to, and every array is walked through a row of its own, so that the loop vectorises."""
+    H = fw.hs.shape[0]
+    zero, one = bw.dh.dtype.type(0), bw.dh.dtype.type(1)
+    r_rows = H if reset_after else 0  # with reset_after dz has the d(rh) block first
+    for j in range(H):
+        z_row, r_row, hh_row = fw.gates[t, j], fw.gates[t, H + j], fw.gates[t, 2 * H + j]  # (B,) rows
+        h_prev_row, rh_row, dh_row = fw.hs[j, t], fw.rh[j, t], bw.dh[j]
+        valid_row = fw.valid[t] if masked else dh_row  # unread without a mask
+        dz_z_row, da_row = bw.dz[r_rows + j, t], bw.dz[r_rows + 2 * H + j, t]
+        d_rh_row, dz_r_row = bw.dz[j, t], bw.dz[2 * H + j, t]  # reset_after only
+        for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_rows
+            dh, z, hh = dh_row[b], z_row[b], hh_row[b]
+            dz_z = dh * (h_prev_row[b] - hh) * derivative(rec_act, z)
+            da = dh * (one - z) * derivative(act, hh)  # gradient of hh's pre-activation
+            dh_carry = dh * z
+            if masked:  # nothing flowed through the gates of a masked column: dz 0, dh carried
+                keep = valid_row[b] == 0
+                dz_z, da, dh_carry = (zero if keep else dz_z), (zero if keep else da), (dh if keep else dh_carry)
+            dz_z_row[b], da_row[b], dh_row[b] = dz_z, da, dh_carry
+            if reset_after:
+                r = r_row[b]
+                d_rh_row[b] = da * r
+                dz_r_row[b] = da * rh_row[b] * derivative(rec_act, r)
 
 
 @jit
-def gru_step_backward_reset(t, dh, dq, gates, hs, rec_act, dz, work):
-    """Step ``t`` backward (reset_after=False), second part: from ``dq (H, B) = U_h da`` (the gradient of
-    ``q = r h_{t-1}``) writes ``dz_r`` into ``dz[H:2H, t]`` and adds ``dq r`` to ``dh``; the caller then adds
+def gru_step_backward_reset(fw, bw, t, b0, b1, rec_act):
+    """Step ``t`` backward (reset_after=False), second part, from ``dq = U_h da`` (the gradient of
+    ``q = r h_{t-1}``): ``dz_r = dq h_{t-1} σ'(r)`` into ``dz[H:2H, t]``, and ``dh += dq r``; the loop then adds
     ``U_zr [dz_z; dz_r]``. In a masked column ``da`` is 0, so ``dq``, ``dz_r`` and the addition are 0 too."""
-    H, B = dh.shape
-    n = H * B
-    one = dh.dtype.type(1)
-    r = gates[t].reshape(-1)[n : 2 * n]  # (H*B,)
-    if rec_act == SIGMOID:  # σ' inline: one pass instead of two
-        for j in range(H):
-            dh_j, dq_j, h_prev, dzr = dh[j], dq[j], hs[j, t], dz[H + j, t]
-            for b in range(B):
-                re = r[j * B + b]
-                dzr[b] = dq_j[b] * h_prev[b] * re * (one - re)
-                dh_j[b] += dq_j[b] * re
+    if rec_act == SIGMOID:
+        _grads_before_reset(fw, bw, t, b0, b1, SIGMOID)
     else:
-        sr = work[1]
-        derivative_row(rec_act, r, sr)
-        for j in range(H):
-            dh_j, dq_j, h_prev, dzr = dh[j], dq[j], hs[j, t], dz[H + j, t]
-            for b in range(B):
-                e = j * B + b
-                dzr[b] = dq_j[b] * h_prev[b] * sr[e]
-                dh_j[b] += dq_j[b] * r[e]
+        _grads_before_reset(fw, bw, t, b0, b1, rec_act)
+
+
+@jit_inline
+def _grads_before_reset(fw, bw, t, b0, b1, rec_act):
+    """The second half of the reset_before backward equations, once; inlined per activation code."""
+    H = fw.hs.shape[0]
+    for j in range(H):
+        r_row, dq_row, h_prev, dz_r, dh = fw.gates[t, H + j], bw.dq[j], fw.hs[j, t], bw.dz[H + j, t], bw.dh[j]
+        for b in range(np.uint64(b0), np.uint64(b1)):
+            r, dq = r_row[b], dq_row[b]
+            dz_r[b] = dq * h_prev[b] * derivative(rec_act, r)
+            dh[b] += dq * r
 
 
 # ---------------------------------------------------------------------------------- whole sequence
+def forward_loop(fw, reset_after, act, rec_act, path, gemm, b0, b1):
+    """All steps forward on columns ``[b0, b1)``. Python (the NumPy path) or compiled; see paths.py."""
+    H, slots = fw.hs.shape[0], fw.gates.shape[0]
+    for t in range(fw.hs.shape[1] - 1):
+        k = t if slots > 1 else 0
+        if reset_after:
+            step_product(path, gemm, fw.u_t, fw.hs[:, t, b0:b1], fw.rec[:, b0:b1], 0.0, fw.acc)  # (3H, H) @ (H, b1-b0)
+            gru_step(fw, t, k, b0, b1, act, rec_act)
+        else:
+            # (2H, H) @ (H, b1-b0)
+            step_product(path, gemm, fw.u_t[: 2 * H], fw.hs[:, t, b0:b1], fw.rec[: 2 * H, b0:b1], 0.0, fw.acc)
+            gru_step_zr(fw, t, k, b0, b1, rec_act)
+            # (H, H) @ (H, b1-b0)
+            step_product(path, gemm, fw.u_t[2 * H :], fw.rh[:, k, b0:b1], fw.rec[2 * H :, b0:b1], 0.0, fw.acc)
+            gru_step_candidate(fw, t, k, b0, b1, act)
+
+
+def backward_loop(fw, bw, reset_after, act, rec_act, to_h0, path, gemm, b0, b1):
+    """All steps backward on columns ``[b0, b1)``; the last product (into ``h0``'s gradient) only when ``to_h0``."""
+    H = fw.hs.shape[0]
+    for t in range(fw.hs.shape[1] - 2, -1, -1):
+        last = t == 0 and not to_h0
+        if reset_after:
+            gru_step_backward(fw, bw, t, b0, b1, act, rec_act)
+            if not last:
+                # (H, 3H) @ (3H, b1-b0)
+                step_product(path, gemm, bw.u, bw.dz[: 3 * H, t, b0:b1], bw.dh[:, b0:b1], 1.0, fw.acc)
+        else:
+            gru_step_backward_candidate(fw, bw, t, b0, b1, act, rec_act)
+            # (H, H) @ (H, b1-b0)
+            step_product(path, gemm, bw.u[:, 2 * H :], bw.dz[2 * H :, t, b0:b1], bw.dq[:, b0:b1], 0.0, fw.acc)
+            gru_step_backward_reset(fw, bw, t, b0, b1, rec_act)
+            if not last:
+                # (H, 2H) @ (2H, b1-b0)
+                step_product(path, gemm, bw.u[:, : 2 * H], bw.dz[: 2 * H, t, b0:b1], bw.dh[:, b0:b1], 1.0, fw.acc)
+
+
+_forward_compiled, _backward_compiled = jit(forward_loop), jit(backward_loop)
+
+
 def _kernel_bias(bias, H, reset_after, dtype):
     """The bias as the forward kernels add it, ``(2, 3H)``: row 0 to the input projection, row 1's h part to
     ``h_{t-1} U_h`` before ``r`` multiplies it (reset_after; zeros otherwise). With reset_after the recurrent bias
@@ -340,118 +329,42 @@ def _kernel_bias(bias, H, reset_after, dtype):
     return out
 
 
-def _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, rec_act, keep=True):
-    """Run all steps on ``x_fm (D, T, B)`` from Keras-layout weights; returns the cache: activated gates
-    ``(T, 3H, B)`` = [z; r; hh], states ``hs (H, T+1, B)``, ``rh (H, T, B)`` (``h_{t-1} U_h + b[1]_h`` with
-    reset_after, ``r h_{t-1}`` without) and the inputs. ``valid (T, B)``: the mask rows, or None.
-
-    With ``keep=False`` (no backward pass will come) every step reuses one gate block and one ``rh`` block, and
-    the inputs are released at once; only the states are kept.
-    """
+def _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, rec_act, keep=True) -> Forward:
+    """Run all steps on ``x_fm (D, T, B)`` from Keras-layout weights; returns the arrays (the backward cache).
+    With ``keep=False`` (no backward pass will come) every step reuses one slot of ``gates`` and ``rh``."""
     _, T, B = x_fm.shape
-    H = recurrent_kernel.shape[0]
-    dtype = x_fm.dtype
-    xw = fm.project_inputs(x_fm, kernel)  # (3H, T, B); the kernels add the bias
-    bias = _kernel_bias(bias, H, reset_after, dtype)  # (2, 3H)
-    hs = fm.state_history(h0, T)  # (H, T+1, B)
+    H, dtype = recurrent_kernel.shape[0], x_fm.dtype
     slots = T if keep else 1
-    gates = common.scratch((slots, 3 * H, B), dtype)
-    rh = common.scratch((H, slots, B), dtype)
-    cache = {"gates": gates, "rh": rh, "hs": hs, "x": x_fm if keep else None}
-    common.own(cache, gates, rh, x_fm if keep else None)
-    if not keep:
-        common.release(x_fm)  # read by the weight gradients only
-    rows = common.or_empty(valid, 2, dtype)  # the mask rows; zero-length: no mask
-    rec = np.empty((3 * H, B), dtype)
-    if reset_after:
-        u_t = common.transpose_copy(recurrent_kernel)  # (H, 3H) -> (3H, H)
-        gemm = blas.gemm_address(dtype) if compilable(u_t, hs) else 0
-        loop = _compiled_loop if gemm else _numpy_loop
-        loop(gemm, u_t, xw, rec, bias, hs, rows, act, rec_act, gates, rh, keep)
+    fw = Forward(fm.project_inputs(x_fm, kernel),  # (3H, T, B); the kernels add the bias
+                _kernel_bias(bias, H, reset_after, dtype), common.transpose_copy(recurrent_kernel),  # (3H, H)
+                fm.state_history(h0, T), common.aligned_empty((3 * H, B), dtype), common.scratch((slots, 3 * H, B), dtype),
+                common.scratch((H, slots, B), dtype), common.or_empty(valid, 2, dtype), np.empty(1, dtype))
+    paths.run(paths.choose(B, dtype, small=False), forward_loop, _forward_compiled, B, T * fw.u_t.size, fw,
+              reset_after, act, rec_act)
+    common.release(fw.xw)
+    return fw
+
+
+def _backward(fw, x_fm, kernel, recurrent_kernel, reset_after, act, rec_act, d_out, dh_last, need):
+    """Gradients ``{name: array}`` for the inputs named in ``need`` (``x``, ``kernel``, ``recurrent_kernel``,
+    ``bias``, ``h0``) from ``d_out (H, T, B)`` (or None) and the final-state gradient ``dh_last (B, H)``."""
+    T, H3, B = fw.hs.shape[1] - 1, fw.gates.shape[1], fw.hs.shape[2]
+    H, dtype = H3 // 3, fw.gates.dtype
+    if reset_after:  # U's blocks in the order h, z, r: the product's left factor for [d(rh); dz_z; dz_r]
+        u = np.concatenate([recurrent_kernel[:, 2 * H :], recurrent_kernel[:, : 2 * H]], axis=1)  # (H, 3H)
     else:
-        u_zr_t = common.transpose_copy(recurrent_kernel[:, : 2 * H])  # (H, 2H) -> (2H, H)
-        u_h_t = common.transpose_copy(recurrent_kernel[:, 2 * H :])  # (H, H) -> (H, H)
-        rec_zr, rec_h = rec[: 2 * H], rec[2 * H :]  # (2H, B), (H, B)
-        for t in range(T):
-            k = t if keep else 0
-            np.matmul(u_zr_t, hs[:, t], out=rec_zr)  # (2H, H) @ (H, B)
-            gru_step_zr(t, k, xw, rec, bias, hs, rec_act, gates, rh)
-            np.matmul(u_h_t, rh[:, k], out=rec_h)  # (H, H) @ (H, B)
-            gru_step_candidate(t, k, xw, rec, bias, hs, rows, act, gates)
-    common.release(xw)
-    return cache
-
-
-def _numpy_loop(gemm, u_t, xw, rec, bias, hs, rows, act, rec_act, gates, rh, keep):
-    """:func:`_forward`'s time loop with reset_after and NumPy's product (``gemm`` unused)."""
-    for t in range(hs.shape[1] - 1):
-        k = t if keep else 0  # the step's slot in gates and rh
-        np.matmul(u_t, hs[:, t], out=rec)  # (3H, H) @ (H, B)
-        gru_step(t, k, xw, rec, bias, hs, rows, act, rec_act, gates, rh)
-
-
-@jit
-def _compiled_loop(gemm, u_t, xw, rec, bias, hs, rows, act, rec_act, gates, rh, keep):
-    """:func:`_numpy_loop` whole in compiled code, the product from the BLAS routine at ``gemm`` (blas.py)."""
-    for t in range(hs.shape[1] - 1):
-        k = t if keep else 0
-        blas.matmul_into(gemm, u_t, hs[:, t], rec, 0.0)  # (3H, H) @ (H, B)
-        gru_step(t, k, xw, rec, bias, hs, rows, act, rec_act, gates, rh)
-
-
-def _backward_reset_after(cache, recurrent_kernel, rows, outs, act, rec_act, dh, dz, need_h0):
-    """The time loop backward (reset_after=True): fills ``dz (4H, T, B)`` (see :func:`gru_step_backward`);
-    returns ``dh (H, B)`` reaching ``h0`` (None unless ``need_h0``)."""
-    gates, hs, rh = cache["gates"], cache["hs"], cache["rh"]
-    T, H3, B = gates.shape
-    H = H3 // 3
-    u_hzr = np.concatenate([recurrent_kernel[:, 2 * H :], recurrent_kernel[:, : 2 * H]], axis=1)  # (H, 3H): h, z, r
-    rec = np.zeros_like(dh)  # U dz_{t+1}: nothing after the last step
-    work = common.scratch((4, H * B), gates.dtype)
-    gemm = blas.gemm_address(gates.dtype) if compilable(u_hzr, gates) else 0
-    loop = _compiled_backward_loop if gemm else _numpy_backward_loop
-    loop(gemm, u_hzr, dh, rec, outs, gates, hs, rh, rows, act, rec_act, dz, work, need_h0)
-    common.release(work)
-    return dh + rec if need_h0 else None
-
-
-def _numpy_backward_loop(gemm, u_hzr, dh, rec, outs, gates, hs, rh, rows, act, rec_act, dz, work, need_h0):
-    """:func:`_backward_reset_after`'s time loop with NumPy's product (``gemm`` unused)."""
-    H3 = gates.shape[1]
-    for t in range(gates.shape[0] - 1, -1, -1):
-        gru_step_backward(t, dh, rec, outs, gates, hs, rh, rows, act, rec_act, dz, work)
-        if t > 0 or need_h0:
-            np.matmul(u_hzr, dz[:H3, t], out=rec)  # (H, 3H) @ (3H, B)
-
-
-@jit
-def _compiled_backward_loop(gemm, u_hzr, dh, rec, outs, gates, hs, rh, rows, act, rec_act, dz, work, need_h0):
-    """:func:`_numpy_backward_loop` whole in compiled code, the product from the BLAS routine at ``gemm``."""
-    H3 = gates.shape[1]
-    for t in range(gates.shape[0] - 1, -1, -1):
-        gru_step_backward(t, dh, rec, outs, gates, hs, rh, rows, act, rec_act, dz, work)
-        if t > 0 or need_h0:
-            blas.matmul_into(gemm, u_hzr, dz[:H3, t], rec, 0.0)  # (H, 3H) @ (3H, B)
-
-
-def _backward_reset_before(cache, recurrent_kernel, rows, outs, act, rec_act, dh, dz, need_h0):
-    """The time loop backward (reset_after=False): fills ``dz (3H, T, B)``; returns ``dh (H, B)`` reaching
-    ``h0`` (None unless ``need_h0``)."""
-    gates, hs = cache["gates"], cache["hs"]
-    T, H3, B = gates.shape
-    H = H3 // 3
-    u_zr = np.ascontiguousarray(recurrent_kernel[:, : 2 * H])  # (H, 2H)
-    u_h = np.ascontiguousarray(recurrent_kernel[:, 2 * H :])  # (H, H)
-    rec, dq = np.zeros_like(dh), np.empty_like(dh)  # U_zr [dz_z; dz_r]_{t+1} (nothing after the last step), U_h da
-    work = common.scratch((4, H * B), gates.dtype)
-    for t in range(T - 1, -1, -1):
-        gru_step_backward_candidate(t, dh, rec, outs, gates, hs, rows, act, rec_act, dz, work)
-        np.matmul(u_h, dz[2 * H :, t], out=dq)  # (H, H) @ (H, B)
-        gru_step_backward_reset(t, dh, dq, gates, hs, rec_act, dz, work)
-        if t > 0 or need_h0:
-            np.matmul(u_zr, dz[: 2 * H, t], out=rec)  # (H, 2H) @ (2H, B)
-    common.release(work)
-    return dh + rec if need_h0 else None
+        u = np.ascontiguousarray(recurrent_kernel)  # (H, 3H)
+    bw = Backward(u, common.or_empty(d_out, 3, dtype), fm.writable_columns(dh_last),  # (B, H) -> (H, B)
+                 common.aligned_empty((H, B), dtype), common.scratch((H3 + H if reset_after else H3, T, B), dtype))
+    paths.run(paths.choose(B, dtype, small=False), backward_loop, _backward_compiled, B, T * u.size, fw, bw,
+              reset_after, act, rec_act, need["h0"])
+    if reset_after:
+        grads = _grads_reset_after(bw.dz, x_fm, fw.hs, kernel, need)
+    else:
+        grads = _grads_reset_before(bw.dz, x_fm, fw.hs, fw.rh, kernel, need)
+    grads["h0"] = bw.dh.T if need["h0"] else None  # (H, B) -> (B, H)
+    common.release(bw.dz)
+    return grads
 
 
 def _grads_reset_after(dz, x_fm, hs, kernel, need):
@@ -493,38 +406,21 @@ def _grads_reset_before(dz, x_fm, hs, q, kernel, need):
     return grads
 
 
-def _backward(cache, kernel, recurrent_kernel, valid, reset_after, act, rec_act, d_out, dh_last, need):
-    """Gradients ``{name: array}`` for the inputs named in ``need`` (``x``, ``kernel``, ``recurrent_kernel``,
-    ``bias``, ``h0``) from ``d_out (H, T, B)`` (or None) and the final-state gradient ``dh_last (B, H)``."""
-    gates, hs, x_fm = cache["gates"], cache["hs"], cache["x"]
-    T, H3, B = gates.shape
-    dtype = gates.dtype
-    dz = common.scratch((H3 + H3 // 3 if reset_after else H3, T, B), dtype)  # see the loops
-    dh = dh_last.T.copy()  # (B, H) -> (H, B); a copy: the kernels write into it
-    rows = common.or_empty(valid, 2, dtype)  # the mask rows; zero-length: no mask
-    outs = common.or_empty(d_out, 3, dtype)  # zero-length: no output gradient
-    if reset_after:
-        dh0 = _backward_reset_after(cache, recurrent_kernel, rows, outs, act, rec_act, dh, dz, need["h0"])
-        grads = _grads_reset_after(dz, x_fm, hs, kernel, need)
-    else:
-        dh0 = _backward_reset_before(cache, recurrent_kernel, rows, outs, act, rec_act, dh, dz, need["h0"])
-        grads = _grads_reset_before(dz, x_fm, hs, cache["rh"], kernel, need)
-    grads["h0"] = None if dh0 is None else dh0.T  # (H, B) -> (B, H)
-    common.release(dz)
-    return grads
-
-
 def _run(op, x, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, rec_act, keep=True):
-    """Forward on ``x (B, T, D)`` from Keras-layout weights; returns the cache and ``backward(d_out, dh_last,
-    need)`` giving the gradients in :data:`GRAD_NAMES` order (once: it frees the cache). ``keep=False``: no
-    backward pass will come (see :func:`_forward`)."""
+    """Forward on ``x (B, T, D)`` from Keras-layout weights; returns the cache (a dict naming the states) and
+    ``backward(d_out, dh_last, need)`` giving the gradients in :data:`GRAD_NAMES` order (once: it frees the
+    cache). ``keep=False``: no backward pass will come (see :func:`_forward`)."""
     codes = (act.code, rec_act.code)
     x_fm = fm.feature_major(x, kernel.dtype)  # (B, T, D) -> (D, T, B)
-    cache = _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, *codes, keep)
+    fw = _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, *codes, keep)
+    cache = {"hs": fw.hs}
+    common.own(cache, fw.gates, fw.rh, x_fm if keep else None)
+    if not keep:
+        common.release(x_fm)  # read by the weight gradients only
 
     def backward(d_out, dh_last, need):
         common.check_cache(cache, op)
-        grads = _backward(cache, kernel, recurrent_kernel, valid, reset_after, *codes, d_out, dh_last, need)
+        grads = _backward(fw, x_fm, kernel, recurrent_kernel, reset_after, *codes, d_out, dh_last, need)
         common.free_cache(cache)
         return tuple(grads.get(name) for name in GRAD_NAMES)
 

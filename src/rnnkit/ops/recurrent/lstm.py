@@ -9,18 +9,20 @@ Keras layout, gate order i, f, c, o in one fused weight (``W (D, 4H)``, ``U (H, 
 
 With a mask, a masked step keeps both states and outputs 0, as Keras does.
 
-Backward (``dh``, ``dc``: total gradients reaching the states ``h_t``, ``c_t``; derivatives from cached outputs):
+Backward, per column, as :func:`_lstm_grads` writes it (``dh``, ``dc``: the gradients reaching ``h_t`` and
+``c_t``, the output's gradient included; ``c_act = act(c_t)``; derivatives written with the cached outputs, see
+kernel_math):
 
-    dz_o = dh * act(c_t) * σ'(z_o)
-    dc~  = dc + dh * o * act'(c_t)                (gradient of the new cell value)
-    dz_i = dc~ * g * σ'(z_i)   dz_f = dc~ * c_{t-1} * σ'(z_f)   dz_c = dc~ * i * act'(z_c)
-    dc_{t-1} = dc~ * f         dh_{t-1} = g_{t-1} + dz_t U^T
+    dc_new = dc + dh * o * act'(c_act)            (gradient of the new cell value)
+    dz_i = dc_new * g * σ'(i)        dz_f = dc_new * c_prev * σ'(f)
+    dz_c = dc_new * i * act'(g)      dz_o = dh * c_act * σ'(o)
+    dc_{t-1} = dc_new * f            dh_{t-1} = dz_t U^T  (+ the output gradient of step t-1)
 
 Each step is one product, ``[W^T | b | U^T] @ [x_t; 1; h_{t-1}]`` in the stacked layout of feature_major.py, and
 one compiled kernel for all the gate arithmetic (:func:`lstm_step`); a step backward is one kernel
-(:func:`lstm_step_backward`) and one ``U dz_t`` product. The loops run whole in compiled code, calling NumPy's
-BLAS routine for the products (blas.py; a NumPy loop where that routine cannot be found), and at batch size 1
-computing the product themselves (small_batch.py).
+(:func:`lstm_step_backward`) and one ``dh += U dz_t`` product. The loops are written once (:func:`forward_loop`,
+:func:`backward_loop`) and run compiled with NumPy's BLAS routine, compiled with their own product for a batch of
+one, or as Python with ``np.matmul``: paths.py decides; docs/kernels.md has the whole design.
 
 >>> import numpy as np
 >>> from rnnkit import Tensor
@@ -38,261 +40,225 @@ True
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from rnnkit import blas
-from rnnkit.compiled import compilable
-from rnnkit.ops.recurrent import common
+from rnnkit.ops.recurrent import common, paths
 from rnnkit.ops.recurrent import feature_major as fm
-from rnnkit.ops.recurrent import small_batch
 from rnnkit.ops.recurrent.gate_activations import get_activation
-from rnnkit.ops.recurrent.kernel_math import SIGMOID, TANH, activate_inplace, activate_row, derivative_row, jit
+from rnnkit.compiled import jit, jit_inline
+from rnnkit.ops.recurrent.kernel_math import SIGMOID, TANH, activate_rows, add_output_grad, derivative
+from rnnkit.ops.recurrent.paths import step_product
 
 OP = "lstm"
 
 
+# ------------------------------------------------------------------------------------- the arrays
+# The arrays the large products before and after the loop read are (features, time, batch) (see
+# feature_major.py); the arrays only the step kernels read are time-major, (time, features, batch), so that a
+# step's block is one contiguous run. A kernel works on the columns b0 <= b < b1 of step t (a shard of the
+# batch, or all of it). S is T, or 1 when no backward pass will come (every step then reuses slot 0).
+class Forward(NamedTuple):
+    """The arrays of the forward pass (also the backward pass's cache)."""
+
+    xh: np.ndarray  # (D+1+H, T+1, B): [x_t; 1; h_{t-1}] at t; the loop writes h_t into the state rows at t+1
+    hs: np.ndarray  # (H, T+1, B): the state rows of xh (a view): h_{t-1} at t
+    weights: np.ndarray  # (4H, D+1+H) = [W^T | b | U^T]; on the batch-of-one path (D+1+H, 4H) = [W; b; U]
+    gates: np.ndarray  # (S, 4H, B): z_t, then the activated [i; f; g; o], in slot k
+    cs: np.ndarray  # (T+1, H, B): cell states, c_0 at 0
+    tc: np.ndarray  # (S, H, B): act(c_t) in slot k
+    valid: np.ndarray  # (T, B): 0 where a step is masked; (0, 0): nothing masked
+    acc: np.ndarray  # (4H,): the batch-of-one product's accumulator
+
+
+class Backward(NamedTuple):
+    """The arrays of the backward pass besides the forward cache."""
+
+    u: np.ndarray  # (H, 4H): U, the left factor of dh_{t-1} += U dz_t
+    d_out: np.ndarray  # (H, T, B): the outputs' gradient; (0, 0, 0): none
+    dh: np.ndarray  # (H, B): gradient reaching h_t (see lstm_step_backward)
+    dc: np.ndarray  # (H, B): gradient reaching c_t
+    dz: np.ndarray  # (4H, T, B): the pre-activations' gradients [dz_i; dz_f; dz_c; dz_o]
+
+
 # ------------------------------------------------------------------------------------- one time step
-# Per-step arrays are feature-major (see feature_major.py): gates (4H, B) = [i; f; g; o] blocks of (H, B) rows.
 @jit
-def lstm_step(t, k, hs, cs, valid, act, rec_act, gates, tc):
-    """Step ``t`` forward for the whole batch (whole arrays and an index are passed, so that every row the loops
-    walk is known to be contiguous and vectorises).
+def lstm_step(fw, t, k, b0, b1, act, rec_act):
+    """Step ``t`` forward on columns ``[b0, b1)``: ``fw.gates[k]`` holds ``z_t`` on entry and ``[i; f; g; o]``
+    on exit; writes ``c_t``, ``c_act = act(c_t)`` (slot ``k`` of ``tc``) and ``h_t``. A masked column keeps
+    ``h_{t-1}`` and ``c_{t-1}``. ``act``, ``rec_act``: activation codes (kernel_math).
 
-    ``gates[k] (4H, B)`` holds the pre-activations ``z_t^T`` on entry and the activated ``[i; f; g; o]`` on exit.
-    Reads ``h_{t-1} = hs[:, t]`` and ``c_{t-1} = cs[t]``; writes ``c_t`` to ``cs[t + 1]``, ``act(c_t)`` to
-    ``tc[k]`` and ``h_t`` to ``hs[:, t + 1]`` (``hs (H, T+1, B)``, ``cs (T+1, H, B)``). ``valid (T, B)``: 0 where
-    a step is masked (that column keeps ``h_{t-1}`` and ``c_{t-1}``); zero-length when nothing is masked. ``act``,
-    ``rec_act``: activation codes (see kernel_math).
-    """
-    H, B = cs.shape[1], cs.shape[2]
-    z = gates[k]
-    flat = z.reshape(-1)  # (4H*B,): the gate blocks are contiguous, so each is activated in one call
-    n = H * B
-    activate_inplace(rec_act, flat[: 2 * n])  # i, f
-    activate_inplace(act, flat[2 * n : 3 * n])  # g
-    activate_inplace(rec_act, flat[3 * n :])  # o
-    i, f, g = flat[:n], flat[n : 2 * n], flat[2 * n : 3 * n]
-    c_prev, c_new, c_act = cs[t].reshape(-1), cs[t + 1].reshape(-1), tc[k].reshape(-1)  # (H*B,) each
-    for e in range(n):
-        c_new[e] = f[e] * c_prev[e] + i[e] * g[e]
-    activate_row(act, c_new, c_act)
-    masked = valid.shape[0] > 0
-    for j in range(H):
-        o, c_j, h_new = z[3 * H + j], tc[k, j], hs[j, t + 1]
-        for b in range(B):
-            h_new[b] = o[b] * c_j[b]
-        if masked:
-            for b in range(B):
-                if valid[t, b] == 0:
-                    cs[t + 1, j, b] = cs[t, j, b]
-                    h_new[b] = hs[j, t, b]
-
-
-@jit
-def lstm_step_backward(t, dh, dc, d_out, gates, cs, tc, valid, act, rec_act, dz, work):
-    """Step ``t`` backward for the whole batch; the product ``U dz_t`` is left to the caller.
-
-    ``dh (H, B)``: the gradient reaching ``h_t`` from later steps; ``d_out[:, t]``: the gradient of this step's
-    output (``d_out (H, T, B)``, zero-length when there is none). ``dc (H, B)``: the gradient reaching ``c_t``,
-    replaced by the one reaching ``c_{t-1}``. Writes ``dz[:, t] (4H, B)``. In a masked column
-    (``valid[t, b] == 0``) ``dz`` is 0 and both gradients pass through: ``dh`` keeps its value, to which the
-    caller adds ``U dz_t``; in the other columns ``dh`` is set to 0 when a mask is given (without a mask the caller
-    replaces ``dh``). ``work (6, H*B)``: workspace.
-    """
-    H, B = dc.shape
-    if d_out.shape[0] > 0:
-        for j in range(H):
-            dh_j, g_out = dh[j], d_out[j, t]
-            for b in range(B):
-                dh_j[b] += g_out[b]
-    masked = valid.shape[0] > 0
-    dc_in = work[5]
-    if masked:
-        dc_in[:] = dc.reshape(-1)
-    if act == TANH and rec_act == SIGMOID:
-        _gate_grads_tanh_sigmoid(t, dh, dc, gates, cs, tc, dz)
+    A few simple passes, each over few arrays, each array through a row of its own: one fused pass over every
+    array would not vectorise (the compiler cannot rule out that the arrays overlap; measured 3.5x slower)."""
+    H = fw.cs.shape[1]
+    z, c_prev, c_new, c_acts, hs = fw.gates[k], fw.cs[t], fw.cs[t + 1], fw.tc[k], fw.hs  # (4H, B), (H, B) x3
+    activate_rows(rec_act, z, 0, 2 * H, b0, b1)  # i, f
+    activate_rows(act, z, 2 * H, 3 * H, b0, b1)  # g
+    activate_rows(rec_act, z, 3 * H, 4 * H, b0, b1)  # o
+    B = c_prev.shape[1]
+    if b0 == 0 and b1 == B:  # the whole batch: each block is one contiguous run, (H, B) -> (1, H*B)
+        n = H * B
+        _cell_update(z[:H].reshape(1, n), z[H : 2 * H].reshape(1, n), z[2 * H : 3 * H].reshape(1, n),
+                     c_prev.reshape(1, n), c_new.reshape(1, n), c_acts.reshape(1, n), 0, n)
     else:
-        _gate_grads(t, dh, dc, gates, cs, tc, act, rec_act, dz, work)
-    if masked:
-        for j in range(H):
-            for b in range(B):
-                if valid[t, b] == 0:  # nothing flowed through the gates: dz is 0, dh and dc are carried
-                    dz[j, t, b] = dz[H + j, t, b] = dz[2 * H + j, t, b] = dz[3 * H + j, t, b] = 0
-                    dc[j, b] = dc_in[j * B + b]
-                else:
-                    dh[j, b] = 0
+        _cell_update(z[:H], z[H : 2 * H], z[2 * H : 3 * H], c_prev, c_new, c_acts, b0, b1)
+    activate_rows(act, c_acts, 0, H, b0, b1)  # c_act = act(c_t)
+    os, c_flat, n = z.reshape(-1), c_acts.reshape(-1), np.uint64(3 * H * B)  # flat runs, as in _lstm_grads
+    for j in range(H):
+        h_new, row = hs[j, t + 1], np.uint64(j * B)  # (B,) row of the states
+        for b in range(np.uint64(b0), np.uint64(b1)):
+            h_new[b] = os[n + row + b] * c_flat[row + b]
+    if fw.valid.shape[0] > 0:
+        for b in range(b0, b1):
+            if fw.valid[t, b] == 0:
+                for j in range(H):
+                    c_new[j, b] = c_prev[j, b]
+                    hs[j, t + 1, b] = hs[j, t, b]
 
 
 @jit
-def _gate_grads(t, dh, dc, gates, cs, tc, act, rec_act, dz, work):
-    """The gate gradients of :func:`lstm_step_backward` for any activations, their derivatives first computed
-    into ``work`` row by row (a code tested per element would keep the loop scalar)."""
-    H, B = dc.shape
-    n = H * B
-    z = gates[t].reshape(-1)  # (4H*B,): blocks i, f, g, o
-    i, f, g, o = z[:n], z[n : 2 * n], z[2 * n : 3 * n], z[3 * n :]
-    c_act, c_prev = tc[t].reshape(-1), cs[t].reshape(-1)  # (H*B,)
-    di, df, dg, do, dt = work[0], work[1], work[2], work[3], work[4]
-    derivative_row(rec_act, i, di)  # σ'(i) etc., written with the gates' outputs
-    derivative_row(rec_act, f, df)
-    derivative_row(act, g, dg)
-    derivative_row(rec_act, o, do)
-    derivative_row(act, c_act, dt)
-    dh_flat, dc_flat = dh.reshape(-1), dc.reshape(-1)  # (H*B,)
-    for j in range(H):
-        dzi, dzf, dzg, dzo = dz[j, t], dz[H + j, t], dz[2 * H + j, t], dz[3 * H + j, t]
-        for b in range(B):
-            e = j * B + b
-            dzo[b] = dh_flat[e] * c_act[e] * do[e]
-            dcn = dc_flat[e] + dh_flat[e] * o[e] * dt[e]  # gradient of the new cell value
-            dzi[b] = dcn * g[e] * di[e]
-            dzf[b] = dcn * c_prev[e] * df[e]
-            dzg[b] = dcn * i[e] * dg[e]
-            dc_flat[e] = dcn * f[e]
+def _cell_update(i, f, g, c_old, c_new, c_act, b0, b1):
+    """``c_t = f * c_{t-1} + i * g`` into ``c_new`` and ``c_act`` (activated later) on columns ``[b0, b1)`` of
+    blocks of equal shape ``(R, N)``."""
+    for j in range(i.shape[0]):
+        i_row, f_row, g_row, c_old_row, c_new_row, c_act_row = i[j], f[j], g[j], c_old[j], c_new[j], c_act[j]
+        for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_rows
+            c = f_row[b] * c_old_row[b] + i_row[b] * g_row[b]
+            c_new_row[b] = c
+            c_act_row[b] = c
 
 
 @jit
-def _gate_grads_tanh_sigmoid(t, dh, dc, gates, cs, tc, dz):
-    """:func:`_gate_grads` for the default activations (tanh, sigmoid), their derivatives written inline: one pass
-    instead of six (measured 19 -> 8 µs per step for B = 64, H = 128)."""
-    H, B = dc.shape
-    n = H * B
-    one = dc.dtype.type(1)
-    z = gates[t].reshape(-1)  # (4H*B,): blocks i, f, g, o
-    i, f, g, o = z[:n], z[n : 2 * n], z[2 * n : 3 * n], z[3 * n :]
-    c_act, c_prev = tc[t].reshape(-1), cs[t].reshape(-1)  # (H*B,)
-    dh_flat, dc_flat = dh.reshape(-1), dc.reshape(-1)  # (H*B,)
+def lstm_step_backward(fw, bw, t, b0, b1, act, rec_act):
+    """Step ``t`` backward on columns ``[b0, b1)``; the product ``dh += U dz_t`` is left to the loop.
+
+    On entry ``bw.dh`` holds the gradient reaching ``h_t`` from step ``t + 1`` and ``bw.dc`` the one reaching
+    ``c_t``; the output's gradient ``bw.d_out[:, t]`` is added here. Writes ``bw.dz[:, t]``; leaves in ``bw.dc``
+    the gradient reaching ``c_{t-1}``. With a mask it leaves in ``bw.dh`` the part of ``h_{t-1}``'s gradient that
+    does not pass through the product (0, or in a masked column, where ``dz`` is 0, the whole incoming gradient)
+    and the loop adds ``U dz_t`` to it; without a mask that part is 0 everywhere, so ``bw.dh`` is left as it is
+    and the loop's product replaces it (beta 0: no pass to zero it, and BLAS does not read it)."""
+    add_output_grad(bw.dh, bw.d_out, t, b0, b1)
+    masked = fw.valid.shape[0] > 0
+    if act == TANH and rec_act == SIGMOID:  # the defaults: derivatives inline, the loops vectorise
+        if masked:
+            _lstm_grads(fw, bw, t, b0, b1, TANH, SIGMOID, True)
+        else:
+            _lstm_grads(fw, bw, t, b0, b1, TANH, SIGMOID, False)
+    else:
+        _lstm_grads(fw, bw, t, b0, b1, act, rec_act, masked)
+
+
+@jit_inline
+def _lstm_grads(fw, bw, t, b0, b1, act, rec_act, masked):
+    """The backward equations of the module docstring, once, with its names; inlined into
+    :func:`lstm_step_backward` per activation codes and mask flag (constants there). A masked column's results
+    are selected, not branched to, so that the loop vectorises. The step's blocks (gates, c_t, act(c_t), dh, dc)
+    are read as flat runs from one base each, ``e = j * B + b`` (measured 14-45% faster than a row view per
+    array: the compiler checks fewer pairs of arrays for overlap); the dz rows are rows of (4H, T, B)."""
+    H, B = fw.cs.shape[1], fw.cs.shape[2]
+    n = np.uint64(H * B)
+    zero = bw.dh.dtype.type(0)
+    z = fw.gates[t].reshape(-1)  # (4H*B,): blocks i, f, g, o
+    c_acts, c_prevs = fw.tc[t].reshape(-1), fw.cs[t].reshape(-1)  # (H*B,)
+    dhs, dcs = bw.dh.reshape(-1), bw.dc.reshape(-1)  # (H*B,)
     for j in range(H):
-        dzi, dzf, dzg, dzo = dz[j, t], dz[H + j, t], dz[2 * H + j, t], dz[3 * H + j, t]
-        for b in range(B):
-            e = j * B + b
-            ie, fe, ge, oe, ce = i[e], f[e], g[e], o[e], c_act[e]
-            dzo[b] = dh_flat[e] * ce * oe * (one - oe)
-            dcn = dc_flat[e] + dh_flat[e] * oe * (one - ce * ce)  # gradient of the new cell value
-            dzi[b] = dcn * ge * ie * (one - ie)
-            dzf[b] = dcn * c_prev[e] * fe * (one - fe)
-            dzg[b] = dcn * ie * (one - ge * ge)
-            dc_flat[e] = dcn * fe
+        dz_i_row, dz_f_row, dz_c_row, dz_o_row = bw.dz[j, t], bw.dz[H + j, t], bw.dz[2 * H + j, t], bw.dz[3 * H + j, t]
+        valid_row = fw.valid[t] if masked else dz_i_row  # (B,); unread without a mask
+        row = np.uint64(j * B)
+        for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_rows
+            e = row + b
+            dh, dc, c_act = dhs[e], dcs[e], c_acts[e]
+            i, f, g, o = z[e], z[n + e], z[2 * n + e], z[3 * n + e]
+            dc_new = dc + dh * o * derivative(act, c_act)
+            dz_i = dc_new * g * derivative(rec_act, i)
+            dz_f = dc_new * c_prevs[e] * derivative(rec_act, f)
+            dz_c = dc_new * i * derivative(act, g)
+            dz_o = dh * c_act * derivative(rec_act, o)
+            if masked:  # nothing flowed through the gates of a masked column: dz 0, dh and dc carried
+                keep = valid_row[b] == 0
+                dz_i_row[b], dz_f_row[b] = (zero if keep else dz_i), (zero if keep else dz_f)
+                dz_c_row[b], dz_o_row[b] = (zero if keep else dz_c), (zero if keep else dz_o)
+                dcs[e] = dc if keep else dc_new * f
+                dhs[e] = dh if keep else zero
+            else:
+                dz_i_row[b], dz_f_row[b], dz_c_row[b], dz_o_row[b] = dz_i, dz_f, dz_c, dz_o
+                dcs[e] = dc_new * f  # dh is left as it is: the loop's product replaces it (beta 0)
 
 
 # ---------------------------------------------------------------------------------- whole sequence
-def _forward(xh, D, weights, c0, valid, act, rec_act, keep=True):
-    """Run all steps on the stacked ``xh (D+1+H, T+1, B)`` (inputs, ones, states; it receives the states) with
-    ``weights`` from ``fm.step_weights`` (``[W^T | b | U^T] (4H, D+1+H)``, or untransposed for a batch of one);
-    returns the cache: activated gates ``(T, 4H, B)`` = [i; f; g; o], cell states ``cs (T+1, H, B)``,
-    ``tc (T, H, B)`` = act(c_t). ``valid (T, B)``: the mask rows, or None.
+def forward_loop(fw, act, rec_act, path, gemm, b0, b1):
+    """All steps forward on columns ``[b0, b1)``: ``z_t = [W^T | b | U^T] [x_t; 1; h_{t-1}]``, then
+    :func:`lstm_step`. Python (the NumPy path) or compiled (:data:`_forward_compiled`); see paths.py."""
+    slots = fw.gates.shape[0]
+    for t in range(fw.xh.shape[1] - 1):
+        k = t if slots > 1 else 0
+        # (4H, D+1+H) @ (D+1+H, b1-b0)
+        step_product(path, gemm, fw.weights, fw.xh[:, t, b0:b1], fw.gates[k, :, b0:b1], 0.0, fw.acc)
+        lstm_step(fw, t, k, b0, b1, act, rec_act)
 
-    With ``keep=False`` (no backward pass will come) every step reuses one gate block and one act(c_t) block,
-    which stay in cache, instead of filling ``(T, ...)`` arrays; only the states are kept.
-    """
-    _, T1, B = xh.shape
-    T, H = T1 - 1, c0.shape[1]
-    dtype = xh.dtype
-    hs = fm.states(xh, D)  # (H, T+1, B)
-    gates = common.scratch((T if keep else 1, 4 * H, B), dtype)
+
+def backward_loop(fw, bw, act, rec_act, to_states, path, gemm, b0, b1):
+    """All steps backward on columns ``[b0, b1)``: :func:`lstm_step_backward`, then ``dh = U dz_t`` (``dh +=``
+    with a mask; skipped at ``t = 0`` unless ``to_states``: the gradients of ``h0``, ``c0`` are wanted)."""
+    beta = 1.0 if fw.valid.shape[0] > 0 else 0.0  # see lstm_step_backward
+    for t in range(fw.xh.shape[1] - 2, -1, -1):
+        lstm_step_backward(fw, bw, t, b0, b1, act, rec_act)
+        if t > 0 or to_states:
+            step_product(path, gemm, bw.u, bw.dz[:, t, b0:b1], bw.dh[:, b0:b1], beta, fw.acc)  # (H, 4H) @ (4H, b1-b0)
+
+
+_forward_compiled, _backward_compiled = jit(forward_loop), jit(backward_loop)
+
+
+def _forward(x, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, keep=True) -> Forward:
+    """Run all steps on ``x (B, T, D)`` from Keras-layout weights; returns the arrays (the backward cache). With
+    ``keep=False`` (no backward pass will come) every step reuses one slot of ``gates`` and ``tc``."""
+    B, T, D = x.shape
+    H, dtype = h0.shape[1], kernel.dtype
+    path = paths.choose(B, dtype, small=True)
+    xh = fm.stacked_inputs(x, h0, dtype)  # (D+1+H, T+1, B)
+    slots = T if keep else 1
     cs = common.scratch((T + 1, H, B), dtype)
     cs[0] = c0.T  # (B, H) -> (H, B)
-    tc = common.scratch((T if keep else 1, H, B), dtype)
-    cache = {"gates": gates, "xh": xh, "hs": hs, "cs": cs, "tc": tc}
-    common.own(cache, gates, cs, tc)
-    rows = common.or_empty(valid, 2, dtype)  # the mask rows; zero-length: no mask
-    gemm = blas.gemm_address(dtype)
-    if B <= small_batch.MAX_BATCH:
-        _small_batch_loop(weights, xh, hs, cs, rows, act, rec_act, gates, tc, keep)
-    elif gemm:
-        _compiled_loop(gemm, weights, xh, hs, cs, rows, act, rec_act, gates, tc, keep)
-    else:
-        _numpy_loop(weights, xh, hs, cs, rows, act, rec_act, gates, tc, keep)
-    return cache
+    fw = Forward(xh, fm.states(xh, D), fm.step_weights(kernel, recurrent_kernel, bias, path.path == paths.SMALL),
+                common.scratch((slots, 4 * H, B), dtype), cs, common.scratch((slots, H, B), dtype),
+                common.or_empty(valid, 2, dtype), np.empty(4 * H, dtype))
+    paths.run(path, forward_loop, _forward_compiled, B, T * fw.weights.size, fw, act, rec_act)
+    return fw
 
 
-def _numpy_loop(weights, xh, hs, cs, rows, act, rec_act, gates, tc, keep):
-    """:func:`_forward`'s time loop with NumPy's product, where no BLAS can be called from compiled code."""
-    for t in range(xh.shape[1] - 1):
-        k = t if keep else 0  # the step's slot in gates and tc
-        np.matmul(weights, xh[:, t], out=gates[k])  # (4H, D+1+H) @ (D+1+H, B)
-        lstm_step(t, k, hs, cs, rows, act, rec_act, gates, tc)
-
-
-@jit
-def _compiled_loop(gemm, weights, xh, hs, cs, rows, act, rec_act, gates, tc, keep):
-    """:func:`_forward`'s time loop whole in compiled code, the step product from the BLAS routine at ``gemm``
-    (blas.py)."""
-    for t in range(xh.shape[1] - 1):
-        k = t if keep else 0
-        blas.matmul_into(gemm, weights, xh[:, t], gates[k], 0.0)  # (4H, D+1+H) @ (D+1+H, B)
-        lstm_step(t, k, hs, cs, rows, act, rec_act, gates, tc)
-
-
-@jit
-def _small_batch_loop(weights, xh, hs, cs, rows, act, rec_act, gates, tc, keep):
-    """:func:`_forward`'s time loop for a batch of one, whole in compiled code (see small_batch.py); ``weights``
-    are the unstransposed stacked rows ``[W; b; U]``."""
-    for t in range(xh.shape[1] - 1):
-        k = t if keep else 0
-        small_batch.step_product(weights, xh, t, gates[k])
-        lstm_step(t, k, hs, cs, rows, act, rec_act, gates, tc)
-
-
-def _backward(cache, D, kernel, recurrent_kernel, valid, act, rec_act, d_out, dh_last, dc_last, need):
+def _backward(fw, kernel, recurrent_kernel, act, rec_act, d_out, dh_last, dc_last, need):
     """Gradients ``{name: array}`` for the inputs named in ``need`` (``x``, ``kernel``, ``recurrent_kernel``,
     ``bias``, ``h0``, ``c0``) from ``d_out (H, T, B)`` (or None) and the final-state gradients ``(B, H)``."""
-    gates, cs, tc = cache["gates"], cache["cs"], cache["tc"]
-    T, H4, B = gates.shape
-    H = H4 // 4
-    dz = common.scratch((H4, T, B), gates.dtype)
-    dh, dc = dh_last.T.copy(), dc_last.T.copy()  # (B, H) -> (H, B); copies: the kernels write into them
-    rows = common.or_empty(valid, 2, gates.dtype)  # the mask rows; zero-length: no mask
-    outs = common.or_empty(d_out, 3, gates.dtype)  # zero-length: no output gradient
-    work = common.scratch((6, H * B), gates.dtype)
-    gemm = blas.gemm_address(gates.dtype) if compilable(recurrent_kernel, gates) else 0
-    loop = _compiled_backward_loop if gemm else _numpy_backward_loop
-    loop(gemm, recurrent_kernel, dh, dc, outs, gates, cs, tc, rows, act, rec_act, dz, work, need["h0"] or need["c0"])
-    grads = fm.stacked_weight_grads(dz, cache["xh"], D, need)
+    H4, T, B = fw.gates.shape[1], fw.xh.shape[1] - 1, fw.xh.shape[2]
+    dtype = fw.gates.dtype
+    bw = Backward(np.ascontiguousarray(recurrent_kernel), common.or_empty(d_out, 3, dtype),
+                 fm.writable_columns(dh_last), fm.writable_columns(dc_last),  # (B, H) -> (H, B)
+                 common.scratch((H4, T, B), dtype))
+    path = paths.choose(B, dtype, small=False)
+    paths.run(path, backward_loop, _backward_compiled, B, T * bw.u.size, fw, bw, act, rec_act, need["h0"] or need["c0"])
+    grads = fm.stacked_weight_grads(bw.dz, fw.xh, fw.xh.shape[0] - fw.hs.shape[0] - 1, need)
     if need["x"]:
-        grads["x"] = fm.input_grad(dz, kernel)
-    grads["h0"], grads["c0"] = dh.T, dc.T  # (H, B) -> (B, H)
-    common.release(dz, work)
+        grads["x"] = fm.input_grad(bw.dz, kernel)
+    grads["h0"], grads["c0"] = bw.dh.T, bw.dc.T  # (H, B) -> (B, H)
+    common.release(bw.dz)
     return grads
 
 
-def _numpy_backward_loop(gemm, recurrent_kernel, dh, dc, outs, gates, cs, tc, rows, act, rec_act, dz, work,
-                         to_states):
-    """:func:`_backward`'s time loop with NumPy's product (``gemm`` unused): ``dh`` and ``dc`` end as the
-    gradients of ``h0`` and ``c0`` (``dh`` complete only when ``to_states``)."""
-    rec = np.empty_like(dh)
-    for t in range(gates.shape[0] - 1, -1, -1):
-        lstm_step_backward(t, dh, dc, outs, gates, cs, tc, rows, act, rec_act, dz, work)
-        if t == 0 and not to_states:
-            break
-        if rows.shape[0] == 0:
-            np.matmul(recurrent_kernel, dz[:, t], out=dh)  # (H, 4H) @ (4H, B)
-        else:
-            dh += np.matmul(recurrent_kernel, dz[:, t], out=rec)  # masked columns carried their gradient through
-
-
-@jit
-def _compiled_backward_loop(gemm, recurrent_kernel, dh, dc, outs, gates, cs, tc, rows, act, rec_act, dz, work,
-                            to_states):
-    """:func:`_numpy_backward_loop` whole in compiled code, the product from the BLAS routine at ``gemm``."""
-    beta = 1.0 if rows.shape[0] > 0 else 0.0  # with a mask, masked columns carried their gradient through dh
-    for t in range(gates.shape[0] - 1, -1, -1):
-        lstm_step_backward(t, dh, dc, outs, gates, cs, tc, rows, act, rec_act, dz, work)
-        if t > 0 or to_states:
-            blas.matmul_into(gemm, recurrent_kernel, dz[:, t], dh, beta)  # (H, 4H) @ (4H, B)
-
-
 def _run(op, x, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, keep=True):
-    """Forward on ``x (B, T, D)`` from Keras-layout weights; returns the cache and
-    ``backward(d_out, dh_last, dc_last, need)`` giving the gradients in :data:`GRAD_NAMES` order (once: it frees
-    the cache). ``keep=False``: no backward pass will come (see :func:`_forward`)."""
-    codes, D = (act.code, rec_act.code), x.shape[2]
-    xh = fm.stacked_inputs(x, h0, kernel.dtype)  # (D+1+H, T+1, B)
-    cache = _forward(xh, D, fm.step_weights(kernel, recurrent_kernel, bias, x.shape[0]), c0, valid, *codes, keep)
+    """Forward on ``x (B, T, D)`` from Keras-layout weights; returns the cache (a dict naming the arrays for the
+    op's outputs) and ``backward(d_out, dh_last, dc_last, need)`` giving the gradients in :data:`GRAD_NAMES` order
+    (once: it frees the cache). ``keep=False``: no backward pass will come (see :func:`_forward`)."""
+    codes = (act.code, rec_act.code)
+    fw = _forward(x, kernel, recurrent_kernel, bias, h0, c0, valid, *codes, keep)
+    cache = {"hs": fw.hs, "cs": fw.cs}
+    common.own(cache, fw.gates, fw.cs, fw.tc)
 
     def backward(d_out, dh_last, dc_last, need):
         common.check_cache(cache, op)
-        grads = _backward(cache, D, kernel, recurrent_kernel, valid, *codes, d_out, dh_last, dc_last, need)
+        grads = _backward(fw, kernel, recurrent_kernel, *codes, d_out, dh_last, dc_last, need)
         common.free_cache(cache)
         return tuple(grads.get(name) for name in GRAD_NAMES)
 

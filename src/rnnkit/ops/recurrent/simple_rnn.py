@@ -35,174 +35,171 @@ True
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from rnnkit import blas
-from rnnkit.compiled import compilable
-from rnnkit.ops.recurrent import common
+from rnnkit.compiled import jit, jit_inline
+from rnnkit.ops.recurrent import common, paths
 from rnnkit.ops.recurrent import feature_major as fm
-from rnnkit.ops.recurrent import small_batch
 from rnnkit.ops.recurrent.gate_activations import get_activation
-from rnnkit.ops.recurrent.kernel_math import activate_inplace, derivative_row, jit
+from rnnkit.ops.recurrent.kernel_math import TANH, activate_rows, add_output_grad, derivative
+from rnnkit.ops.recurrent.paths import step_product
 
 OP = "simple_rnn"
 
 
+# ------------------------------------------------------------------------------------- the arrays
+# The arrays the large products before and after the loop read are (features, time, batch) (see
+# feature_major.py); cand, which only the step kernels read, is time-major (a step's block is one contiguous run).
+# A kernel works on the columns b0 <= b < b1 of step t. S is T, or 1 when no backward pass will come (every step
+# reuses slot 0).
+class Forward(NamedTuple):
+    """The arrays of the forward pass (also the backward pass's cache)."""
+
+    xh: np.ndarray  # (D+1+H, T+1, B): [x_t; 1; h_{t-1}] at t; the loop writes h_t into the state rows at t+1
+    hs: np.ndarray  # (H, T+1, B): the state rows of xh (a view)
+    weights: np.ndarray  # (H, D+1+H) = [W^T | b | U^T]; on the batch-of-one path (D+1+H, H) = [W; b; U]
+    cand: np.ndarray  # (S, H, B): z_t, then act(z_t), in slot k
+    valid: np.ndarray  # (T, B): 0 where a step is masked; (0, 0): nothing masked
+    acc: np.ndarray  # (H,): the batch-of-one product's accumulator
+
+
+class Backward(NamedTuple):
+    """The arrays of the backward pass besides the forward cache."""
+
+    u: np.ndarray  # (H, H): U, the left factor of dh_{t-1} += U dz_t
+    d_out: np.ndarray  # (H, T, B): the outputs' gradient; (0, 0, 0): none
+    dh: np.ndarray  # (H, B): gradient reaching h_t (see simple_rnn_step_backward)
+    dz: np.ndarray  # (H, T, B): the pre-activations' gradients
+
+
 # ------------------------------------------------------------------------------------- one time step
-# Per-step arrays are feature-major (see feature_major.py): a step's candidates are one (H, B) block.
 @jit
-def simple_rnn_step(t, k, hs, valid, act, cand):
-    """Step ``t`` forward for the whole batch. ``cand[k] (H, B)`` holds ``z_t^T`` on entry and ``act(z_t)^T`` on
-    exit; ``h_t`` is written to ``hs[:, t + 1]`` (``hs (H, T+1, B)``). ``valid (T, B)``: 0 where a step is masked
-    (that column keeps ``h_{t-1}``); zero-length when nothing is masked. ``act``: activation code (kernel_math)."""
-    H, B = cand.shape[1], cand.shape[2]
-    activate_inplace(act, cand[k].reshape(-1))  # (H*B,)
-    masked = valid.shape[0] > 0
+def simple_rnn_step(fw, t, k, b0, b1, act):
+    """Step ``t`` forward on columns ``[b0, b1)``: ``fw.cand[k]`` holds ``z_t`` on entry and ``act(z_t)`` on
+    exit; writes ``h_t`` (a masked column keeps ``h_{t-1}``). ``act``: activation code (kernel_math)."""
+    H = fw.hs.shape[0]
+    cand = fw.cand[k]  # (H, B)
+    activate_rows(act, cand, 0, H, b0, b1)
     for j in range(H):
-        y, h_new = cand[k, j], hs[j, t + 1]
-        for b in range(B):
-            h_new[b] = y[b]
-        if masked:
-            for b in range(B):
-                if valid[t, b] == 0:
-                    h_new[b] = hs[j, t, b]
+        c_row, h_row = cand[j], fw.hs[j, t + 1]  # (B,) rows
+        for b in range(np.uint64(b0), np.uint64(b1)):  # unsigned: see kernel_math.activate_rows
+            h_row[b] = c_row[b]
+    if fw.valid.shape[0] > 0:
+        for b in range(b0, b1):
+            if fw.valid[t, b] == 0:
+                for j in range(H):
+                    fw.hs[j, t + 1, b] = fw.hs[j, t, b]
 
 
 @jit
-def simple_rnn_step_backward(t, dh, d_out, cand, valid, act, dz, work):
-    """Step ``t`` backward for the whole batch; the product ``U dz_t`` is left to the caller.
+def simple_rnn_step_backward(fw, bw, t, b0, b1, act):
+    """Step ``t`` backward on columns ``[b0, b1)``; the product ``U dz_t`` is left to the loop.
 
-    ``dh (H, B)``: the gradient reaching ``h_t`` from later steps; ``d_out[:, t]``: the gradient of this step's
-    output (``d_out (H, T, B)``, zero-length when there is none). Writes ``dz[:, t] (H, B) = dh * act'(z_t)``. In
-    a masked column (``valid[t, b] == 0``) ``dz`` is 0 and ``dh`` keeps its value (it passes to ``h_{t-1}``, and
-    the caller adds ``U dz_t``); in the other columns ``dh`` is set to 0 when a mask is given (without a mask the
-    caller replaces ``dh``). ``work (H*B,)``: workspace.
-    """
-    H, B = dh.shape
-    has_out, masked = d_out.shape[0] > 0, valid.shape[0] > 0
-    derivative_row(act, cand[t].reshape(-1), work)  # act'(z_t), written with act(z_t)
-    for j in range(H):
-        dzj, dhj = dz[j, t], dh[j]
-        if has_out:
-            g_out = d_out[j, t]
-            for b in range(B):
-                dhj[b] += g_out[b]
-        for b in range(B):
-            dzj[b] = dhj[b] * work[j * B + b]
+    On entry ``bw.dh`` holds the gradient reaching ``h_t`` from step ``t + 1``; the output's gradient
+    ``bw.d_out[:, t]`` is added here. Writes ``bw.dz[:, t] = dh * act'(z_t)``. With a mask it leaves in ``bw.dh``
+    the part of ``h_{t-1}``'s gradient that does not pass through the product (0, or in a masked column, where
+    ``dz`` is 0, the whole incoming gradient) and the loop adds ``U dz_t``; without a mask that part is 0
+    everywhere, so ``bw.dh`` is left as it is and the loop's product replaces it (beta 0)."""
+    add_output_grad(bw.dh, bw.d_out, t, b0, b1)
+    masked = fw.valid.shape[0] > 0
+    if act == TANH:  # the default: the derivative inline, the loops vectorise
         if masked:
-            for b in range(B):
-                if valid[t, b] == 0:
-                    dzj[b] = 0
-                else:
-                    dhj[b] = 0
+            _simple_rnn_grads(fw, bw, t, b0, b1, TANH, True)
+        else:
+            _simple_rnn_grads(fw, bw, t, b0, b1, TANH, False)
+    else:
+        _simple_rnn_grads(fw, bw, t, b0, b1, act, masked)
+
+
+@jit_inline
+def _simple_rnn_grads(fw, bw, t, b0, b1, act, masked):
+    """The backward equation of the module docstring, once; inlined per activation code and mask flag. A masked
+    column's results are selected, not branched to, so that the loop still vectorises."""
+    cand = fw.cand[t]  # (H, B)
+    zero = bw.dh.dtype.type(0)
+    for j in range(bw.dh.shape[0]):
+        dh, dz, y = bw.dh[j], bw.dz[j, t], cand[j]  # (B,) rows
+        valid = fw.valid[t] if masked else dh  # unread without a mask
+        for b in range(np.uint64(b0), np.uint64(b1)):
+            d_h = dh[b]
+            d_z = d_h * derivative(act, y[b])
+            if masked:
+                keep = valid[b] == 0
+                dz[b] = zero if keep else d_z
+                dh[b] = d_h if keep else zero
+            else:  # dh is left as it is: the loop's product replaces it (beta 0)
+                dz[b] = d_z
 
 
 # ---------------------------------------------------------------------------------- whole sequence
-def _forward(xh, D, weights, valid, act, keep=True):
-    """Run all steps on the stacked ``xh (D+1+H, T+1, B)`` (inputs, ones, states; it receives the states) with
-    ``weights`` from ``fm.step_weights`` (``[W^T | b | U^T] (H, D+1+H)``, or untransposed for a batch of one);
-    returns the cache: candidates ``cand (T, H, B)`` = act(z_t) and the states. ``valid (T, B)``: the mask rows,
-    or None. With ``keep=False`` (no backward pass will come) every step reuses one candidate block."""
-    _, T1, B = xh.shape
-    T, H = T1 - 1, xh.shape[0] - D - 1
-    hs = fm.states(xh, D)  # (H, T+1, B)
-    cand = common.scratch((T if keep else 1, H, B), xh.dtype)
-    cache = {"cand": cand, "xh": xh, "hs": hs}
-    common.own(cache, cand)
-    rows = common.or_empty(valid, 2, xh.dtype)  # the mask rows; zero-length: no mask
-    gemm = blas.gemm_address(xh.dtype)
-    if B <= small_batch.MAX_BATCH:
-        _small_batch_loop(weights, xh, hs, rows, act, cand, keep)
-    elif gemm:
-        _compiled_loop(gemm, weights, xh, hs, rows, act, cand, keep)
-    else:
-        _numpy_loop(weights, xh, hs, rows, act, cand, keep)
-    return cache
+def forward_loop(fw, act, path, gemm, b0, b1):
+    """All steps forward on columns ``[b0, b1)``: ``z_t = [W^T | b | U^T] [x_t; 1; h_{t-1}]``, then
+    :func:`simple_rnn_step`. Python (the NumPy path) or compiled; see paths.py."""
+    slots = fw.cand.shape[0]
+    for t in range(fw.xh.shape[1] - 1):
+        k = t if slots > 1 else 0
+        # (H, D+1+H) @ (D+1+H, b1-b0)
+        step_product(path, gemm, fw.weights, fw.xh[:, t, b0:b1], fw.cand[k, :, b0:b1], 0.0, fw.acc)
+        simple_rnn_step(fw, t, k, b0, b1, act)
 
 
-def _numpy_loop(weights, xh, hs, rows, act, cand, keep):
-    """:func:`_forward`'s time loop with NumPy's product, where no BLAS can be called from compiled code."""
-    for t in range(xh.shape[1] - 1):
-        k = t if keep else 0  # the step's slot in cand
-        np.matmul(weights, xh[:, t], out=cand[k])  # (H, D+1+H) @ (D+1+H, B)
-        simple_rnn_step(t, k, hs, rows, act, cand)
+def backward_loop(fw, bw, act, to_h0, path, gemm, b0, b1):
+    """All steps backward on columns ``[b0, b1)``: :func:`simple_rnn_step_backward`, then ``dh = U dz_t``
+    (``dh +=`` with a mask; skipped at ``t = 0`` unless ``to_h0``)."""
+    beta = 1.0 if fw.valid.shape[0] > 0 else 0.0  # see simple_rnn_step_backward
+    for t in range(fw.xh.shape[1] - 2, -1, -1):
+        simple_rnn_step_backward(fw, bw, t, b0, b1, act)
+        if t > 0 or to_h0:
+            step_product(path, gemm, bw.u, bw.dz[:, t, b0:b1], bw.dh[:, b0:b1], beta, fw.acc)  # (H, H) @ (H, b1-b0)
 
 
-@jit
-def _compiled_loop(gemm, weights, xh, hs, rows, act, cand, keep):
-    """:func:`_forward`'s time loop whole in compiled code, the step product from the BLAS routine at ``gemm``
-    (blas.py)."""
-    for t in range(xh.shape[1] - 1):
-        k = t if keep else 0
-        blas.matmul_into(gemm, weights, xh[:, t], cand[k], 0.0)  # (H, D+1+H) @ (D+1+H, B)
-        simple_rnn_step(t, k, hs, rows, act, cand)
+_forward_compiled, _backward_compiled = jit(forward_loop), jit(backward_loop)
 
 
-@jit
-def _small_batch_loop(weights, xh, hs, rows, act, cand, keep):
-    """:func:`_forward`'s time loop for a batch of one, whole in compiled code (see small_batch.py); ``weights``
-    are the unstransposed stacked rows ``[W; b; U]``."""
-    for t in range(xh.shape[1] - 1):
-        k = t if keep else 0
-        small_batch.step_product(weights, xh, t, cand[k])
-        simple_rnn_step(t, k, hs, rows, act, cand)
+def _forward(x, kernel, recurrent_kernel, bias, h0, valid, act, keep=True) -> Forward:
+    """Run all steps on ``x (B, T, D)`` from Keras-layout weights; returns the arrays (the backward cache). With
+    ``keep=False`` (no backward pass will come) every step reuses one slot of ``cand``."""
+    B, T, D = x.shape
+    H, dtype = h0.shape[1], kernel.dtype
+    path = paths.choose(B, dtype, small=True)
+    xh = fm.stacked_inputs(x, h0, dtype)  # (D+1+H, T+1, B)
+    fw = Forward(xh, fm.states(xh, D), fm.step_weights(kernel, recurrent_kernel, bias, path.path == paths.SMALL),
+                common.scratch((T if keep else 1, H, B), dtype), common.or_empty(valid, 2, dtype), np.empty(H, dtype))
+    paths.run(path, forward_loop, _forward_compiled, B, T * fw.weights.size, fw, act)
+    return fw
 
 
-def _backward(cache, D, kernel, recurrent_kernel, valid, act, d_out, dh_last, need):
+def _backward(fw, kernel, recurrent_kernel, act, d_out, dh_last, need):
     """Gradients ``{name: array}`` for the inputs named in ``need`` (``x``, ``kernel``, ``recurrent_kernel``,
     ``bias``, ``h0``) from ``d_out (H, T, B)`` (or None) and the final-state gradient ``dh_last (B, H)``."""
-    cand = cache["cand"]
-    T, H, B = cand.shape
-    dz = common.scratch((H, T, B), cand.dtype)
-    dh = dh_last.T.copy()  # (B, H) -> (H, B); a copy: the kernels write into it
-    rows = common.or_empty(valid, 2, cand.dtype)  # the mask rows; zero-length: no mask
-    outs = common.or_empty(d_out, 3, cand.dtype)  # zero-length: no output gradient
-    work = common.scratch((H * B,), cand.dtype)
-    gemm = blas.gemm_address(cand.dtype) if compilable(recurrent_kernel, cand) else 0
-    loop = _compiled_backward_loop if gemm else _numpy_backward_loop
-    loop(gemm, recurrent_kernel, dh, outs, cand, rows, act, dz, work, need["h0"])
-    grads = fm.stacked_weight_grads(dz, cache["xh"], D, need)
+    H, T, B = fw.hs.shape[0], fw.xh.shape[1] - 1, fw.xh.shape[2]
+    dtype = fw.cand.dtype
+    bw = Backward(np.ascontiguousarray(recurrent_kernel), common.or_empty(d_out, 3, dtype),
+                 fm.writable_columns(dh_last),  # (B, H) -> (H, B)
+                 common.scratch((H, T, B), dtype))
+    path = paths.choose(B, dtype, small=False)
+    paths.run(path, backward_loop, _backward_compiled, B, T * bw.u.size, fw, bw, act, need["h0"])
+    grads = fm.stacked_weight_grads(bw.dz, fw.xh, fw.xh.shape[0] - H - 1, need)
     if need["x"]:
-        grads["x"] = fm.input_grad(dz, kernel)
-    grads["h0"] = dh.T  # (H, B) -> (B, H)
-    common.release(dz, work)
+        grads["x"] = fm.input_grad(bw.dz, kernel)
+    grads["h0"] = bw.dh.T  # (H, B) -> (B, H)
+    common.release(bw.dz)
     return grads
 
 
-def _numpy_backward_loop(gemm, recurrent_kernel, dh, outs, cand, rows, act, dz, work, to_h0):
-    """:func:`_backward`'s time loop with NumPy's product (``gemm`` unused): ``dh`` ends as the gradient of
-    ``h0`` (computed only when ``to_h0``)."""
-    rec = np.empty_like(dh)
-    for t in range(cand.shape[0] - 1, -1, -1):
-        simple_rnn_step_backward(t, dh, outs, cand, rows, act, dz, work)
-        if t == 0 and not to_h0:
-            break
-        if rows.shape[0] == 0:
-            np.matmul(recurrent_kernel, dz[:, t], out=dh)  # (H, H) @ (H, B)
-        else:
-            dh += np.matmul(recurrent_kernel, dz[:, t], out=rec)  # masked columns carried their gradient through
-
-
-@jit
-def _compiled_backward_loop(gemm, recurrent_kernel, dh, outs, cand, rows, act, dz, work, to_h0):
-    """:func:`_numpy_backward_loop` whole in compiled code, the product from the BLAS routine at ``gemm``."""
-    beta = 1.0 if rows.shape[0] > 0 else 0.0  # with a mask, masked columns carried their gradient through dh
-    for t in range(cand.shape[0] - 1, -1, -1):
-        simple_rnn_step_backward(t, dh, outs, cand, rows, act, dz, work)
-        if t > 0 or to_h0:
-            blas.matmul_into(gemm, recurrent_kernel, dz[:, t], dh, beta)  # (H, H) @ (H, B)
-
-
 def _run(op, x, kernel, recurrent_kernel, bias, h0, valid, act, keep=True):
-    """Forward on ``x (B, T, D)`` from Keras-layout weights; returns the cache and ``backward(d_out, dh_last,
-    need)`` giving the gradients in :data:`GRAD_NAMES` order (once: it frees the cache)."""
-    D = x.shape[2]
-    xh = fm.stacked_inputs(x, h0, kernel.dtype)  # (D+1+H, T+1, B)
-    cache = _forward(xh, D, fm.step_weights(kernel, recurrent_kernel, bias, x.shape[0]), valid, act.code, keep)
+    """Forward on ``x (B, T, D)`` from Keras-layout weights; returns the cache (a dict naming the states) and
+    ``backward(d_out, dh_last, need)`` giving the gradients in :data:`GRAD_NAMES` order (once: it frees the
+    cache)."""
+    fw = _forward(x, kernel, recurrent_kernel, bias, h0, valid, act.code, keep)
+    cache = {"hs": fw.hs}
+    common.own(cache, fw.cand)
 
     def backward(d_out, dh_last, need):
         common.check_cache(cache, op)
-        grads = _backward(cache, D, kernel, recurrent_kernel, valid, act.code, d_out, dh_last, need)
+        grads = _backward(fw, kernel, recurrent_kernel, act.code, d_out, dh_last, need)
         common.free_cache(cache)
         return tuple(grads.get(name) for name in GRAD_NAMES)
 
