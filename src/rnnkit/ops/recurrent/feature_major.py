@@ -54,10 +54,10 @@ from rnnkit.ops.recurrent.kernel_math import jit
 @jit
 def _swap_outer_blocks(src, dst):
     """``dst[k, t, i] = src[i, t, k]``, in 16 x 16 tiles that stay in the L1 cache."""
-    I, T, K = src.shape
+    n_i, T, K = src.shape
     for t in range(T):
-        for i0 in range(0, I, 16):
-            i1 = min(i0 + 16, I)
+        for i0 in range(0, n_i, 16):
+            i1 = min(i0 + 16, n_i)
             for k0 in range(0, K, 16):
                 for k in range(k0, min(k0 + 16, K)):
                     row = dst[k, t]
