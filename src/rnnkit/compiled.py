@@ -7,9 +7,9 @@ The cache lives in the user's cache directory, ``~/.cache/rnnkit/numba`` (``$XDG
 ``$RNNKIT_CACHE_DIR`` if set), not beside the sources, so that it survives a reinstall and works where
 site-packages is read-only. Its subfolder is named after a hash of rnnkit's compiled sources: Numba checks a
 cached kernel against its own file only, not against the files of the functions it calls, so another version of
-rnnkit must not read this one's kernels. For the same reason a kernel's freshness stamp is that hash, not
-Numba's file time and size: a reinstall or a second copy of the same sources (another virtualenv) finds the
-kernels valid instead of recompiling them. A user's own ``NUMBA_CACHE_DIR`` is left in charge. First use costs
+rnnkit must not read this one's kernels. For the same reason a kernel's freshness stamp is that hash too, not
+Numba's own (its file's time and size in older Numba, its file's contents in 0.68): a reinstall or a second copy
+of the same sources (another virtualenv) finds the kernels valid instead of recompiling them. A user's own ``NUMBA_CACHE_DIR`` is left in charge. First use costs
 about 30 s of compiling on a cold cache (see docs/kernels.md); later processes load the kernels in about 1 s.
 
 Decorate a module-level function with :func:`jit` (caching needs its source file); hand it arrays that pass
@@ -72,8 +72,8 @@ class _RnnkitCacheLocator(caching.UserProvidedCacheLocator):
         self._cache_path = str(cache_dir() / folder)
 
     def get_source_stamp(self):
-        """The hash of rnnkit's compiled sources instead of Numba's (file time, size): a cached kernel stays valid
-        after a reinstall or in another copy of the same sources, and only there."""
+        """The hash of rnnkit's compiled sources: a cached kernel stays valid after a reinstall or in another copy
+        of the same sources, and only there, whatever Numba's own stamp is."""
         return _SOURCES
 
     @classmethod
