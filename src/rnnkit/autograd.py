@@ -25,7 +25,7 @@ import numpy as np
 
 from rnnkit.backend import as_float_dtype
 from rnnkit.errors import RnnkitError, ShapeError
-from rnnkit.threads import BlasThreads
+from rnnkit.threads import BlasThreads, run_pair
 
 _grad_enabled = True
 
@@ -59,7 +59,7 @@ class Node:
     """One recorded op: its parent tensors, its backward closure and the shapes of its outputs; ``zero_fill``:
     whether an output that received no gradient is handed to the backward as zeros (else as None)."""
 
-    __slots__ = ("name", "parents", "backward", "out_shapes", "out_dtypes", "zero_fill")
+    __slots__ = ("name", "parents", "backward", "out_shapes", "out_dtypes", "zero_fill", "concurrent")
 
     def __init__(self, name, parents, backward, out_shapes, out_dtypes, zero_fill=True):
         self.name = name
@@ -68,6 +68,7 @@ class Node:
         self.out_shapes = out_shapes
         self.out_dtypes = out_dtypes
         self.zero_fill = zero_fill
+        self.concurrent = False  # a long backward that may run beside another such one (a recurrent op's)
 
 
 def _to_array(data, dtype) -> np.ndarray:
@@ -195,49 +196,72 @@ def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:
         leaf.grad += grad
 
 
-def _topological_nodes(root: Node) -> list:
-    """Nodes reachable from ``root``, each after every node that consumes its outputs (root first)."""
-    # A node is marked visited when it is expanded, not when it is first pushed: marking on push would let a
-    # node reached again by a deeper path be emitted before that path's consumer (wrong order on diamonds).
-    order, visited = [], set()
-    stack = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for parent in node.parents:
+def _backward_steps(root: Node) -> list:
+    """The nodes reachable from ``root`` in an order for the backward pass, each after every node that consumes
+    its outputs (root first), as steps of one node or of two that may run at once.
+
+    Kahn's order over the reachable graph, taking a ready node of ordinary ops before a ready ``concurrent`` one
+    (a recurrent op), so that the cheap ops between two recurrent ops run first and both become ready together:
+    two concurrent nodes ready at the same time make one step (neither consumes the other). The order depends on
+    the graph only, not on the thread count, so gradients sum in the same order either way."""
+    consumers, stack, seen = {id(root): 0}, [root], {id(root)}
+    while stack:  # count each node's consuming edges within the reachable graph
+        for parent in stack.pop().parents:
             child = parent._node
-            if child is not None and parent.requires_grad and id(child) not in visited:
-                stack.append((child, False))
-    order.reverse()  # post-order reversed: consumers before producers
-    return order
+            if child is not None and parent.requires_grad:
+                consumers[id(child)] = consumers.get(id(child), 0) + 1
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    stack.append(child)
+    steps, ready, ready_concurrent = [], [root], []
+    while ready or ready_concurrent:
+        if ready:
+            node = ready.pop()
+            step = (node,)
+        else:
+            node = ready_concurrent.pop()
+            step = (node, ready_concurrent.pop()) if ready_concurrent else (node,)
+        steps.append(step)
+        for done in step:
+            for parent in done.parents:
+                child = parent._node
+                if child is not None and parent.requires_grad:
+                    consumers[id(child)] -= 1
+                    if consumers[id(child)] == 0:
+                        (ready_concurrent if child.concurrent else ready).append(child)
+    return steps
 
 
 def _run_backward(root: Node, index: int, grad: np.ndarray) -> None:
     pending: dict[int, list] = {id(root): [None] * len(root.out_shapes)}
     pending[id(root)][index] = grad
-    for node in _topological_nodes(root):
-        grads = pending.pop(id(node), None)
-        if grads is None:
-            continue
-        for i, g in enumerate(grads):
-            if g is None and node.zero_fill:
-                grads[i] = np.zeros(node.out_shapes[i], dtype=node.out_dtypes[i])
-        parent_grads = node.backward(grads if len(grads) > 1 else grads[0])
-        for parent, g in zip(node.parents, parent_grads):
-            if g is None or not parent.requires_grad:
-                continue
-            if parent._node is None:
-                _accumulate_leaf(parent, g)
-                continue
-            slots = pending.setdefault(id(parent._node), [None] * len(parent._node.out_shapes))
-            previous = slots[parent._index]
-            slots[parent._index] = g if previous is None else previous + g
+    for step in _backward_steps(root):
+        inputs = [(node, pending.pop(id(node), None)) for node in step]
+        inputs = [(node, grads) for node, grads in inputs if grads is not None]
+        if len(inputs) == 2:  # two recurrent ops' backward passes at once (rnnkit.threads.run_pair)
+            (first, first_grads), (second, second_grads) = inputs
+            results = zip((first, second), run_pair(lambda: _node_backward(first, first_grads),
+                                                     lambda: _node_backward(second, second_grads)))
+        else:
+            results = [(node, _node_backward(node, grads)) for node, grads in inputs]
+        for node, parent_grads in results:  # summed in step order whichever finished first
+            for parent, g in zip(node.parents, parent_grads):
+                if g is None or not parent.requires_grad:
+                    continue
+                if parent._node is None:
+                    _accumulate_leaf(parent, g)
+                    continue
+                slots = pending.setdefault(id(parent._node), [None] * len(parent._node.out_shapes))
+                previous = slots[parent._index]
+                slots[parent._index] = g if previous is None else previous + g
+
+
+def _node_backward(node: Node, grads: list):
+    """The node's backward on its output gradients (zeros for absent ones where the node asks for them)."""
+    for i, g in enumerate(grads):
+        if g is None and node.zero_fill:
+            grads[i] = np.zeros(node.out_shapes[i], dtype=node.out_dtypes[i])
+    return node.backward(grads if len(grads) > 1 else grads[0])
 
 
 # ------------------------------------------------------------------------------------ op construction

@@ -107,3 +107,115 @@ class BlasThreads:
         _depth.value -= 1
         if self._previous is not None:
             _SET(self._previous)
+
+
+# ------------------------------------------------------------------------ parallel work inside rnnkit
+# With two or more threads, rnnkit runs independent recurrent loops at once: the batch shards of one loop
+# (rnnkit.ops.recurrent.shards) and the two directions of a Bidirectional layer, forward and backward
+# (run_pair). Each such piece of work runs single-threaded BLAS, so that no thread waits for another at every
+# time step, and is given its share of the threads for any parallel work inside it.
+
+_blas_lock = threading.Lock()
+_blas_users = [0, 1]  # running parallel sections, and OpenBLAS's thread count before the first of them
+_share = threading.local()  # per thread: the threads its parallel work may use (unset: get_num_threads())
+_pair_pool = {"pool": None, "size": 0}
+
+
+def threads_here() -> int:
+    """The threads the calling thread's parallel work may use: ``get_num_threads()``, or its share inside
+    :func:`run_pair`."""
+    share = getattr(_share, "threads", None)
+    return _state["threads"] if share is None else share
+
+
+class SingleThreadedBlas:
+    """Context manager: OpenBLAS runs one thread inside (the count before the outermost one is restored after
+    the last one leaves, whatever thread it is in). For work that runs beside other work in parallel threads.
+
+    >>> from rnnkit.threads import SingleThreadedBlas
+    >>> with SingleThreadedBlas():
+    ...     pass
+    """
+
+    def __enter__(self):
+        if _SET is not None:
+            with _blas_lock:
+                if _blas_users[0] == 0:
+                    _blas_users[1] = _GET()
+                    _SET(1)
+                _blas_users[0] += 1
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if _SET is not None:
+            with _blas_lock:
+                _blas_users[0] -= 1
+                if _blas_users[0] == 0:
+                    _SET(_blas_users[1])
+
+
+def run_pair(first, second) -> tuple:
+    """``(first(), second())`` for two independent computations (callables without arguments), at once when the
+    calling thread may use two or more threads: ``second`` in a worker thread, ``first`` in the caller, each with
+    single-threaded BLAS and half the threads for parallel work of its own. Otherwise one after the other. The
+    results do not depend on which: the two must not share anything they write. An error in either is raised
+    (the first's if both fail) after both have finished.
+
+    >>> from rnnkit.threads import run_pair
+    >>> run_pair(lambda: 1 + 1, lambda: 2 * 3)
+    (2, 6)
+    """
+    threads = threads_here()
+    if threads < 2:
+        return first(), second()
+    second_share = threads // 2
+    pool = _pair_workers(threads - 1)
+    before = getattr(_share, "threads", None)
+    with SingleThreadedBlas():
+        future = pool.submit(_as_worker, second, second_share)
+        _share.threads = threads - second_share
+        try:
+            a = first()
+        except BaseException:
+            future.exception()  # wait for the other half before raising
+            raise
+        finally:
+            _share.threads = before
+        return a, future.result()
+
+
+def _as_worker(function, share: int):
+    """Run ``function`` in a pair's worker thread: with its share of threads, and inside rnnkit's BLAS setting
+    (the caller's BlasThreads already holds it: a nested one must not reset it)."""
+    _share.threads = share
+    _depth.value = getattr(_depth, "value", 0) + 1
+    try:
+        return function()
+    finally:
+        _depth.value -= 1
+        _share.threads = None
+
+
+def _pair_workers(size: int):
+    """The worker threads of :func:`run_pair`: as many as a pair split all the way down can keep busy (threads -
+    1), so that a nested pair always finds one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _blas_lock:
+        if _pair_pool["pool"] is None or _pair_pool["size"] < size:
+            if _pair_pool["pool"] is not None:
+                _pair_pool["pool"].shutdown(wait=False)
+            _pair_pool["pool"] = ThreadPoolExecutor(size, thread_name_prefix="rnnkit-pair")
+            _pair_pool["size"] = size
+        return _pair_pool["pool"]
+
+
+def _forget_threads_after_fork() -> None:
+    """A forked child has none of the parent's threads: it starts its own workers when it first needs them."""
+    global _blas_lock
+    _blas_lock, _blas_users[0] = threading.Lock(), 0
+    _pair_pool["pool"], _pair_pool["size"] = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_threads_after_fork)

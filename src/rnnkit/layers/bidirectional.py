@@ -22,6 +22,7 @@ from rnnkit.errors import ConfigError
 from rnnkit.layers.base import Layer
 from rnnkit.layers.recurrent import RNN
 from rnnkit.ops import concat, flip
+from rnnkit.threads import run_pair
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -99,8 +100,16 @@ class Bidirectional(Layer):
                 )
             half = len(initial_state) // 2
             forward_state, backward_state = initial_state[:half], initial_state[half:]
-        y = self.forward_layer(inputs, mask=mask, training=training, initial_state=forward_state)
-        y_rev = self.backward_layer(inputs, mask=mask, training=training, initial_state=backward_state)
+        def forward():
+            return self.forward_layer(inputs, mask=mask, training=training, initial_state=forward_state)
+
+        def backward():
+            return self.backward_layer(inputs, mask=mask, training=training, initial_state=backward_state)
+
+        if self.forward_layer._fused and self.backward_layer._fused:  # compiled loops: at once when rnnkit may
+            y, y_rev = run_pair(forward, backward)  # use two threads (rnnkit.threads); the same results either way
+        else:  # a user cell's steps are Python: no gain from a second thread
+            y, y_rev = forward(), backward()
         states = []
         if self.return_state:
             y, *forward_states = y

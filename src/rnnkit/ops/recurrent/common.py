@@ -265,4 +265,6 @@ def finish(op: str, cache: dict, datas, parents: tuple, backward):
         outs = first = make(op, datas, parents_present, backward)
     if not first.requires_grad:
         free_cache(cache)
+    elif not op.endswith("_cell"):  # a whole sequence: its backward may run beside another's (autograd)
+        first._node.concurrent = True
     return outs

@@ -27,7 +27,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from rnnkit import blas, config
+from rnnkit.threads import SingleThreadedBlas, threads_here
 
 # What a shard needs to pay for its thread (see docs/kernels.md): columns, and multiply-adds over the whole loop
 # (LSTM 128, T = 28: 2.2 M per column). Measured on an idle 2-core VM, LSTM 128: below 256 columns a shard loses
@@ -40,16 +40,14 @@ ALIGN = 16  # shard boundaries on multiples of 16 columns: whole cache lines (th
 _POOL: ThreadPoolExecutor | None = None
 _POOL_SIZE = 0
 _LOCK = threading.Lock()
-_BLAS_USERS = 0  # running sharded sections (OpenBLAS set to one thread while > 0)
-_BLAS_SAVED = 1
 
 
 def ranges(batch: int, threads: int | None = None, work: int = MIN_SHARD_WORK) -> list:
-    """The shards ``[(b0, b1), ...]`` for ``batch`` columns over ``threads`` (default: rnnkit.config's): as many
-    as threads, each at least :data:`MIN_SHARD` columns and :data:`MIN_SHARD_WORK` multiply-adds (``work``: per
+    """The shards ``[(b0, b1), ...]`` for ``batch`` columns over ``threads`` (default: the calling thread's,
+    rnnkit.threads.threads_here): as many as threads, each at least :data:`MIN_SHARD` columns and :data:`MIN_SHARD_WORK` multiply-adds (``work``: per
     column), boundaries on multiples of :data:`ALIGN`."""
-    threads = config.get_num_threads() if threads is None else threads
-    count = max(1, min(threads, batch // MIN_SHARD, batch * work // MIN_SHARD_WORK))
+    wanted = threads_here() if threads is None else threads
+    count = max(1, min(wanted, batch // MIN_SHARD, batch * work // MIN_SHARD_WORK))
     if count == 1:
         return [(0, batch)]
     step = -(-batch // count)  # ceil
@@ -66,14 +64,11 @@ def run(loop, batch: int, work: int = MIN_SHARD_WORK) -> None:
         loop(0, batch)
         return
     pool = _pool(len(parts))
-    _single_threaded_blas(True)
-    try:
+    with SingleThreadedBlas():
         futures = [pool.submit(loop, b0, b1) for b0, b1 in parts[1:]]
         loop(*parts[0])  # the calling thread takes the first shard
         for future in futures:
             future.result()
-    finally:
-        _single_threaded_blas(False)
 
 
 def _pool(shards: int) -> ThreadPoolExecutor:
@@ -90,28 +85,9 @@ def _pool(shards: int) -> ThreadPoolExecutor:
 
 def _forget_pool_after_fork() -> None:
     """A forked child has none of the parent's threads: it starts its own pool when it first needs one."""
-    global _POOL, _POOL_SIZE, _LOCK, _BLAS_USERS
-    _POOL, _POOL_SIZE, _LOCK, _BLAS_USERS = None, 0, threading.Lock(), 0
+    global _POOL, _POOL_SIZE, _LOCK
+    _POOL, _POOL_SIZE, _LOCK = None, 0, threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_after_fork)
-
-
-def _single_threaded_blas(enter: bool) -> None:
-    """Set OpenBLAS (the library rnnkit.blas found) to one thread on entering a sharded section, and back to its
-    previous count when the last such section leaves."""
-    global _BLAS_USERS, _BLAS_SAVED
-    setter, getter = blas.STATUS.set_threads, blas.STATUS.get_threads
-    if setter is None:
-        return
-    with _LOCK:
-        if enter:
-            if _BLAS_USERS == 0:
-                _BLAS_SAVED = getter()
-                setter(1)
-            _BLAS_USERS += 1
-        else:
-            _BLAS_USERS -= 1
-            if _BLAS_USERS == 0:
-                setter(_BLAS_SAVED)
