@@ -1,6 +1,6 @@
 """Run-time settings of rnnkit's compute: which path the recurrent ops take, and how many threads they use
-(``set_num_threads`` / ``get_num_threads``, default: the cores available; :mod:`rnnkit.threads` says how they are
-used).
+(``set_num_threads`` / ``get_num_threads``, default: the cores available, with OpenBLAS on one thread unless set;
+:mod:`rnnkit.threads` says why).
 
 The recurrent ops run their time loops in compiled code that calls NumPy's own BLAS routine when that routine
 was found and passed its check (:mod:`rnnkit.blas`), else in NumPy loops (same results, slower).
@@ -13,10 +13,10 @@ True
 """
 from __future__ import annotations
 
-from rnnkit.threads import blas_threads_controllable, get_num_threads, set_num_threads
+from rnnkit.threads import blas_threads_controllable, get_blas_threads, get_num_threads, set_num_threads
 
-__all__ = ["blas_threads_controllable", "get_num_threads", "recurrent_backend", "recurrent_backend_reason",
-           "set_num_threads"]
+__all__ = ["blas_threads_controllable", "get_blas_threads", "get_num_threads", "recurrent_backend",
+           "recurrent_backend_reason", "set_num_threads"]
 
 
 def recurrent_backend() -> str:

@@ -1,24 +1,30 @@
-"""How many threads NumPy's OpenBLAS uses while rnnkit computes: one by default.
+"""How many threads rnnkit uses: parallel work that never waits at a time step on every core, OpenBLAS on one.
 
-OpenBLAS's threads wait for each other by spinning. A recurrent layer makes one small matrix product per time
-step, so its threads meet at every step; when another program holds a core, each meeting waits for the
-scheduler and a step can take ten times longer than on one thread. Measured on a 2-core machine (training steps,
-batch 64, medians; ``docs/threads.md``): alone, two BLAS threads gain 13% on LSTM 128 and lose on SimpleRNN 32
-and LSTM 64; with one busy program beside it, two threads made every model 2-3x slower. So rnnkit runs its work
-with ``get_num_threads()`` BLAS threads, 1 unless ``set_num_threads(n)`` or ``$RNNKIT_NUM_THREADS`` says
-otherwise, and gives the user's own setting back when it returns: a program's NumPy outside rnnkit keeps
-OpenBLAS's own choice.
+``get_num_threads()`` is the number of threads rnnkit's own parallel work may use: the batch shards of one
+recurrent loop (:mod:`rnnkit.ops.recurrent.shards`) and the two directions of a ``Bidirectional`` layer
+(:func:`run_pair`). Each such piece runs a whole time loop on its own and meets the others once, at its end. The
+default is the number of cores this process may run on, as in PyTorch.
 
-The setting applies while a layer computes (``Layer.__call__``) and while gradients flow (``Tensor.backward``),
-so ``fit``, ``predict`` and a PyTorch-style loop all run with it. Where NumPy's BLAS is not an OpenBLAS rnnkit
-can find, the setting has no effect (``blas_threads_controllable()`` says so).
+OpenBLAS's own threads are different: they wait for each other by spinning, at the end of every product, and a
+recurrent layer makes one small product per time step. When another program holds a core, each meeting waits for
+the scheduler and a step can take ten times longer than on one thread. Measured on a 2-core machine (training
+steps, batch 64, medians; ``docs/threads.md``): alone, two BLAS threads gain 13% on LSTM 128 and lose on
+SimpleRNN 32 and LSTM 64; with one busy program beside it, two threads made every model 2-3x slower. So while
+rnnkit computes, OpenBLAS runs **one** thread unless the count was set explicitly (``set_num_threads(n)`` or
+``$RNNKIT_NUM_THREADS``): then it runs ``n``. The program's own OpenBLAS setting is given back when rnnkit
+returns, so NumPy code outside rnnkit keeps OpenBLAS's choice.
+
+The BLAS setting applies while a layer computes (``Layer.__call__``) and while gradients flow
+(``Tensor.backward``), so ``fit``, ``predict`` and a PyTorch-style loop all run with it. Where NumPy's BLAS is not
+an OpenBLAS rnnkit can find, it has no effect (``blas_threads_controllable()`` says so).
 
 >>> import rnnkit.config as config
->>> config.get_num_threads()
-1
->>> _ = config.set_num_threads(2); config.get_num_threads()
+>>> config.get_num_threads() >= 1
+True
+>>> previous = config.set_num_threads(2); config.get_num_threads(), config.get_blas_threads()
+(2, 2)
+>>> config.set_num_threads(previous)  # the previous setting back (None: the default)
 2
->>> _ = config.set_num_threads(1)
 """
 from __future__ import annotations
 
@@ -45,8 +51,19 @@ def _thread_functions() -> tuple:
     return None, None
 
 
-def _initial() -> int:
-    text = os.environ.get("RNNKIT_NUM_THREADS", "1")
+def _available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system tells it), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _initial() -> int | None:
+    """``$RNNKIT_NUM_THREADS``, or None when it is not set."""
+    text = os.environ.get("RNNKIT_NUM_THREADS")
+    if text is None:
+        return None
     try:
         value = int(text)
     except ValueError:
@@ -57,22 +74,31 @@ def _initial() -> int:
 
 
 _SET, _GET = _thread_functions()
-_state = {"threads": _initial()}
+_state = {"threads": _initial() or _available_cores(), "blas": _initial() or 1, "explicit": None}
 _depth = threading.local()  # per thread: how deeply rnnkit's calls are nested (only the outermost switches)
 
 
-def set_num_threads(n: int) -> int:
-    """Use ``n`` threads (``n >= 1``) in rnnkit's computations from now on: OpenBLAS's, and the recurrent ops'
-    parallel batch shards (:mod:`rnnkit.ops.recurrent.shards`); returns the previous setting."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ConfigError(f"set_num_threads expects a positive integer; got {n!r}")
-    previous, _state["threads"] = _state["threads"], n
+def set_num_threads(n: int | None) -> int | None:
+    """Use ``n`` threads (``n >= 1``) in rnnkit's computations from now on, for its parallel work and for
+    OpenBLAS; ``None``: back to the default. Returns the previous setting (None if it was the default), so that
+    ``set_num_threads(previous)`` restores it."""
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ConfigError(f"set_num_threads expects a positive integer (or None for the default); got {n!r}")
+    previous = _state["explicit"]
+    setting = n if n is not None else _initial()
+    _state.update(threads=setting or _available_cores(), blas=setting or 1, explicit=n)
     return previous
 
 
 def get_num_threads() -> int:
-    """The number of BLAS threads rnnkit's computations use (default 1, or ``$RNNKIT_NUM_THREADS``)."""
+    """The threads rnnkit's parallel work may use (default: the cores available, or ``$RNNKIT_NUM_THREADS``)."""
     return _state["threads"]
+
+
+def get_blas_threads() -> int:
+    """The threads OpenBLAS runs while rnnkit computes: 1 unless set (``set_num_threads``,
+    ``$RNNKIT_NUM_THREADS``)."""
+    return _state["blas"]
 
 
 def blas_threads_controllable() -> bool:
@@ -81,7 +107,7 @@ def blas_threads_controllable() -> bool:
 
 
 class BlasThreads:
-    """Context manager: OpenBLAS runs ``get_num_threads()`` threads inside, its previous count is restored after.
+    """Context manager: OpenBLAS runs ``get_blas_threads()`` threads inside, its previous count is restored after.
 
     Nested uses cost an integer increment; only the outermost one talks to OpenBLAS.
 
@@ -97,7 +123,7 @@ class BlasThreads:
         _depth.value = depth + 1
         self._previous = None
         if depth == 0 and _SET is not None:
-            previous, wanted = _GET(), _state["threads"]
+            previous, wanted = _GET(), _state["blas"]
             if previous != wanted:
                 _SET(wanted)
                 self._previous = previous

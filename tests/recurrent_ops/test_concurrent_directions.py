@@ -17,7 +17,7 @@ RNN_LAYERS = {"lstm": layers.LSTM, "gru": layers.GRU, "simple_rnn": layers.Simpl
 
 @pytest.fixture
 def thread_count():
-    previous = config.get_num_threads()
+    previous = config.set_num_threads(None)
     yield config.set_num_threads
     config.set_num_threads(previous)
 
