@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnnkit.autograd import Tensor, is_grad_enabled, make
-from rnnkit.layers.cells import LSTMCell
+from rnnkit.errors import ConfigError
+from rnnkit.layers.cells import LSTMCell, RecurrentCell
 from rnnkit.ops import activations, matmul, stack, unstack
 
 
@@ -164,6 +165,10 @@ class ReplaySource(StepGradientSource):
     def attach(self, model):
         records, patched = [], []
         for name, layer in recurrent_layers(model):
+            if not isinstance(layer.cell, RecurrentCell):
+                raise ConfigError(f"gradient_flow cannot measure layer {name!r}: it runs a user-defined cell "
+                                  f"({type(layer.cell).__name__}) step by step, which has no per-step probes; "
+                                  "SimpleRNN, LSTM and GRU layers (and their cells) can be measured")
             record = LayerRecord(name, layer, tuple(layer.cell.state_names), layer.go_backwards)
             records.append(record)
             patched.append(self._patch(record))
