@@ -168,3 +168,18 @@ def test_auto_falls_back_to_the_replay_for_cells_it_cannot_map():
     assert isinstance(step_gradient_source(user), ReplaySource)
     with pytest.raises(ConfigError, match="user-defined cell"):
         gradient_flow(user, x, y)
+
+
+def test_a_layer_called_twice_reports_its_last_call_as_the_replay_does():
+    from rnnkit.layers import Concatenate
+
+    rng = np.random.default_rng(5)
+    set_random_seed(3)
+    shared = LSTM(3, dtype=F64)
+    first, second = Input((T, D)), Input((T, D))
+    merged = Concatenate(dtype=F64)([shared(first), shared(second)])
+    model = Model([first, second], Dense(2, dtype=F64)(merged))
+    model.compile(optimizer="sgd", loss="mse")
+    x = [rng.normal(size=(B, T, D)), rng.normal(size=(B, T, D)) * 3.0]
+    fused = assert_same(model, x, rng.normal(size=(B, 2)))
+    assert len({key[0] for key in fused}) == 1

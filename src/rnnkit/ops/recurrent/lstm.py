@@ -156,6 +156,13 @@ def lstm_step_backward(fw, bw, t, b0, b1, act, rec_act):
 
 
 @jit_inline
+def cell_grad(dc, dh, o, c_act, act):
+    """``dc_new``: the total gradient reaching ``c_t``, through ``c_{t+1}`` (``dc``) and through
+    ``h_t = o * act(c_t)``."""
+    return dc + dh * o * derivative(act, c_act)
+
+
+@jit_inline
 def _lstm_grads(fw, bw, t, b0, b1, act, rec_act, masked):
     """The backward equations of the module docstring, once, with its names; inlined into
     :func:`lstm_step_backward` per activation codes and mask flag (constants there). A masked column's results
@@ -190,13 +197,6 @@ def _lstm_grads(fw, bw, t, b0, b1, act, rec_act, masked):
             else:
                 dz_i_row[b], dz_f_row[b], dz_c_row[b], dz_o_row[b] = dz_i, dz_f, dz_c, dz_o
                 dcs[e] = dc_new * f  # dh is left as it is: the loop's product replaces it (beta 0)
-
-
-@jit_inline
-def cell_grad(dc, dh, o, c_act, act):
-    """``dc_new``: the total gradient reaching ``c_t``, through ``c_{t+1}`` (``dc``) and through
-    ``h_t = o * act(c_t)``."""
-    return dc + dh * o * derivative(act, c_act)
 
 
 @jit
