@@ -7,12 +7,17 @@ sources (``--other``, e.g. main's: ``git -C ../main archive HEAD src | tar -x -C
 in a fresh process, the two alternating; LSTM 128, GRU 128, SimpleRNN 32 on B 64, T 28, D 28, float32. Prints
 each pair's ratio (this / other) and the medians.
 
+``bits``: with recording off, the ops' outputs and every gradient (4 ops x float32/float64 x mask, B 64, T 9) from
+this checkout and from ``--other``, each in a fresh process that loads its cached kernels (one warm-up process
+each first), compared bit for bit.
+
 ``flow``: ``gradient_flow`` on ``LSTM(128) -> Dense(10)`` (B 64, T 28 and 200), fused source against replay,
 alternating in one process after a warm-up; prints the medians.
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 python -m benchmarks.step_gradients ab \\
         --other /tmp/main/src --pairs 5
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 python -m benchmarks.step_gradients flow
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python -m benchmarks.step_gradients bits --other /tmp/main/src
 """
 from __future__ import annotations
 
@@ -60,6 +65,58 @@ for _ in range(repeats):
     times.append(time.process_time() - start)
 print(json.dumps({"file": rnnkit.__file__, "ms": 1000 * float(np.median(times))}))
 """
+
+
+# Run in a fresh process: every op's outputs and gradients, saved to the .npz file named by argv[1].
+_DUMP = r"""
+import sys
+import numpy as np
+import rnnkit
+from rnnkit import Tensor
+from rnnkit.ops.recurrent import gru, lstm, simple_rnn
+B, T, D, H = 64, 9, 5, 16
+mask = np.ones((B, T), bool)
+mask[0, T - 2 :] = False
+mask[1, 1 : T - 1] = False
+out = {}
+for op, gates, options in (("simple_rnn", 1, {}), ("lstm", 4, {}), ("gru", 3, {"reset_after": True}),
+                           ("gru", 3, {"reset_after": False})):
+    for dtype in ("float32", "float64"):
+        for masked in (False, True):
+            rng = np.random.default_rng(4)
+            bias_shape = (2, gates * H) if options.get("reset_after") else (gates * H,)
+            arrays = [rng.standard_normal((B, T, D)), rng.standard_normal((D, gates * H)) * 0.6,
+                      rng.standard_normal((H, gates * H)) * 0.6, rng.standard_normal(bias_shape) * 0.3,
+                      rng.standard_normal((B, H)) * 0.5] + ([rng.standard_normal((B, H)) * 0.5] if op == "lstm" else [])
+            leaves = [Tensor(a, requires_grad=True, dtype=dtype) for a in arrays]
+            fn = {"simple_rnn": simple_rnn, "lstm": lstm, "gru": gru}[op]
+            results = fn(*leaves, mask=mask if masked else None, **options)
+            sum((r * Tensor(rng.standard_normal(r.shape), dtype=dtype)).sum() for r in results).backward()
+            for i, a in enumerate([r.data for r in results] + [leaf.grad for leaf in leaves]):
+                out[f"{op}{options}-{dtype}-{'mask' if masked else 'nomask'}-{i}"] = a
+np.savez(sys.argv[1], **out)
+print(rnnkit.__file__)
+"""
+
+
+def bits(other: Path) -> None:
+    import tempfile
+
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as folder:
+        files = {}
+        for name, src in (("this", HERE), ("other", other)):
+            env = {**os.environ, "PYTHONPATH": str(src)}
+            for attempt in ("warm-up", "measured"):  # the first process may compile the kernels (see the docs)
+                files[name] = os.path.join(folder, f"{name}-{attempt}.npz")
+                printed = subprocess.run([sys.executable, "-c", _DUMP, files[name]], env=env, check=True, cwd="/",
+                                         capture_output=True, text=True).stdout
+                if not printed.strip().startswith(str(src)):
+                    raise RuntimeError(f"ran {printed.strip()}, not the sources in {src}")
+        mine, theirs = np.load(files["this"]), np.load(files["other"])
+        differ = [k for k in mine.files if not np.array_equal(mine[k], theirs[k])]
+        print(f"{len(mine.files)} arrays compared, {len(differ)} differ" + (f": {differ}" if differ else ""))
 
 
 def _measure(src: Path, op: str, H: int, repeats: int) -> float:
@@ -119,12 +176,16 @@ def main(argv=None) -> None:
     p_ab.add_argument("--other", type=Path, required=True, help="the other copy's src folder")
     p_ab.add_argument("--pairs", type=int, default=5)
     p_ab.add_argument("--repeats", type=int, default=30, help="timed calls per process (median)")
+    p_bits = sub.add_parser("bits", help="recording off: results bit for bit against another copy")
+    p_bits.add_argument("--other", type=Path, required=True, help="the other copy's src folder")
     p_flow = sub.add_parser("flow", help="gradient_flow, fused against replay")
     p_flow.add_argument("--steps", type=int, nargs="+", default=[28, 200])
     p_flow.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     if args.what == "ab":
         ab(args.other.resolve(), args.pairs, args.repeats)
+    elif args.what == "bits":
+        bits(args.other.resolve())
     else:
         flow(args.steps, args.repeats)
 
