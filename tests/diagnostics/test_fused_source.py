@@ -183,3 +183,13 @@ def test_a_layer_called_twice_reports_its_last_call_as_the_replay_does():
     x = [rng.normal(size=(B, T, D)), rng.normal(size=(B, T, D)) * 3.0]
     fused = assert_same(model, x, rng.normal(size=(B, 2)))
     assert len({key[0] for key in fused}) == 1
+
+
+def test_a_frozen_first_layer_is_measured_as_the_replay_measures_it():
+    rng = np.random.default_rng(6)
+    x, y = inputs("end", rng), rng.normal(size=(B, 2))
+    model = model_of(STACKS["stacked"](False), masked=True)
+    model.layers[1].trainable = False  # the first LSTM: its op has no input that wants a gradient
+    assert isinstance(step_gradient_source(model), FusedSource)
+    fused = assert_same(model, x, y)
+    assert any(np.abs(g).max() > 0 for key, g in fused.items() if key[0] == model.layers[1].name)

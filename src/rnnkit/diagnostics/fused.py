@@ -67,32 +67,32 @@ class FusedSource(StepGradientSource):
         if unmapped:
             raise ConfigError(f"the fused source reads only SimpleRNN, LSTM and GRU layers with their built-in cells; "
                               f"{unmapped} run another cell: use source='replay'")
-        records, patched = [], []
+        records, patched, called = [], [], set()
         for name, layer in layers:
             record = LayerRecord(name, layer, tuple(layer.cell.state_names), layer.go_backwards)
             records.append(record)
-            patched.append(_patch(record))
+            patched.append(_patch(record, called))
         try:
             with recording.record_step_gradients() as recorder:
                 yield Recorder(records)
             for record in records:
-                _fill(record, recorder.labelled(record))
+                _fill(record, recorder.labelled(record), record.name in called)
         finally:
             for layer, cell in patched:
                 layer.__dict__.pop("call", None)
                 cell.__dict__.pop("run_sequence", None)
 
 
-def _patch(record: LayerRecord) -> tuple:
-    """Wrap the layer's ``call`` (the input's length) and its cell's ``run_sequence`` (the op runs labelled with
-    ``record``), as instance attributes that ``attach`` removes."""
+def _patch(record: LayerRecord, called: set) -> tuple:
+    """Wrap the layer's ``call`` (the input's length; the layer's name into ``called``) and its cell's
+    ``run_sequence`` (the op runs labelled with ``record``), as instance attributes that ``attach`` removes."""
     layer, cell = record.layer, record.layer.cell
     original_call, original_run = type(layer).call.__get__(layer), type(cell).run_sequence.__get__(cell)
 
     def call(inputs, *args, **kwargs):
         first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
         record.steps = first.shape[1]
-        record.calls = getattr(record, "calls", 0) + 1
+        called.add(record.name)
         return original_call(inputs, *args, **kwargs)
 
     def run_sequence(x, states, mask=None):
@@ -104,13 +104,13 @@ def _patch(record: LayerRecord) -> tuple:
     return layer, cell
 
 
-def _fill(record: LayerRecord, op_records: list) -> None:
+def _fill(record: LayerRecord, op_records: list, called: bool) -> None:
     """The layer's per-step gradients from its last op call's record, in processing order (zeros where no
     gradient reached the op, as the replay's probes give)."""
     record.states = {name: [] for name in record.state_names}
     record.inputs = []
     if not op_records:
-        if getattr(record, "calls", 0):
+        if called:
             raise RnnkitError(f"layer {record.name!r} ran without a recorded sequence op; use source='replay'")
         return
     op = op_records[-1]
