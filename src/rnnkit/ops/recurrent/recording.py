@@ -62,9 +62,10 @@ class StepRecord:
         return None if self._outputs is None else self._outputs()
 
     def keep(self, dh_steps: np.ndarray, dc_steps: np.ndarray | None, dx: np.ndarray | None) -> None:
-        """Take the op's ``(H, T, B)`` records (batch-major copies) and its input's gradient ``(B, T, D)``."""
-        self.h = dh_steps.transpose(2, 1, 0).copy()  # (H, T, B) -> (B, T, H)
-        self.c = None if dc_steps is None else dc_steps.transpose(2, 1, 0).copy()
+        """Take the op's ``(H, T, B)`` records (kept as ``(B, T, H)`` views: no copy) and its input's gradient
+        ``(B, T, D)`` (a copy: the tape may add to the array it hands on)."""
+        self.h = dh_steps.transpose(2, 1, 0)  # (H, T, B) -> (B, T, H)
+        self.c = None if dc_steps is None else dc_steps.transpose(2, 1, 0)
         self.x = None if dx is None else np.array(dx)
 
 
