@@ -11,8 +11,9 @@ each pair's ratio (this / other) and the medians.
 this checkout and from ``--other``, each in a fresh process that loads its cached kernels (one warm-up process
 each first), compared bit for bit.
 
-``flow``: ``gradient_flow`` on ``LSTM(128) -> Dense(10)`` (B 64, T 28 and 200), fused source against replay,
-alternating in one process after a warm-up; prints the medians.
+``flow``: ``gradient_flow`` on ``LSTM(128) -> Dense(10)`` (B 64, T 28 and 200), fused source against replay, and
+a plain forward + backward of the same model (the floor), alternating in one process after a warm-up; prints the
+medians.
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 python -m benchmarks.step_gradients ab \\
         --other /tmp/main/src --pairs 5
@@ -156,17 +157,23 @@ def flow(steps: list, repeats: int) -> None:
         x, y = rng.standard_normal((64, T, 28)).astype("float32"), rng.integers(0, 10, 64)
         model = Sequential([LSTM(128), Dense(10)])
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-        times = {"fused": [], "replay": []}
-        for source in times:
-            gradient_flow(model, x, y, source=source)  # warm-up
+        def step():
+            model.zero_grad()
+            model._compute_loss([y], [model(x)]).backward()
+
+        runs = {"fused": lambda: gradient_flow(model, x, y, source="fused"),
+                "replay": lambda: gradient_flow(model, x, y, source="replay"), "step": step}
+        times = {name: [] for name in runs}
+        for run in runs.values():
+            run()  # warm-up
         for i in range(repeats):
-            for source in (("fused", "replay") if i % 2 == 0 else ("replay", "fused")):
+            for name in (list(runs) if i % 2 == 0 else list(runs)[::-1]):
                 start = time.process_time()
-                gradient_flow(model, x, y, source=source)
-                times[source].append(time.process_time() - start)
-        fused, replay = (1000 * float(np.median(times[s])) for s in ("fused", "replay"))
-        print(f"T={T}: fused {fused:.1f} ms, replay {replay:.1f} ms, replay/fused {replay / fused:.1f}x "
-              f"({repeats} each, medians)", flush=True)
+                runs[name]()
+                times[name].append(time.process_time() - start)
+        fused, replay, step_ms = (1000 * float(np.median(times[s])) for s in runs)
+        print(f"T={T}: fused {fused:.1f} ms, replay {replay:.1f} ms, replay/fused {replay / fused:.1f}x; "
+              f"plain forward + backward {step_ms:.1f} ms ({repeats} each, medians)", flush=True)
 
 
 def main(argv=None) -> None:
