@@ -14,9 +14,10 @@ the ``plot`` extra). ``rnnkit diagnose MODEL --dataset NAME`` does both for a sa
 >>> sorted(flow.layers[0].states), flow.layers[0].h.shape
 (['c', 'h'], (6,))
 """
-from rnnkit.diagnostics.flow import GradientFlow, LayerFlow, gradient_flow
+from rnnkit.diagnostics.flow import GradientFlow, LayerFlow, gradient_flow, step_gradient_source
+from rnnkit.diagnostics.fused import FusedSource
 from rnnkit.diagnostics.plot import plot_gradient_flow
 from rnnkit.diagnostics.replay import Probe, ReplaySource, StepGradientSource, recurrent_layers
 
-__all__ = ["gradient_flow", "GradientFlow", "LayerFlow", "plot_gradient_flow", "ReplaySource",
-           "StepGradientSource", "Probe", "recurrent_layers"]
+__all__ = ["gradient_flow", "GradientFlow", "LayerFlow", "plot_gradient_flow", "ReplaySource", "FusedSource",
+           "StepGradientSource", "step_gradient_source", "Probe", "recurrent_layers"]

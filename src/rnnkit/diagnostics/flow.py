@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnnkit.autograd import Tensor
-from rnnkit.diagnostics.replay import ReplaySource, StepGradientSource
+from rnnkit.diagnostics.fused import FusedSource, fused_layer
+from rnnkit.diagnostics.replay import ReplaySource, StepGradientSource, recurrent_layers
 from rnnkit.errors import ConfigError
 
 
@@ -115,7 +116,27 @@ def _loss_fn(model, loss):
     return None
 
 
-def gradient_flow(model, x, y, *, loss=None, training: bool = False, source: StepGradientSource | None = None,
+SOURCES = ("auto", "fused", "replay")
+
+
+def step_gradient_source(model, source="auto") -> StepGradientSource:
+    """The source :func:`gradient_flow` reads: ``"fused"`` (:class:`FusedSource`: the layers' own ops record the
+    gradients in one training step), ``"replay"`` (:class:`ReplaySource`: each layer replayed step by step), or
+    ``"auto"`` (None too): fused when every recurrent layer runs a built-in cell's fused op, else the replay. A
+    :class:`StepGradientSource` instance is returned as it is."""
+    if isinstance(source, StepGradientSource):
+        return source
+    if source is None:
+        source = "auto"
+    if source not in SOURCES:
+        raise ConfigError(f"gradient_flow: source must be one of {list(SOURCES)} or a StepGradientSource; "
+                          f"got {source!r}")
+    if source == "auto":
+        source = "fused" if all(fused_layer(layer) for _, layer in recurrent_layers(model)) else "replay"
+    return FusedSource() if source == "fused" else ReplaySource()
+
+
+def gradient_flow(model, x, y, *, loss=None, training: bool = False, source: StepGradientSource | str | None = "auto",
                   sample_weight=None) -> GradientFlow:
     """Per-step gradient norms of every recurrent layer of ``model`` on one batch ``(x, y)``.
 
@@ -124,7 +145,8 @@ def gradient_flow(model, x, y, *, loss=None, training: bool = False, source: Ste
         x, y: one batch (arrays as for ``fit``; several inputs or outputs as lists).
         loss: a loss name or object; default the compiled loss.
         training: run the layers in training mode (dropout on); default False.
-        source: where the per-step gradients come from (default :class:`ReplaySource`).
+        source: where the per-step gradients come from: ``"auto"`` (default), ``"fused"``, ``"replay"`` or a
+            :class:`StepGradientSource` (see :func:`step_gradient_source`); all give the same numbers.
         sample_weight: optional per-sample weights of the loss.
 
     Returns: a :class:`GradientFlow`. The weights' ``.grad`` are left as this pass computed them.
@@ -133,7 +155,7 @@ def gradient_flow(model, x, y, *, loss=None, training: bool = False, source: Ste
     xs, is_list = model._prepare_x(x)
     ys = model._prepare_y(y)
     model._check_lengths(xs, ys, sample_weight, "gradient_flow")
-    source = source or ReplaySource()
+    source = step_gradient_source(model, source)
     inputs = model._model_input(xs, is_list)
     with source.attach(model) as recorder:
         outs = model._outputs_list(model(inputs, training=training))

@@ -1,7 +1,6 @@
 """The replay source of per-step gradients: every recurrent layer run step by step with its own cell.
 
-The fused sequence ops (``rnnkit.ops.recurrent``) compute the gradient of every hidden state inside their
-backward pass and keep none of it. To read ``dLoss/dh_t``, :class:`ReplaySource` swaps, for the duration of one
+To read ``dLoss/dh_t`` without the fused ops' records, :class:`ReplaySource` swaps, for the duration of one
 forward and backward pass, each recurrent cell's ``run_sequence`` for a Python loop over ``cell.step`` (the
 one-step ops ``simple_rnn_cell``, ``lstm_cell``, ``gru_cell``) with the same weights, the same masking rule
 (a masked step carries the state and outputs zeros) and the same direction. Every state ``h_t`` (and LSTM's
@@ -9,9 +8,9 @@ one-step ops ``simple_rnn_cell``, ``lstm_cell``, ``gru_cell``) with the same wei
 gradient it passes on, which is the total gradient reaching that tensor (through the recurrence and the output
 path). A probe can also shift its value by a given array: the finite-difference check of the flow.
 
-Nothing in ``rnnkit.ops.recurrent`` changes; the replay is slower than the fused op (one tape node per step),
-which does not matter for a diagnostic batch. A source that reads the same gradients from the fused op can
-replace this one: see :class:`StepGradientSource`.
+The replay is slower than the fused op (one tape node per step); :class:`~rnnkit.diagnostics.fused.FusedSource`
+reads the same gradients from the fused ops' own records (``gradient_flow``'s default where it applies). The
+replay remains the reference it is tested against, and serves cells whose ``run_sequence`` is their own.
 
 >>> import numpy as np
 >>> from rnnkit.layers import Dense, GRU
@@ -33,7 +32,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnnkit.autograd import Tensor, is_grad_enabled, make
-from rnnkit.layers.cells import LSTMCell
+from rnnkit.errors import ConfigError
+from rnnkit.layers.cells import LSTMCell, RecurrentCell
 from rnnkit.ops import activations, matmul, stack, unstack
 
 
@@ -164,6 +164,10 @@ class ReplaySource(StepGradientSource):
     def attach(self, model):
         records, patched = [], []
         for name, layer in recurrent_layers(model):
+            if not isinstance(layer.cell, RecurrentCell):
+                raise ConfigError(f"gradient_flow cannot measure layer {name!r}: it runs a user-defined cell "
+                                  f"({type(layer.cell).__name__}) step by step, which has no per-step probes; "
+                                  "SimpleRNN, LSTM and GRU layers (and their cells) can be measured")
             record = LayerRecord(name, layer, tuple(layer.cell.state_names), layer.go_backwards)
             records.append(record)
             patched.append(self._patch(record))

@@ -18,7 +18,8 @@ view of the op's state history.
 from rnnkit.ops.recurrent.gate_activations import ACTIVATIONS, GateActivation, get_activation
 from rnnkit.ops.recurrent.gru import gru, gru_cell
 from rnnkit.ops.recurrent.lstm import lstm, lstm_cell
+from rnnkit.ops.recurrent.recording import record_step_gradients
 from rnnkit.ops.recurrent.simple_rnn import simple_rnn, simple_rnn_cell
 
 __all__ = ["simple_rnn", "simple_rnn_cell", "lstm", "lstm_cell", "gru", "gru_cell", "get_activation",
-           "GateActivation", "ACTIVATIONS"]
+           "GateActivation", "ACTIVATIONS", "record_step_gradients"]

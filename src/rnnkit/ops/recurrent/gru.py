@@ -64,10 +64,11 @@ from typing import NamedTuple
 import numpy as np
 
 from rnnkit.compiled import jit, jit_inline
-from rnnkit.ops.recurrent import common, paths
+from rnnkit.ops.recurrent import common, paths, recording
 from rnnkit.ops.recurrent import feature_major as fm
 from rnnkit.ops.recurrent.gate_activations import get_activation
-from rnnkit.ops.recurrent.kernel_math import SIGMOID, TANH, activate_rows, add_output_grad, derivative
+from rnnkit.ops.recurrent.kernel_math import (SIGMOID, TANH, activate_rows, add_output_grad, derivative,
+                                              record_state_grad)
 from rnnkit.ops.recurrent.paths import step_product
 
 OP = "gru"
@@ -98,6 +99,7 @@ class Backward(NamedTuple):
     dh: np.ndarray  # (H, B): gradient reaching h_t (see gru_step_backward)
     dq: np.ndarray  # (H, B): U_h da, the gradient of q (reset_before)
     dz: np.ndarray  # (4H, T, B) = [d(rh); dz_z; dz_r; da] (reset_after), (3H, T, B) = [dz_z; dz_r; da] (before)
+    dh_steps: np.ndarray  # (H, T, B): the total gradient reaching h_t, kept at each t; (0, 0, 0): not kept
 
 
 # ------------------------------------------------------------------------------------- one time step
@@ -194,6 +196,7 @@ def gru_step_backward(fw, bw, t, b0, b1, act, rec_act):
     da]`` (the first three blocks pair with ``U``'s blocks in the order h, z, r; the last three are the input
     side); the loop then adds ``U_hzr dz[:3H, t]`` to ``dh``."""
     add_output_grad(bw.dh, bw.d_out, t, b0, b1)
+    record_state_grad(bw.dh_steps, bw.dh, t, b0, b1)
     masked = fw.valid.shape[0] > 0
     if act == TANH and rec_act == SIGMOID:  # the defaults: derivatives inline, the loops vectorise
         if masked:
@@ -209,6 +212,7 @@ def gru_step_backward_candidate(fw, bw, t, b0, b1, act, rec_act):
     """Step ``t`` backward (reset_after=False), first part: ``dz_z`` into ``dz[:H, t]`` and ``da`` into
     ``dz[2H:, t]``; the loop then computes ``dq = U_h da`` for :func:`gru_step_backward_reset`."""
     add_output_grad(bw.dh, bw.d_out, t, b0, b1)
+    record_state_grad(bw.dh_steps, bw.dh, t, b0, b1)
     masked = fw.valid.shape[0] > 0
     if act == TANH and rec_act == SIGMOID:
         if masked:
@@ -345,17 +349,20 @@ def _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, 
     return fw
 
 
-def _backward(fw, x_fm, kernel, recurrent_kernel, reset_after, act, rec_act, d_out, dh_last, need):
+def _backward(fw, x_fm, kernel, recurrent_kernel, reset_after, act, rec_act, d_out, dh_last, need, record=None):
     """Gradients ``{name: array}`` for the inputs named in ``need`` (``x``, ``kernel``, ``recurrent_kernel``,
-    ``bias``, ``h0``) from ``d_out (H, T, B)`` (or None) and the final-state gradient ``dh_last (B, H)``."""
+    ``bias``, ``h0``) from ``d_out (H, T, B)`` (or None) and the final-state gradient ``dh_last (B, H)``; with a
+    ``record`` (recording.py) the per-step state gradients and ``x``'s gradient go into it."""
     T, H3, B = fw.hs.shape[1] - 1, fw.gates.shape[1], fw.hs.shape[2]
     H, dtype = H3 // 3, fw.gates.dtype
+    need = need if record is None else dict(need, x=True)
     if reset_after:  # U's blocks in the order h, z, r: the product's left factor for [d(rh); dz_z; dz_r]
         u = np.concatenate([recurrent_kernel[:, 2 * H :], recurrent_kernel[:, : 2 * H]], axis=1)  # (H, 3H)
     else:
         u = np.ascontiguousarray(recurrent_kernel)  # (H, 3H)
     bw = Backward(u, common.or_empty(d_out, 3, dtype), fm.writable_columns(dh_last),  # (B, H) -> (H, B)
-                 common.aligned_empty((H, B), dtype), common.scratch((H3 + H if reset_after else H3, T, B), dtype))
+                 common.aligned_empty((H, B), dtype), common.scratch((H3 + H if reset_after else H3, T, B), dtype),
+                 *recording.step_arrays(record, (H, T, B), dtype, 1))
     paths.run(paths.choose(B, dtype, small=False), backward_loop, _backward_compiled, B, T * u.size, fw, bw,
               reset_after, act, rec_act, need["h0"])
     if reset_after:
@@ -364,6 +371,8 @@ def _backward(fw, x_fm, kernel, recurrent_kernel, reset_after, act, rec_act, d_o
         grads = _grads_reset_before(bw.dz, x_fm, fw.hs, fw.rh, kernel, need)
     grads["h0"] = bw.dh.T if need["h0"] else None  # (H, B) -> (B, H)
     common.release(bw.dz)
+    if record is not None:
+        record.keep(bw.dh_steps, None, grads["x"])
     return grads
 
 
@@ -406,10 +415,10 @@ def _grads_reset_before(dz, x_fm, hs, q, kernel, need):
     return grads
 
 
-def _run(op, x, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, rec_act, keep=True):
+def _run(op, x, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, rec_act, keep=True, record=None):
     """Forward on ``x (B, T, D)`` from Keras-layout weights; returns the cache (a dict naming the states) and
     ``backward(d_out, dh_last, need)`` giving the gradients in :data:`GRAD_NAMES` order (once: it frees the
-    cache). ``keep=False``: no backward pass will come (see :func:`_forward`)."""
+    cache). ``keep=False``: no backward pass will come (see :func:`_forward`); ``record``: see :func:`_backward`."""
     codes = (act.code, rec_act.code)
     x_fm = fm.feature_major(x, kernel.dtype)  # (B, T, D) -> (D, T, B)
     fw = _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, *codes, keep)
@@ -420,7 +429,7 @@ def _run(op, x, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, rec
 
     def backward(d_out, dh_last, need):
         common.check_cache(cache, op)
-        grads = _backward(fw, x_fm, kernel, recurrent_kernel, reset_after, *codes, d_out, dh_last, need)
+        grads = _backward(fw, x_fm, kernel, recurrent_kernel, reset_after, *codes, d_out, dh_last, need, record)
         common.free_cache(cache)
         return tuple(grads.get(name) for name in GRAD_NAMES)
 
@@ -462,13 +471,17 @@ def gru(x, kernel, recurrent_kernel, bias, h0, mask=None, reset_after=True, acti
     valid = common.mask_rows(mask, B, T, dtype)  # (T, B) or None
     W, U = common.cast(kernel.data, dtype), common.cast(recurrent_kernel.data, dtype)
     b = None if bias is None else common.cast(bias.data, dtype)
+    keep = common.will_backward(parents)
+    record = recording.start(OP, (B, T, x.shape[2], H)) if keep else None
     cache, run_backward = _run(OP, x.data, W, U, b, common.initial_state(h0, B, H, dtype), valid, reset_after, act,
-                               rec_act, keep=common.will_backward(parents))
+                               rec_act, keep, record)
 
     backward = fm.tape_backward(run_backward, valid, dtype, parents, GRAD_NAMES)
     hs = cache["hs"]
     datas = (fm.outputs_view(hs, valid), fm.last_state(hs))  # (B, T, H), (B, H)
-    return common.finish(OP, cache, datas, parents, backward)
+    outs = common.finish(OP, cache, datas, parents, backward)
+    recording.attach_outputs(record, outs[0])
+    return outs
 
 
 def gru_cell(x_t, h, kernel, recurrent_kernel, bias, reset_after=True, activation="tanh",

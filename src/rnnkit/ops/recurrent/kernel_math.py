@@ -224,3 +224,14 @@ def add_output_grad(dh, d_out, t, b0, b1):
         for j in range(dh.shape[0]):
             for b in range(np.uint64(b0), np.uint64(b1)):
                 dh[j, b] += d_out[j, t, b]
+
+
+@jit
+def record_state_grad(steps, dh, t, b0, b1):
+    """``steps[:, t, b] = dh[:, b]`` on columns ``[b0, b1)`` when ``steps`` is not empty: the per-step record of
+    the gradient reaching a state (``steps (H, T, B)``; zero-length: not recording, see recording.py)."""
+    if steps.shape[0] > 0:
+        for j in range(dh.shape[0]):
+            row, d = steps[j, t], dh[j]  # (B,) rows
+            for b in range(np.uint64(b0), np.uint64(b1)):
+                row[b] = d[b]

@@ -44,11 +44,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnkit.ops.recurrent import common, paths
+from rnnkit.ops.recurrent import common, paths, recording
 from rnnkit.ops.recurrent import feature_major as fm
 from rnnkit.ops.recurrent.gate_activations import get_activation
 from rnnkit.compiled import jit, jit_inline
-from rnnkit.ops.recurrent.kernel_math import SIGMOID, TANH, activate_rows, add_output_grad, derivative
+from rnnkit.ops.recurrent.kernel_math import (SIGMOID, TANH, activate_rows, add_output_grad, derivative,
+                                              record_state_grad)
 from rnnkit.ops.recurrent.paths import step_product
 
 OP = "lstm"
@@ -80,6 +81,8 @@ class Backward(NamedTuple):
     dh: np.ndarray  # (H, B): gradient reaching h_t (see lstm_step_backward)
     dc: np.ndarray  # (H, B): gradient reaching c_t
     dz: np.ndarray  # (4H, T, B): the pre-activations' gradients [dz_i; dz_f; dz_c; dz_o]
+    dh_steps: np.ndarray  # (H, T, B): the total gradient reaching h_t, kept at each t; (0, 0, 0): not kept
+    dc_steps: np.ndarray  # (H, T, B): the total gradient reaching c_t, likewise (see recording.py)
 
 
 # ------------------------------------------------------------------------------------- one time step
@@ -140,6 +143,8 @@ def lstm_step_backward(fw, bw, t, b0, b1, act, rec_act):
     and the loop adds ``U dz_t`` to it; without a mask that part is 0 everywhere, so ``bw.dh`` is left as it is
     and the loop's product replaces it (beta 0: no pass to zero it, and BLAS does not read it)."""
     add_output_grad(bw.dh, bw.d_out, t, b0, b1)
+    record_state_grad(bw.dh_steps, bw.dh, t, b0, b1)
+    _record_cell_grad(fw, bw, t, b0, b1, act)
     masked = fw.valid.shape[0] > 0
     if act == TANH and rec_act == SIGMOID:  # the defaults: derivatives inline, the loops vectorise
         if masked:
@@ -148,6 +153,13 @@ def lstm_step_backward(fw, bw, t, b0, b1, act, rec_act):
             _lstm_grads(fw, bw, t, b0, b1, TANH, SIGMOID, False)
     else:
         _lstm_grads(fw, bw, t, b0, b1, act, rec_act, masked)
+
+
+@jit_inline
+def cell_grad(dc, dh, o, c_act, act):
+    """``dc_new``: the total gradient reaching ``c_t``, through ``c_{t+1}`` (``dc``) and through
+    ``h_t = o * act(c_t)``."""
+    return dc + dh * o * derivative(act, c_act)
 
 
 @jit_inline
@@ -171,7 +183,7 @@ def _lstm_grads(fw, bw, t, b0, b1, act, rec_act, masked):
             e = row + b
             dh, dc, c_act = dhs[e], dcs[e], c_acts[e]
             i, f, g, o = z[e], z[n + e], z[2 * n + e], z[3 * n + e]
-            dc_new = dc + dh * o * derivative(act, c_act)
+            dc_new = cell_grad(dc, dh, o, c_act, act)
             dz_i = dc_new * g * derivative(rec_act, i)
             dz_f = dc_new * c_prevs[e] * derivative(rec_act, f)
             dz_c = dc_new * i * derivative(act, g)
@@ -185,6 +197,20 @@ def _lstm_grads(fw, bw, t, b0, b1, act, rec_act, masked):
             else:
                 dz_i_row[b], dz_f_row[b], dz_c_row[b], dz_o_row[b] = dz_i, dz_f, dz_c, dz_o
                 dcs[e] = dc_new * f  # dh is left as it is: the loop's product replaces it (beta 0)
+
+
+@jit
+def _record_cell_grad(fw, bw, t, b0, b1, act):
+    """When ``bw.dc_steps`` is not empty: the total gradient reaching ``c_t`` into ``bw.dc_steps[:, t]``
+    (``dc_new``, or in a masked column, where ``c_t`` only carries ``c_{t-1}``, the incoming ``dc``); read before
+    :func:`_lstm_grads` turns ``bw.dc`` into ``c_{t-1}``'s gradient."""
+    if bw.dc_steps.shape[0] == 0:
+        return
+    H, masked = fw.cs.shape[1], fw.valid.shape[0] > 0
+    for j in range(H):
+        dc, dh, o, c_act, out = bw.dc[j], bw.dh[j], fw.gates[t, 3 * H + j], fw.tc[t, j], bw.dc_steps[j, t]
+        for b in range(b0, b1):
+            out[b] = dc[b] if masked and fw.valid[t, b] == 0 else cell_grad(dc[b], dh[b], o[b], c_act[b], act)
 
 
 # ---------------------------------------------------------------------------------- whole sequence
@@ -229,14 +255,16 @@ def _forward(x, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, kee
     return fw
 
 
-def _backward(fw, kernel, recurrent_kernel, act, rec_act, d_out, dh_last, dc_last, need):
+def _backward(fw, kernel, recurrent_kernel, act, rec_act, d_out, dh_last, dc_last, need, record=None):
     """Gradients ``{name: array}`` for the inputs named in ``need`` (``x``, ``kernel``, ``recurrent_kernel``,
-    ``bias``, ``h0``, ``c0``) from ``d_out (H, T, B)`` (or None) and the final-state gradients ``(B, H)``."""
+    ``bias``, ``h0``, ``c0``) from ``d_out (H, T, B)`` (or None) and the final-state gradients ``(B, H)``; with a
+    ``record`` (recording.py) the per-step state gradients and ``x``'s gradient go into it."""
     H4, T, B = fw.gates.shape[1], fw.xh.shape[1] - 1, fw.xh.shape[2]
     dtype = fw.gates.dtype
+    need = need if record is None else dict(need, x=True)
     bw = Backward(np.ascontiguousarray(recurrent_kernel), common.or_empty(d_out, 3, dtype),
                  fm.writable_columns(dh_last), fm.writable_columns(dc_last),  # (B, H) -> (H, B)
-                 common.scratch((H4, T, B), dtype))
+                 common.scratch((H4, T, B), dtype), *recording.step_arrays(record, (H4 // 4, T, B), dtype, 2))
     path = paths.choose(B, dtype, small=False)
     paths.run(path, backward_loop, _backward_compiled, B, T * bw.u.size, fw, bw, act, rec_act, need["h0"] or need["c0"])
     grads = fm.stacked_weight_grads(bw.dz, fw.xh, fw.xh.shape[0] - fw.hs.shape[0] - 1, need)
@@ -244,13 +272,16 @@ def _backward(fw, kernel, recurrent_kernel, act, rec_act, d_out, dh_last, dc_las
         grads["x"] = fm.input_grad(bw.dz, kernel)
     grads["h0"], grads["c0"] = bw.dh.T, bw.dc.T  # (H, B) -> (B, H)
     common.release(bw.dz)
+    if record is not None:
+        record.keep(bw.dh_steps, bw.dc_steps, grads["x"])
     return grads
 
 
-def _run(op, x, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, keep=True):
+def _run(op, x, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, keep=True, record=None):
     """Forward on ``x (B, T, D)`` from Keras-layout weights; returns the cache (a dict naming the arrays for the
     op's outputs) and ``backward(d_out, dh_last, dc_last, need)`` giving the gradients in :data:`GRAD_NAMES` order
-    (once: it frees the cache). ``keep=False``: no backward pass will come (see :func:`_forward`)."""
+    (once: it frees the cache). ``keep=False``: no backward pass will come (see :func:`_forward`); ``record``: see
+    :func:`_backward`."""
     codes = (act.code, rec_act.code)
     fw = _forward(x, kernel, recurrent_kernel, bias, h0, c0, valid, *codes, keep)
     cache = {"hs": fw.hs, "cs": fw.cs}
@@ -258,7 +289,7 @@ def _run(op, x, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, kee
 
     def backward(d_out, dh_last, dc_last, need):
         common.check_cache(cache, op)
-        grads = _backward(fw, kernel, recurrent_kernel, *codes, d_out, dh_last, dc_last, need)
+        grads = _backward(fw, kernel, recurrent_kernel, *codes, d_out, dh_last, dc_last, need, record)
         common.free_cache(cache)
         return tuple(grads.get(name) for name in GRAD_NAMES)
 
@@ -300,14 +331,17 @@ def lstm(x, kernel, recurrent_kernel, bias, h0, c0, mask=None, activation="tanh"
     valid = common.mask_rows(mask, B, T, dtype)  # (T, B) or None
     W, U = common.cast(kernel.data, dtype), common.cast(recurrent_kernel.data, dtype)
     b = None if bias is None else common.cast(bias.data, dtype)
+    keep = common.will_backward(parents)
+    record = recording.start(OP, (B, T, x.shape[2], H)) if keep else None
     cache, run_backward = _run(OP, x.data, W, U, b, common.initial_state(h0, B, H, dtype),
-                               common.initial_state(c0, B, H, dtype), valid, act, rec_act,
-                               keep=common.will_backward(parents))
+                               common.initial_state(c0, B, H, dtype), valid, act, rec_act, keep, record)
 
     backward = fm.tape_backward(run_backward, valid, dtype, parents, GRAD_NAMES)
     hs, cs = cache["hs"], cache["cs"]
     datas = (fm.outputs_view(hs, valid), fm.last_state(hs), cs[T].T.copy())  # (B, T, H), (B, H) x2
-    return common.finish(OP, cache, datas, parents, backward)
+    outs = common.finish(OP, cache, datas, parents, backward)
+    recording.attach_outputs(record, outs[0])
+    return outs
 
 
 def lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias, activation="tanh", recurrent_activation="sigmoid"):

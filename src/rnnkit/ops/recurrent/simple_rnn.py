@@ -40,10 +40,10 @@ from typing import NamedTuple
 import numpy as np
 
 from rnnkit.compiled import jit, jit_inline
-from rnnkit.ops.recurrent import common, paths
+from rnnkit.ops.recurrent import common, paths, recording
 from rnnkit.ops.recurrent import feature_major as fm
 from rnnkit.ops.recurrent.gate_activations import get_activation
-from rnnkit.ops.recurrent.kernel_math import TANH, activate_rows, add_output_grad, derivative
+from rnnkit.ops.recurrent.kernel_math import TANH, activate_rows, add_output_grad, derivative, record_state_grad
 from rnnkit.ops.recurrent.paths import step_product
 
 OP = "simple_rnn"
@@ -72,6 +72,7 @@ class Backward(NamedTuple):
     d_out: np.ndarray  # (H, T, B): the outputs' gradient; (0, 0, 0): none
     dh: np.ndarray  # (H, B): gradient reaching h_t (see simple_rnn_step_backward)
     dz: np.ndarray  # (H, T, B): the pre-activations' gradients
+    dh_steps: np.ndarray  # (H, T, B): the total gradient reaching h_t, kept at each t; (0, 0, 0): not kept
 
 
 # ------------------------------------------------------------------------------------- one time step
@@ -103,6 +104,7 @@ def simple_rnn_step_backward(fw, bw, t, b0, b1, act):
     ``dz`` is 0, the whole incoming gradient) and the loop adds ``U dz_t``; without a mask that part is 0
     everywhere, so ``bw.dh`` is left as it is and the loop's product replaces it (beta 0)."""
     add_output_grad(bw.dh, bw.d_out, t, b0, b1)
+    record_state_grad(bw.dh_steps, bw.dh, t, b0, b1)
     masked = fw.valid.shape[0] > 0
     if act == TANH:  # the default: the derivative inline, the loops vectorise
         if masked:
@@ -171,14 +173,16 @@ def _forward(x, kernel, recurrent_kernel, bias, h0, valid, act, keep=True) -> Fo
     return fw
 
 
-def _backward(fw, kernel, recurrent_kernel, act, d_out, dh_last, need):
+def _backward(fw, kernel, recurrent_kernel, act, d_out, dh_last, need, record=None):
     """Gradients ``{name: array}`` for the inputs named in ``need`` (``x``, ``kernel``, ``recurrent_kernel``,
-    ``bias``, ``h0``) from ``d_out (H, T, B)`` (or None) and the final-state gradient ``dh_last (B, H)``."""
+    ``bias``, ``h0``) from ``d_out (H, T, B)`` (or None) and the final-state gradient ``dh_last (B, H)``; with a
+    ``record`` (recording.py) the per-step state gradients and ``x``'s gradient go into it."""
     H, T, B = fw.hs.shape[0], fw.xh.shape[1] - 1, fw.xh.shape[2]
     dtype = fw.cand.dtype
+    need = need if record is None else dict(need, x=True)
     bw = Backward(np.ascontiguousarray(recurrent_kernel), common.or_empty(d_out, 3, dtype),
                  fm.writable_columns(dh_last),  # (B, H) -> (H, B)
-                 common.scratch((H, T, B), dtype))
+                 common.scratch((H, T, B), dtype), *recording.step_arrays(record, (H, T, B), dtype, 1))
     path = paths.choose(B, dtype, small=False)
     paths.run(path, backward_loop, _backward_compiled, B, T * bw.u.size, fw, bw, act, need["h0"])
     grads = fm.stacked_weight_grads(bw.dz, fw.xh, fw.xh.shape[0] - H - 1, need)
@@ -186,20 +190,22 @@ def _backward(fw, kernel, recurrent_kernel, act, d_out, dh_last, need):
         grads["x"] = fm.input_grad(bw.dz, kernel)
     grads["h0"] = bw.dh.T  # (H, B) -> (B, H)
     common.release(bw.dz)
+    if record is not None:
+        record.keep(bw.dh_steps, None, grads["x"])
     return grads
 
 
-def _run(op, x, kernel, recurrent_kernel, bias, h0, valid, act, keep=True):
+def _run(op, x, kernel, recurrent_kernel, bias, h0, valid, act, keep=True, record=None):
     """Forward on ``x (B, T, D)`` from Keras-layout weights; returns the cache (a dict naming the states) and
     ``backward(d_out, dh_last, need)`` giving the gradients in :data:`GRAD_NAMES` order (once: it frees the
-    cache)."""
+    cache); ``record``: see :func:`_backward`."""
     fw = _forward(x, kernel, recurrent_kernel, bias, h0, valid, act.code, keep)
     cache = {"hs": fw.hs}
     common.own(cache, fw.cand)
 
     def backward(d_out, dh_last, need):
         common.check_cache(cache, op)
-        grads = _backward(fw, kernel, recurrent_kernel, act.code, d_out, dh_last, need)
+        grads = _backward(fw, kernel, recurrent_kernel, act.code, d_out, dh_last, need, record)
         common.free_cache(cache)
         return tuple(grads.get(name) for name in GRAD_NAMES)
 
@@ -233,12 +239,15 @@ def simple_rnn(x, kernel, recurrent_kernel, bias, h0, mask=None, activation="tan
     valid = common.mask_rows(mask, B, T, dtype)  # (T, B) or None
     W, U = common.cast(kernel.data, dtype), common.cast(recurrent_kernel.data, dtype)
     b = None if bias is None else common.cast(bias.data, dtype)
-    cache, run_backward = _run(OP, x.data, W, U, b, common.initial_state(h0, B, H, dtype), valid, act,
-                               keep=common.will_backward(parents))
+    keep = common.will_backward(parents)
+    record = recording.start(OP, (B, T, x.shape[2], H)) if keep else None
+    cache, run_backward = _run(OP, x.data, W, U, b, common.initial_state(h0, B, H, dtype), valid, act, keep, record)
 
     backward = fm.tape_backward(run_backward, valid, dtype, parents, GRAD_NAMES)
     hs = cache["hs"]
-    return common.finish(OP, cache, (fm.outputs_view(hs, valid), fm.last_state(hs)), parents, backward)
+    outs = common.finish(OP, cache, (fm.outputs_view(hs, valid), fm.last_state(hs)), parents, backward)
+    recording.attach_outputs(record, outs[0])
+    return outs
 
 
 def simple_rnn_cell(x_t, h, kernel, recurrent_kernel, bias, activation="tanh"):
