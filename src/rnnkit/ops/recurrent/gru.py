@@ -291,9 +291,10 @@ def _grads_before_reset(fw, bw, t, b0, b1, rec_act, dropped):
         r_row, dq_row, h_prev, dz_r, dh = fw.gates[t, H + j], bw.dq[j], fw.hs[j, t], bw.dz[H + j, t], bw.dh[j]
         m = fw.rmask[2, j] if dropped else h_prev  # (B,): the candidate's recurrent dropout mask; unread without
         for b in range(np.uint64(b0), np.uint64(b1)):
-            r, dq = r_row[b], dq_row[b]
-            dz_r[b] = dq * (h_prev[b] * m[b] if dropped else h_prev[b]) * derivative(rec_act, r)
-            dh[b] += (dq * r * m[b]) if dropped else (dq * r)
+            r = r_row[b]
+            dq = dq_row[b] * m[b] if dropped else dq_row[b]  # the gradient of h_{t-1} ⊙ rm_h, through rm_h
+            dz_r[b] = dq * h_prev[b] * derivative(rec_act, r)
+            dh[b] += dq * r
 
 
 # ---------------------------------------------------------------------------------- whole sequence
