@@ -161,7 +161,7 @@ class RecurrentCell(Layer):
         dp, gate_masks = self.sequence_dropout(inputs.shape[0], inputs.shape[1], training)
         if dp is not None:
             inputs = inputs * dp
-        new_states = self.step(inputs, states, gate_masks)
+        new_states = self.step(inputs, states) if gate_masks[1] is None else self.step(inputs, states, gate_masks)
         return new_states[0], new_states
 
     def run_sequence(self, x, states: list, mask=None, gate_masks=(None, None)) -> tuple:

@@ -90,8 +90,10 @@ class StackedRNNCells(Layer):
                 if index not in self._dropout_masks:
                     self._dropout_masks[index] = cell.sequence_dropout(inputs.shape[0], inputs.shape[1], training)
                 keep, gate_masks = self._dropout_masks[index]
-                cell_new = cell.step(inputs if keep is None else inputs * keep,
-                                     cell.as_states(cell_states, inputs.shape[0]), gate_masks)
+                step_args = (inputs if keep is None else inputs * keep, cell.as_states(cell_states, inputs.shape[0]))
+                if gate_masks[1] is not None:  # recurrent_dropout in training: masks per gate inside the op
+                    step_args += (gate_masks,)
+                cell_new = cell.step(*step_args)
                 inputs = cell_new[0]
                 new_states.append(cell_new if nested else cell_new[0])
                 continue
