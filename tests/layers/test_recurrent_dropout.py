@@ -179,3 +179,44 @@ def test_fit_with_recurrent_dropout_learns_and_the_model_saves_and_loads(tmp_pat
     loaded = load_model(path)
     assert loaded.layers[0].recurrent_dropout == 0.25 and loaded.layers[0].dropout == 0.1
     np.testing.assert_array_equal(loaded.predict(x[:8], verbose=0), model.predict(x[:8], verbose=0))
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+def test_keras_files_carry_recurrent_dropout_both_ways(tmp_path):
+    import warnings
+
+    import keras
+
+    model = Sequential([LSTM(5, recurrent_dropout=0.3, return_sequences=True, input_shape=(4, 3)),
+                        GRU(4, recurrent_dropout=0.2, dropout=0.1, return_sequences=True),
+                        RNN(SimpleRNNCell(3, recurrent_dropout=0.25)), Dense(2)])
+    x = np.random.default_rng(4).standard_normal((2, 4, 3)).astype("float32")
+    expected = model.predict(x, verbose=0)
+    model.save(tmp_path / "r.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        keras_model = keras.models.load_model(tmp_path / "r.keras")
+    assert [keras_model.layers[0].recurrent_dropout, keras_model.layers[1].recurrent_dropout,
+            keras_model.layers[2].cell.recurrent_dropout, keras_model.layers[1].dropout] == [0.3, 0.2, 0.25, 0.1]
+    np.testing.assert_allclose(keras_model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    keras_model.save(tmp_path / "k.keras")
+    back = load_model(tmp_path / "k.keras")
+    assert [back.layers[0].recurrent_dropout, back.layers[1].recurrent_dropout,
+            back.layers[2].cell.recurrent_dropout] == [0.3, 0.2, 0.25]
+    np.testing.assert_allclose(back.predict(x, verbose=0), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_onnx_export_takes_recurrent_dropout_which_does_nothing_at_inference():
+    import onnxruntime
+
+    from rnnkit.interop.onnx import to_onnx
+
+    model = Sequential([Bidirectional(LSTM(4, recurrent_dropout=0.3, return_sequences=True)),
+                        GRU(3, recurrent_dropout=0.2, dropout=0.1), Dense(2)])
+    x = np.random.default_rng(6).standard_normal((2, 5, 3)).astype("float32")
+    expected = model.predict(x, verbose=0)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(to_onnx(model).SerializeToString(), options,
+                                           providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(["output"], {"input": x})[0], expected, rtol=1e-5, atol=1e-5)
