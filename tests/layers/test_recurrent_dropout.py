@@ -220,3 +220,26 @@ def test_onnx_export_takes_recurrent_dropout_which_does_nothing_at_inference():
     session = onnxruntime.InferenceSession(to_onnx(model).SerializeToString(), options,
                                            providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(session.run(["output"], {"input": x})[0], expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind, options", CASES, ids=IDS)
+def test_distributed_ranks_draw_the_rows_of_the_one_process_masks(kind, options):
+    """Under rnnkit.distribution's sliced generators (each rank draws the global batch's masks and keeps its rows)
+    a rank's outputs are its rows of the one-process outputs, so results do not depend on the number of ranks."""
+    from rnnkit.distribution.sharding import make_shard, sliced_dropout
+
+    def model():
+        m = Sequential([LAYERS[kind](H, recurrent_dropout=0.4, dropout=0.3, seed=11, return_sequences=True,
+                                     **options)])
+        m(np.zeros((1, T, D), "float32"))
+        m.set_weights([np.full(w.shape, 0.3, "float32") for w in m.get_weights()])
+        return m
+
+    x = np.random.default_rng(8).standard_normal((7, T, D)).astype("float32")
+    whole = model()(x, training=True).numpy()
+    for rank in range(3):
+        shard = make_shard(7, 3, rank)
+        ranked = model()
+        with sliced_dropout(ranked, shard):
+            part = ranked(x[shard.lo:shard.hi], training=True).numpy()
+        np.testing.assert_allclose(part, whole[shard.lo:shard.hi], rtol=1e-6, atol=1e-7)
