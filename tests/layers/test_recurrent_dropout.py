@@ -171,9 +171,9 @@ def test_fit_with_recurrent_dropout_learns_and_the_model_saves_and_loads(tmp_pat
     x, y = x[:1024].astype("float32") / 255.0, y[:1024]
     model = Sequential([GRU(32, recurrent_dropout=0.25, dropout=0.1, seed=5), Dense(10, activation="softmax")])
     model.compile(optimizer=Adam(learning_rate=0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(x, y, batch_size=64, epochs=4, verbose=0)
+    history = model.fit(x, y, batch_size=64, epochs=6, verbose=0)
     losses = history.history["loss"]
-    assert losses[-1] < 0.6 * losses[0] and history.history["accuracy"][-1] > 0.5, history.history
+    assert losses[-1] < 0.6 * losses[0] and history.history["accuracy"][-1] > 0.5, history.history  # chance: 0.1
     path = tmp_path / "model.rnnkit"
     model.save(path)
     loaded = load_model(path)

@@ -158,16 +158,18 @@ def step_weights(kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndar
     return stacked_weights(kernel, recurrent_kernel, bias)
 
 
-def stacked_weight_grads(dz: np.ndarray, xh: np.ndarray, D: int, need: dict, mult: np.ndarray | None = None) -> dict:
+def stacked_weight_grads(dz: np.ndarray, xh: np.ndarray, D: int, need: dict, mult: np.ndarray | None = None,
+                         input_dropout: bool = False) -> dict:
     """``kernel (D, G*H)``, ``bias (G*H,)`` and ``recurrent_kernel (H, G*H)`` gradients from ``dz (G*H, T, B)`` and
     the stacked ``xh``, in one product ``xh[:, :T] (D+1+H, T*B) @ dz^T``; only those named True in ``need``. With
-    dropout multipliers ``mult (G, D+1+H, B)`` each gate's block from its masked ``xh`` (gate_dropout.py)."""
+    dropout multipliers ``mult (G, D+1+H, B)`` each gate's block from its masked ``xh`` (gate_dropout.py; the
+    input rows are masked only with ``input_dropout``)."""
     GH, T, B = dz.shape
     dz2d = dz.reshape(GH, T * B)  # (G*H, T*B)
     grads = {}
     if need.get("kernel") or need.get("recurrent_kernel"):
         if mult is not None:
-            stacked = gate_dropout.gate_weight_grads(xh[:, :T], dz, mult)  # (D+1+H, G*H)
+            stacked = gate_dropout.gate_weight_grads(xh, T, dz, mult, 0 if input_dropout else D + 1)  # (D+1+H, G*H)
         else:
             inputs = xh[:, :T].reshape(-1, T * B)  # (D+1+H, T, B) -> (D+1+H, T*B), a view
             stacked = np.matmul(inputs, dz2d.T)  # (D+1+H, T*B) @ (T*B, G*H)
@@ -248,12 +250,12 @@ def weight_grads(dz: np.ndarray, x_fm: np.ndarray, hs: np.ndarray | None, need: 
     grads = {}
     if need.get("kernel"):
         if dm is not None:
-            grads["kernel"] = gate_dropout.gate_weight_grads(x_fm, dz, dm)
+            grads["kernel"] = gate_dropout.gate_weight_grads(x_fm, T, dz, dm)
         else:
             grads["kernel"] = np.matmul(x_fm.reshape(-1, T * B), dz2d.T)  # (D, T*B) @ (T*B, G*H)
     if need.get("recurrent_kernel"):
         if rm is not None:
-            grads["recurrent_kernel"] = gate_dropout.gate_weight_grads(hs[:, :T], dz, rm)
+            grads["recurrent_kernel"] = gate_dropout.gate_weight_grads(hs, T, dz, rm)
         else:
             h_prev = hs[:, :T].reshape(-1, T * B)  # (H, T, B) -> (H, T*B), a view (rows of T*B contiguous items)
             grads["recurrent_kernel"] = np.matmul(h_prev, dz2d.T)  # (H, T*B) @ (T*B, G*H)

@@ -306,11 +306,11 @@ def forward_loop(fw, reset_after, act, rec_act, path, gemm, b0, b1):
         # with recurrent dropout one product per gate over its masked h_{t-1} (gate_dropout.py)
         if reset_after:
             # (3H, H) @ (H, b1-b0)
-            gate_product(path, gemm, fw.u_t, fw.hs[:, t], fw.rec, fw.rmask, fw.masked, b0, b1, fw.acc)
+            gate_product(path, gemm, fw.u_t, fw.hs, t, fw.rec, fw.rmask, fw.masked, b0, b1, fw.acc)
             gru_step(fw, t, k, b0, b1, act, rec_act)
         else:
             # (2H, H) @ (H, b1-b0)
-            gate_product(path, gemm, fw.u_t[: 2 * H], fw.hs[:, t], fw.rec[: 2 * H], fw.rmask[:2], fw.masked, b0, b1,
+            gate_product(path, gemm, fw.u_t[: 2 * H], fw.hs, t, fw.rec[: 2 * H], fw.rmask[:2], fw.masked, b0, b1,
                          fw.acc)
             gru_step_zr(fw, t, k, b0, b1, rec_act)
             # (H, H) @ (H, b1-b0)

@@ -199,7 +199,7 @@ def forward_loop(fw, act, rec_act, path, gemm, b0, b1):
     for t in range(fw.xh.shape[1] - 1):
         k = t if slots > 1 else 0
         # (4H, D+1+H) @ (D+1+H, b1-b0); with dropout masks one product per gate (gate_dropout.py)
-        gate_product(path, gemm, fw.weights, fw.xh[:, t], fw.gates[k], fw.mult, fw.masked, b0, b1, fw.acc)
+        gate_product(path, gemm, fw.weights, fw.xh, t, fw.gates[k], fw.mult, fw.masked, b0, b1, fw.acc)
         lstm_step(fw, t, k, b0, b1, act, rec_act)
 
 
@@ -251,7 +251,7 @@ def _backward(fw, kernel, recurrent_kernel, act, rec_act, d_out, dh_last, dc_las
                  common.aligned_empty((H, B), dtype) if dropped else gate_dropout.empty(2, dtype))
     path = paths.choose(B, dtype, small=False)
     paths.run(path, backward_loop, _backward_compiled, B, T * bw.u.size, fw, bw, act, rec_act, need["h0"] or need["c0"])
-    grads = fm.stacked_weight_grads(bw.dz, fw.xh, D, need, fw.mult if dropped else None)
+    grads = fm.stacked_weight_grads(bw.dz, fw.xh, D, need, fw.mult if dropped else None, input_dropout)
     if need["x"]:
         grads["x"] = fm.input_grad(bw.dz, kernel, fw.mult[:, :D] if input_dropout else None)
     grads["h0"], grads["c0"] = bw.dh.T, bw.dc.T  # (H, B) -> (B, H)

@@ -145,7 +145,7 @@ def forward_loop(fw, act, path, gemm, b0, b1):
     for t in range(fw.xh.shape[1] - 1):
         k = t if slots > 1 else 0
         # (H, D+1+H) @ (D+1+H, b1-b0), over the masked copy with dropout masks (gate_dropout.py)
-        gate_product(path, gemm, fw.weights, fw.xh[:, t], fw.cand[k], fw.mult, fw.masked, b0, b1, fw.acc)
+        gate_product(path, gemm, fw.weights, fw.xh, t, fw.cand[k], fw.mult, fw.masked, b0, b1, fw.acc)
         simple_rnn_step(fw, t, k, b0, b1, act)
 
 
@@ -193,7 +193,7 @@ def _backward(fw, kernel, recurrent_kernel, act, d_out, dh_last, need, input_dro
                  common.aligned_empty((H, B), dtype) if dropped else gate_dropout.empty(2, dtype))
     path = paths.choose(B, dtype, small=False)
     paths.run(path, backward_loop, _backward_compiled, B, T * bw.u.size, fw, bw, act, need["h0"])
-    grads = fm.stacked_weight_grads(bw.dz, fw.xh, D, need, fw.mult if dropped else None)
+    grads = fm.stacked_weight_grads(bw.dz, fw.xh, D, need, fw.mult if dropped else None, input_dropout)
     if need["x"]:
         grads["x"] = fm.input_grad(bw.dz, kernel, fw.mult[:, :D] if input_dropout else None)
     grads["h0"] = bw.dh.T  # (H, B) -> (B, H)
