@@ -208,7 +208,7 @@ def _run(op, x, kernel, recurrent_kernel, bias, h0, valid, act, keep=True, masks
     dm, rm = masks
     mult = None
     if dm is not None or rm is not None:
-        (B, T, D), H = x.shape, h0.shape[1]
+        (B, _, D), H = x.shape, h0.shape[1]
         mult = gate_dropout.stacked_multipliers(dm, rm, 1, D, H, B, kernel.dtype)  # (1, D+1+H, B)
     fw = _forward(x, kernel, recurrent_kernel, bias, h0, valid, act.code, keep, mult)
     cache = {"hs": fw.hs}
