@@ -243,3 +243,27 @@ def test_distributed_ranks_draw_the_rows_of_the_one_process_masks(kind, options)
         with sliced_dropout(ranked, shard):
             part = ranked(x[shard.lo:shard.hi], training=True).numpy()
         np.testing.assert_allclose(part, whole[shard.lo:shard.hi], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("kind, options", CASES, ids=IDS)
+def test_rnn_of_a_cell_and_a_stack_of_one_cell_equal_the_layer_with_the_same_masks(kind, options, monkeypatch):
+    """``RNN(cell)`` (fused) and ``RNN([cell])`` (step by step, the cell ops) in training equal the layer."""
+    cell_class = {"SimpleRNN": SimpleRNNCell, "LSTM": LSTMCell, "GRU": GRUCell}[kind]
+    settings = dict(options, recurrent_dropout=0.4, dropout=0.3, dtype="float64")
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((B, T, D))
+    G = GATES[kind]
+    dm, rm = _masks(G, 0.3, D, rng), _masks(G, 0.4, H, rng)
+    layers = [LAYERS[kind](H, return_sequences=True, **settings),
+              RNN(cell_class(H, **settings), return_sequences=True, dtype="float64"),
+              RNN([cell_class(H, **settings)], return_sequences=True, dtype="float64")]
+    results = []
+    for layer in layers:
+        layer(x[:1])
+        layer.set_weights(layers[0].get_weights())
+        cell = layer.cell.cells[0] if hasattr(layer.cell, "cells") else layer.cell
+        monkeypatch.setattr(cell, "_gate_masks", lambda batch, features, rate: dm if features == D else rm)
+        results.append(layer(x, training=True).numpy())
+    assert layers[1]._fused and not layers[2]._fused  # the fused op, and the cell ops step by step
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(results[2], results[0], rtol=1e-10, atol=1e-12)
