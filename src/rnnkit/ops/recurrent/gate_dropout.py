@@ -16,21 +16,23 @@ gate, the product of the gate's rows of the weights with its own masked copy of 
 (:func:`gate_product`): the same multiply-adds as the one stacked product, in G calls. Backward, the gradient
 reaching ``h_{t-1}`` through the products is ``Σ_g rm_g ⊙ (U_g dz_g)`` (:func:`state_grad_product`); after the
 loop each gate's block of the weight gradients multiplies its masked inputs (:func:`gate_weight_grads`, the masks
-are constant over time) and ``dx = Σ_g dm_g ⊙ (dz_g W_g^T)`` (:func:`gate_input_grad`). Without masks both loop
-functions are the plain step product (the multipliers are zero-length arrays), so the loops are written once.
+are constant over time) and ``dx = Σ_g dm_g ⊙ (dz_g W_g^T)`` (:func:`gate_input_grad`). Without masks (the
+multipliers None) both loop functions are the plain step product, so the loops are written once; compiled, the
+choice is made by type, so a loop without masks is compiled without the per-gate code.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> w, xh = rng.standard_normal((4, 3)), rng.standard_normal((3, 2, 5))   # 2 gates of 2 rows; K = 3, T = 2, B = 5
 >>> mult = rng.integers(0, 2, (2, 3, 5)).astype(float)                   # (G, K, B)
 >>> out = np.empty((4, 5))
->>> gate_product(0, 0, w, xh, 1, out, mult, np.empty((3, 5)), 0, 5, np.empty(4))
+>>> gate_product(0, 0, w, xh, 1, out, mult, np.empty((3, 5)), 2, 0, 5, np.empty(4))
 >>> bool(np.allclose(out[2:], w[2:] @ (xh[:, 1] * mult[1])))
 True
 """
 from __future__ import annotations
 
 import numpy as np
+from numba import types
 from numba.extending import overload
 
 from rnnkit.compiled import JIT_OPTIONS, jit
@@ -96,46 +98,62 @@ def add_masked(dh, part, mult, replace, b0, b1):
                 d[b] += m[b] * p[b]
 
 
-def gate_product(path, gemm, weights, steps, t, out, mult, masked, b0, b1, acc):
+def gate_product(path, gemm, weights, steps, t, out, mult, masked, gates, b0, b1, acc):
     """Step ``t``'s product on columns ``[b0, b1)``: ``out = weights (G*M, K) @ steps[:, t] (K, B)``, or with
-    multipliers ``mult (G, K, B)`` per gate ``out[gM:(g+1)M] = weights[gM:(g+1)M] @ (steps[:, t] ⊙ mult[g])``
-    through the scratch ``masked (K, B)``. Called from the loops, compiled or as Python (paths.step_product)."""
-    G = mult.shape[0]
-    if G == 0:
-        step_product(path, gemm, weights, steps[:, t, b0:b1], out[:, b0:b1], 0.0, acc)
-        return
-    M = weights.shape[0] // G
-    for g in range(G):
+    multipliers ``mult (>= G, K, B)`` per gate ``g < G = gates``: ``out[gM:(g+1)M] = weights[gM:(g+1)M] @
+    (steps[:, t] ⊙ mult[g])`` through the scratch ``masked (K, B)``. ``mult`` None: no masks. Called from the
+    loops, compiled or as Python (paths.step_product)."""
+    if mult is None:
+        _one_product(path, gemm, weights, steps, t, out, mult, masked, gates, b0, b1, acc)
+    else:
+        _gate_products(path, gemm, weights, steps, t, out, mult, masked, gates, b0, b1, acc)
+
+
+def _one_product(path, gemm, weights, steps, t, out, mult, masked, gates, b0, b1, acc):
+    step_product(path, gemm, weights, steps[:, t, b0:b1], out[:, b0:b1], 0.0, acc)
+
+
+def _gate_products(path, gemm, weights, steps, t, out, mult, masked, gates, b0, b1, acc):
+    M = weights.shape[0] // gates
+    for g in range(gates):
         mask_columns(steps, t, mult[g], masked, b0, b1)
         # (M, K) @ (K, b1-b0)
         step_product(path, gemm, weights[g * M : (g + 1) * M], masked[:, b0:b1], out[g * M : (g + 1) * M, b0:b1],
                      0.0, acc)
 
 
-def state_grad_product(path, gemm, u, dz, dh, beta, mult, part, b0, b1, acc):
+def state_grad_product(path, gemm, u, dz, dh, beta, mult, part, gates, b0, b1, acc):
     """The gradient reaching ``h_{t-1}`` through the step's product, on columns ``[b0, b1)``:
-    ``dh = U (H, G*M) @ dz (G*M, B) + beta * dh``, or with state multipliers ``mult (G, H, B)``
-    ``dh = Σ_g mult[g] ⊙ (U_g @ dz_g) + beta * dh`` through the scratch ``part (H, B)``."""
-    G = mult.shape[0]
-    if G == 0:
-        step_product(path, gemm, u, dz[:, b0:b1], dh[:, b0:b1], beta, acc)
-        return
-    M = u.shape[1] // G
-    for g in range(G):
+    ``dh = U (H, G*M) @ dz (G*M, B) + beta * dh``, or with state multipliers ``mult (>= G, H, B)`` (G = ``gates``)
+    ``dh = Σ_g mult[g] ⊙ (U_g @ dz_g) + beta * dh`` through the scratch ``part (H, B)``. ``mult`` None: no masks."""
+    if mult is None:
+        _one_grad_product(path, gemm, u, dz, dh, beta, mult, part, gates, b0, b1, acc)
+    else:
+        _gate_grad_products(path, gemm, u, dz, dh, beta, mult, part, gates, b0, b1, acc)
+
+
+def _one_grad_product(path, gemm, u, dz, dh, beta, mult, part, gates, b0, b1, acc):
+    step_product(path, gemm, u, dz[:, b0:b1], dh[:, b0:b1], beta, acc)
+
+
+def _gate_grad_products(path, gemm, u, dz, dh, beta, mult, part, gates, b0, b1, acc):
+    M = u.shape[1] // gates
+    for g in range(gates):
         # (H, M) @ (M, b1-b0)
         step_product(path, gemm, u[:, g * M : (g + 1) * M], dz[g * M : (g + 1) * M, b0:b1], part[:, b0:b1], 0.0, acc)
         add_masked(dh, part, mult[g], g == 0 and beta == 0, b0, b1)
 
 
-# The compiled loops call the same two functions, compiled (paths.step_product is then BLAS's product).
-@overload(gate_product, jit_options=JIT_OPTIONS, inline="always")
-def _gate_product_compiled(path, gemm, weights, steps, t, out, mult, masked, b0, b1, acc):
-    return gate_product
+# Compiled, the choice is made by the type of ``mult`` while compiling: a loop compiled without masks (None)
+# holds only the one product (no extra compile time, no extra code), one with masks only the products per gate.
+@overload(gate_product, jit_options=JIT_OPTIONS)
+def _gate_product_compiled(path, gemm, weights, steps, t, out, mult, masked, gates, b0, b1, acc):
+    return _one_product if isinstance(mult, types.NoneType) else _gate_products
 
 
-@overload(state_grad_product, jit_options=JIT_OPTIONS, inline="always")
-def _state_grad_product_compiled(path, gemm, u, dz, dh, beta, mult, part, b0, b1, acc):
-    return state_grad_product
+@overload(state_grad_product, jit_options=JIT_OPTIONS)
+def _state_grad_product_compiled(path, gemm, u, dz, dh, beta, mult, part, gates, b0, b1, acc):
+    return _one_grad_product if isinstance(mult, types.NoneType) else _gate_grad_products
 
 
 # ------------------------------------------------------------------------------- before and after the loops

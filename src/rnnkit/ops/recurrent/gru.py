@@ -89,8 +89,9 @@ class Forward(NamedTuple):
     rh: np.ndarray  # (H, S, B): rh = h_{t-1} U_h + b[1]_h (reset_after), q = r h_{t-1} (reset_before)
     valid: np.ndarray  # (T, B): 0 where a step is masked; (0, 0): nothing masked
     acc: np.ndarray  # (1,): unused (no batch-of-one product for the GRU)
-    rmask: np.ndarray  # (3, H, B): the recurrent dropout masks of z, r, h (gate_dropout.py); (0, 0, 0): none
-    masked: np.ndarray  # (H, B): a gate's masked copy of h_{t-1}; (0, 0): none
+    mult: np.ndarray | None  # (3, H, B): the recurrent dropout masks of z, r, h (gate_dropout.py); None: none
+    masked: np.ndarray | None  # (H, B): a gate's masked copy of h_{t-1}; None without dropout
+    hmask: np.ndarray  # (H, B): mult[2], the candidate's mask, read by the reset_before kernels; (0, 0): none
 
 
 class Backward(NamedTuple):
@@ -101,8 +102,8 @@ class Backward(NamedTuple):
     dh: np.ndarray  # (H, B): gradient reaching h_t (see gru_step_backward)
     dq: np.ndarray  # (H, B): U_h da, the gradient of q (reset_before)
     dz: np.ndarray  # (4H, T, B) = [d(rh); dz_z; dz_r; da] (reset_after), (3H, T, B) = [dz_z; dz_r; da] (before)
-    rmask: np.ndarray  # (3, H, B): fw.rmask in the block order of u; (0, 0, 0): none
-    part: np.ndarray  # (H, B): one block's U_g dz_g before its mask; (0, 0): none
+    rmask: np.ndarray | None  # (3, H, B): fw.mult in the block order of u; None without dropout
+    part: np.ndarray | None  # (H, B): one block's U_g dz_g before its mask; None without dropout
 
 
 # ------------------------------------------------------------------------------------- one time step
@@ -129,7 +130,7 @@ def gru_step_zr(fw, t, k, b0, b1, rec_act):
     ``gates``; ``q = r h_{t-1}`` (with recurrent dropout ``r (h_{t-1} ⊙ rm_h)``) into slot ``k`` of ``rh``, the
     right factor of the loop's next product."""
     _zr_gates(fw, t, k, b0, b1, rec_act)
-    if fw.rmask.shape[0] > 0:
+    if fw.hmask.shape[0] > 0:
         _reset_state(fw, t, k, b0, b1, True)
     else:
         _reset_state(fw, t, k, b0, b1, False)
@@ -143,7 +144,7 @@ def _reset_state(fw, t, k, b0, b1, dropped):
     gates = fw.gates[k]  # (3H, B)
     for j in range(H):
         q, r, h_prev = fw.rh[j, k], gates[H + j], fw.hs[j, t]  # (B,) rows
-        m = fw.rmask[2, j] if dropped else h_prev  # (B,); unread without dropout
+        m = fw.hmask[j] if dropped else h_prev  # (B,); unread without dropout
         for b in range(np.uint64(b0), np.uint64(b1)):
             q[b] = r[b] * (h_prev[b] * m[b] if dropped else h_prev[b])
 
@@ -272,7 +273,7 @@ def gru_step_backward_reset(fw, bw, t, b0, b1, rec_act):
     ``q = r h_{t-1}``): ``dz_r = dq h_{t-1} σ'(r)`` into ``dz[H:2H, t]``, and ``dh += dq r``; the loop then adds
     ``U_zr [dz_z; dz_r]``. In a masked column ``da`` is 0, so ``dq``, ``dz_r`` and the addition are 0 too. With
     recurrent dropout ``h_{t-1}`` is ``h_{t-1} ⊙ rm_h`` in both, as in the forward pass."""
-    dropped = fw.rmask.shape[0] > 0
+    dropped = fw.hmask.shape[0] > 0
     if rec_act == SIGMOID:
         if dropped:
             _grads_before_reset(fw, bw, t, b0, b1, SIGMOID, True)
@@ -289,7 +290,7 @@ def _grads_before_reset(fw, bw, t, b0, b1, rec_act, dropped):
     H = fw.hs.shape[0]
     for j in range(H):
         r_row, dq_row, h_prev, dz_r, dh = fw.gates[t, H + j], bw.dq[j], fw.hs[j, t], bw.dz[H + j, t], bw.dh[j]
-        m = fw.rmask[2, j] if dropped else h_prev  # (B,): the candidate's recurrent dropout mask; unread without
+        m = fw.hmask[j] if dropped else h_prev  # (B,): the candidate's recurrent dropout mask; unread without
         for b in range(np.uint64(b0), np.uint64(b1)):
             r = r_row[b]
             dq = dq_row[b] * m[b] if dropped else dq_row[b]  # the gradient of h_{t-1} ⊙ rm_h, through rm_h
@@ -306,11 +307,11 @@ def forward_loop(fw, reset_after, act, rec_act, path, gemm, b0, b1):
         # with recurrent dropout one product per gate over its masked h_{t-1} (gate_dropout.py)
         if reset_after:
             # (3H, H) @ (H, b1-b0)
-            gate_product(path, gemm, fw.u_t, fw.hs, t, fw.rec, fw.rmask, fw.masked, b0, b1, fw.acc)
+            gate_product(path, gemm, fw.u_t, fw.hs, t, fw.rec, fw.mult, fw.masked, 3, b0, b1, fw.acc)
             gru_step(fw, t, k, b0, b1, act, rec_act)
         else:
             # (2H, H) @ (H, b1-b0)
-            gate_product(path, gemm, fw.u_t[: 2 * H], fw.hs, t, fw.rec[: 2 * H], fw.rmask[:2], fw.masked, b0, b1,
+            gate_product(path, gemm, fw.u_t[: 2 * H], fw.hs, t, fw.rec[: 2 * H], fw.mult, fw.masked, 2, b0, b1,
                          fw.acc)
             gru_step_zr(fw, t, k, b0, b1, rec_act)
             # (H, H) @ (H, b1-b0)
@@ -327,7 +328,7 @@ def backward_loop(fw, bw, reset_after, act, rec_act, to_h0, path, gemm, b0, b1):
             gru_step_backward(fw, bw, t, b0, b1, act, rec_act)
             if not last:
                 # (H, 3H) @ (3H, b1-b0); with recurrent dropout Σ_g rm_g ⊙ (U_g dz_g) (gate_dropout.py)
-                state_grad_product(path, gemm, bw.u, bw.dz[: 3 * H, t], bw.dh, 1.0, bw.rmask, bw.part, b0, b1, fw.acc)
+                state_grad_product(path, gemm, bw.u, bw.dz[: 3 * H, t], bw.dh, 1.0, bw.rmask, bw.part, 3, b0, b1, fw.acc)
         else:
             gru_step_backward_candidate(fw, bw, t, b0, b1, act, rec_act)
             # (H, H) @ (H, b1-b0)
@@ -335,8 +336,8 @@ def backward_loop(fw, bw, reset_after, act, rec_act, to_h0, path, gemm, b0, b1):
             gru_step_backward_reset(fw, bw, t, b0, b1, rec_act)
             if not last:
                 # (H, 2H) @ (2H, b1-b0)
-                state_grad_product(path, gemm, bw.u[:, : 2 * H], bw.dz[: 2 * H, t], bw.dh, 1.0, bw.rmask[:2],
-                                   bw.part, b0, b1, fw.acc)
+                state_grad_product(path, gemm, bw.u[:, : 2 * H], bw.dz[: 2 * H, t], bw.dh, 1.0, bw.rmask, bw.part,
+                                   2, b0, b1, fw.acc)
 
 
 _forward_compiled, _backward_compiled = jit(forward_loop), jit(backward_loop)
@@ -372,8 +373,8 @@ def _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, 
                 _kernel_bias(bias, H, reset_after, dtype), common.transpose_copy(recurrent_kernel),  # (3H, H)
                 fm.state_history(h0, T), common.aligned_empty((3 * H, B), dtype), common.scratch((slots, 3 * H, B), dtype),
                 common.scratch((H, slots, B), dtype), common.or_empty(valid, 2, dtype), np.empty(1, dtype),
-                gate_dropout.empty(3, dtype) if rm is None else rm,
-                gate_dropout.empty(2, dtype) if rm is None else common.aligned_empty((H, B), dtype))
+                rm, None if rm is None else common.aligned_empty((H, B), dtype),
+                gate_dropout.empty(2, dtype) if rm is None else rm[2])
     paths.run(paths.choose(B, dtype, small=False), forward_loop, _forward_compiled, B, T * fw.u_t.size, fw,
               reset_after, act, rec_act)
     common.release(fw.xw)
@@ -386,19 +387,19 @@ def _backward(fw, x_fm, kernel, recurrent_kernel, reset_after, act, rec_act, d_o
     ``dm (3, D, B)``: the input dropout masks or None."""
     T, H3, B = fw.hs.shape[1] - 1, fw.gates.shape[1], fw.hs.shape[2]
     H, dtype = H3 // 3, fw.gates.dtype
-    dropped = fw.rmask.shape[0] > 0
-    rmask = fw.rmask
+    dropped = fw.mult is not None
+    rmask = fw.mult
     if reset_after:  # U's blocks in the order h, z, r: the product's left factor for [d(rh); dz_z; dz_r]
         u = np.concatenate([recurrent_kernel[:, 2 * H :], recurrent_kernel[:, : 2 * H]], axis=1)  # (H, 3H)
-        rmask = fw.rmask[[2, 0, 1]] if dropped else rmask  # (3, H, B) in the same order h, z, r
+        rmask = fw.mult[[2, 0, 1]] if dropped else None  # (3, H, B) in the same order h, z, r
     else:
         u = np.ascontiguousarray(recurrent_kernel)  # (H, 3H)
     bw = Backward(u, common.or_empty(d_out, 3, dtype), fm.writable_columns(dh_last),  # (B, H) -> (H, B)
                  common.aligned_empty((H, B), dtype), common.scratch((H3 + H if reset_after else H3, T, B), dtype),
-                 rmask, common.aligned_empty((H, B), dtype) if dropped else gate_dropout.empty(2, dtype))
+                 rmask, common.aligned_empty((H, B), dtype) if dropped else None)
     paths.run(paths.choose(B, dtype, small=False), backward_loop, _backward_compiled, B, T * u.size, fw, bw,
               reset_after, act, rec_act, need["h0"])
-    rm = rmask if dropped else None
+    rm = rmask
     if reset_after:
         grads = _grads_reset_after(bw.dz, x_fm, fw.hs, kernel, need, dm, rm)
     else:

@@ -70,8 +70,8 @@ class Forward(NamedTuple):
     tc: np.ndarray  # (S, H, B): act(c_t) in slot k
     valid: np.ndarray  # (T, B): 0 where a step is masked; (0, 0): nothing masked
     acc: np.ndarray  # (4H,): the batch-of-one product's accumulator
-    mult: np.ndarray  # (4, D+1+H, B): dropout multipliers per gate over xh (gate_dropout.py); (0, 0, 0): none
-    masked: np.ndarray  # (D+1+H, B): a gate's masked copy of xh[:, t]; (0, 0): none
+    mult: np.ndarray | None  # (4, D+1+H, B): dropout multipliers per gate over xh (gate_dropout.py); None: none
+    masked: np.ndarray | None  # (D+1+H, B): a gate's masked copy of xh[:, t]; None without dropout
 
 
 class Backward(NamedTuple):
@@ -82,8 +82,8 @@ class Backward(NamedTuple):
     dh: np.ndarray  # (H, B): gradient reaching h_t (see lstm_step_backward)
     dc: np.ndarray  # (H, B): gradient reaching c_t
     dz: np.ndarray  # (4H, T, B): the pre-activations' gradients [dz_i; dz_f; dz_c; dz_o]
-    rmask: np.ndarray  # (4, H, B): the state rows of fw.mult; (0, 0, 0): none
-    part: np.ndarray  # (H, B): one gate's U_g dz_g; (0, 0): none
+    rmask: np.ndarray | None  # (4, H, B): the state rows of fw.mult; None without dropout
+    part: np.ndarray | None  # (H, B): one gate's U_g dz_g; None without dropout
 
 
 # ------------------------------------------------------------------------------------- one time step
@@ -199,7 +199,7 @@ def forward_loop(fw, act, rec_act, path, gemm, b0, b1):
     for t in range(fw.xh.shape[1] - 1):
         k = t if slots > 1 else 0
         # (4H, D+1+H) @ (D+1+H, b1-b0); with dropout masks one product per gate (gate_dropout.py)
-        gate_product(path, gemm, fw.weights, fw.xh, t, fw.gates[k], fw.mult, fw.masked, b0, b1, fw.acc)
+        gate_product(path, gemm, fw.weights, fw.xh, t, fw.gates[k], fw.mult, fw.masked, 4, b0, b1, fw.acc)
         lstm_step(fw, t, k, b0, b1, act, rec_act)
 
 
@@ -211,7 +211,7 @@ def backward_loop(fw, bw, act, rec_act, to_states, path, gemm, b0, b1):
         lstm_step_backward(fw, bw, t, b0, b1, act, rec_act)
         if t > 0 or to_states:
             # (H, 4H) @ (4H, b1-b0); with dropout masks Σ_g rm_g ⊙ (U_g dz_g) (gate_dropout.py)
-            state_grad_product(path, gemm, bw.u, bw.dz[:, t], bw.dh, beta, bw.rmask, bw.part, b0, b1, fw.acc)
+            state_grad_product(path, gemm, bw.u, bw.dz[:, t], bw.dh, beta, bw.rmask, bw.part, 4, b0, b1, fw.acc)
 
 
 _forward_compiled, _backward_compiled = jit(forward_loop), jit(backward_loop)
@@ -230,8 +230,8 @@ def _forward(x, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, kee
     cs[0] = c0.T  # (B, H) -> (H, B)
     fw = Forward(xh, fm.states(xh, D), fm.step_weights(kernel, recurrent_kernel, bias, path.path == paths.SMALL),
                 common.scratch((slots, 4 * H, B), dtype), cs, common.scratch((slots, H, B), dtype),
-                common.or_empty(valid, 2, dtype), np.empty(4 * H, dtype), gate_dropout.empty(3, dtype) if mult is None
-                else mult, gate_dropout.empty(2, dtype) if mult is None else common.aligned_empty((D + 1 + H, B), dtype))
+                common.or_empty(valid, 2, dtype), np.empty(4 * H, dtype), mult,
+                None if mult is None else common.aligned_empty((D + 1 + H, B), dtype))
     paths.run(path, forward_loop, _forward_compiled, B, T * fw.weights.size, fw, act, rec_act)
     return fw
 
@@ -243,15 +243,15 @@ def _backward(fw, kernel, recurrent_kernel, act, rec_act, d_out, dh_last, dc_las
     H4, T, B = fw.gates.shape[1], fw.xh.shape[1] - 1, fw.xh.shape[2]
     H, dtype = H4 // 4, fw.gates.dtype
     D = fw.xh.shape[0] - H - 1
-    dropped = fw.mult.shape[0] > 0
+    dropped = fw.mult is not None
     bw = Backward(np.ascontiguousarray(recurrent_kernel), common.or_empty(d_out, 3, dtype),
                  fm.writable_columns(dh_last), fm.writable_columns(dc_last),  # (B, H) -> (H, B)
                  common.scratch((H4, T, B), dtype),
-                 np.ascontiguousarray(fw.mult[:, D + 1 :]) if dropped else gate_dropout.empty(3, dtype),
-                 common.aligned_empty((H, B), dtype) if dropped else gate_dropout.empty(2, dtype))
+                 np.ascontiguousarray(fw.mult[:, D + 1 :]) if dropped else None,
+                 common.aligned_empty((H, B), dtype) if dropped else None)
     path = paths.choose(B, dtype, small=False)
     paths.run(path, backward_loop, _backward_compiled, B, T * bw.u.size, fw, bw, act, rec_act, need["h0"] or need["c0"])
-    grads = fm.stacked_weight_grads(bw.dz, fw.xh, D, need, fw.mult if dropped else None, input_dropout)
+    grads = fm.stacked_weight_grads(bw.dz, fw.xh, D, need, fw.mult, input_dropout)
     if need["x"]:
         grads["x"] = fm.input_grad(bw.dz, kernel, fw.mult[:, :D] if input_dropout else None)
     grads["h0"], grads["c0"] = bw.dh.T, bw.dc.T  # (H, B) -> (B, H)

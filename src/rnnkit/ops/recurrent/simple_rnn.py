@@ -63,8 +63,8 @@ class Forward(NamedTuple):
     cand: np.ndarray  # (S, H, B): z_t, then act(z_t), in slot k
     valid: np.ndarray  # (T, B): 0 where a step is masked; (0, 0): nothing masked
     acc: np.ndarray  # (H,): the batch-of-one product's accumulator
-    mult: np.ndarray  # (1, D+1+H, B): dropout multipliers over xh (gate_dropout.py); (0, 0, 0): none
-    masked: np.ndarray  # (D+1+H, B): the masked copy of xh[:, t]; (0, 0): none
+    mult: np.ndarray | None  # (1, D+1+H, B): dropout multipliers over xh (gate_dropout.py); None: none
+    masked: np.ndarray | None  # (D+1+H, B): the masked copy of xh[:, t]; None without dropout
 
 
 class Backward(NamedTuple):
@@ -74,8 +74,8 @@ class Backward(NamedTuple):
     d_out: np.ndarray  # (H, T, B): the outputs' gradient; (0, 0, 0): none
     dh: np.ndarray  # (H, B): gradient reaching h_t (see simple_rnn_step_backward)
     dz: np.ndarray  # (H, T, B): the pre-activations' gradients
-    rmask: np.ndarray  # (1, H, B): the state rows of fw.mult; (0, 0, 0): none
-    part: np.ndarray  # (H, B): U dz_t before its mask; (0, 0): none
+    rmask: np.ndarray | None  # (1, H, B): the state rows of fw.mult; None without dropout
+    part: np.ndarray | None  # (H, B): U dz_t before its mask; None without dropout
 
 
 # ------------------------------------------------------------------------------------- one time step
@@ -145,7 +145,7 @@ def forward_loop(fw, act, path, gemm, b0, b1):
     for t in range(fw.xh.shape[1] - 1):
         k = t if slots > 1 else 0
         # (H, D+1+H) @ (D+1+H, b1-b0), over the masked copy with dropout masks (gate_dropout.py)
-        gate_product(path, gemm, fw.weights, fw.xh, t, fw.cand[k], fw.mult, fw.masked, b0, b1, fw.acc)
+        gate_product(path, gemm, fw.weights, fw.xh, t, fw.cand[k], fw.mult, fw.masked, 1, b0, b1, fw.acc)
         simple_rnn_step(fw, t, k, b0, b1, act)
 
 
@@ -157,7 +157,7 @@ def backward_loop(fw, bw, act, to_h0, path, gemm, b0, b1):
         simple_rnn_step_backward(fw, bw, t, b0, b1, act)
         if t > 0 or to_h0:
             # (H, H) @ (H, b1-b0); with dropout masks rm ⊙ (U dz_t) (gate_dropout.py)
-            state_grad_product(path, gemm, bw.u, bw.dz[:, t], bw.dh, beta, bw.rmask, bw.part, b0, b1, fw.acc)
+            state_grad_product(path, gemm, bw.u, bw.dz[:, t], bw.dh, beta, bw.rmask, bw.part, 1, b0, b1, fw.acc)
 
 
 _forward_compiled, _backward_compiled = jit(forward_loop), jit(backward_loop)
@@ -173,8 +173,7 @@ def _forward(x, kernel, recurrent_kernel, bias, h0, valid, act, keep=True, mult=
     xh = fm.stacked_inputs(x, h0, dtype)  # (D+1+H, T+1, B)
     fw = Forward(xh, fm.states(xh, D), fm.step_weights(kernel, recurrent_kernel, bias, path.path == paths.SMALL),
                 common.scratch((T if keep else 1, H, B), dtype), common.or_empty(valid, 2, dtype), np.empty(H, dtype),
-                gate_dropout.empty(3, dtype) if mult is None else mult,
-                gate_dropout.empty(2, dtype) if mult is None else common.aligned_empty((D + 1 + H, B), dtype))
+                mult, None if mult is None else common.aligned_empty((D + 1 + H, B), dtype))
     paths.run(path, forward_loop, _forward_compiled, B, T * fw.weights.size, fw, act)
     return fw
 
@@ -185,15 +184,15 @@ def _backward(fw, kernel, recurrent_kernel, act, d_out, dh_last, need, input_dro
     ``input_dropout``: ``fw.mult`` masks the input rows."""
     H, T, B = fw.hs.shape[0], fw.xh.shape[1] - 1, fw.xh.shape[2]
     dtype, D = fw.cand.dtype, fw.xh.shape[0] - H - 1
-    dropped = fw.mult.shape[0] > 0
+    dropped = fw.mult is not None
     bw = Backward(np.ascontiguousarray(recurrent_kernel), common.or_empty(d_out, 3, dtype),
                  fm.writable_columns(dh_last),  # (B, H) -> (H, B)
                  common.scratch((H, T, B), dtype),
-                 np.ascontiguousarray(fw.mult[:, D + 1 :]) if dropped else gate_dropout.empty(3, dtype),
-                 common.aligned_empty((H, B), dtype) if dropped else gate_dropout.empty(2, dtype))
+                 np.ascontiguousarray(fw.mult[:, D + 1 :]) if dropped else None,
+                 common.aligned_empty((H, B), dtype) if dropped else None)
     path = paths.choose(B, dtype, small=False)
     paths.run(path, backward_loop, _backward_compiled, B, T * bw.u.size, fw, bw, act, need["h0"])
-    grads = fm.stacked_weight_grads(bw.dz, fw.xh, D, need, fw.mult if dropped else None, input_dropout)
+    grads = fm.stacked_weight_grads(bw.dz, fw.xh, D, need, fw.mult, input_dropout)
     if need["x"]:
         grads["x"] = fm.input_grad(bw.dz, kernel, fw.mult[:, :D] if input_dropout else None)
     grads["h0"] = bw.dh.T  # (H, B) -> (B, H)
