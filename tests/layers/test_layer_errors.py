@@ -50,8 +50,8 @@ def test_unknown_activation_names():
 
 
 def test_bad_arguments():
-    with pytest.raises(ConfigError, match=r"recurrent_dropout=0.2 is not supported"):
-        LSTM(2, recurrent_dropout=0.2)
+    with pytest.raises(ConfigError, match=r"recurrent_dropout must be a number in \[0, 1\); got 1.2"):
+        LSTM(2, recurrent_dropout=1.2)
     LSTM(2, recurrent_dropout=0.0, unroll=True)  # accepted
     with pytest.raises(ConfigError, match=r"units must be a positive integer; got 0"):
         SimpleRNN(0)

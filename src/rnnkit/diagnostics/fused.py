@@ -95,9 +95,9 @@ def _patch(record: LayerRecord, called: set) -> tuple:
         called.add(record.name)
         return original_call(inputs, *args, **kwargs)
 
-    def run_sequence(x, states, mask=None):
+    def run_sequence(x, states, mask=None, **options):  # options: the recurrent-dropout masks, if any
         with recording.label(record):
-            return original_run(x, states, mask)
+            return original_run(x, states, mask, **options)
 
     layer.__dict__["call"] = call
     cell.__dict__["run_sequence"] = run_sequence

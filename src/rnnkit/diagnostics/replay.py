@@ -189,14 +189,14 @@ class ReplaySource(StepGradientSource):
             record.inputs = []
             return original_call(inputs, *args, **kwargs)
 
-        def run_sequence(x, states, mask=None):
-            return self._replay(record, cell, x, states, mask)
+        def run_sequence(x, states, mask=None, gate_masks=(None, None)):  # gate_masks: recurrent_dropout's
+            return self._replay(record, cell, x, states, mask, gate_masks)
 
         layer.__dict__["call"] = call
         cell.__dict__["run_sequence"] = run_sequence
         return layer, cell
 
-    def _replay(self, record: LayerRecord, cell, x, states: list, mask) -> tuple:
+    def _replay(self, record: LayerRecord, cell, x, states: list, mask, gate_masks=(None, None)) -> tuple:
         B, T, _ = x.shape
         zeros = cell.get_initial_state(B)
         states = [zeros[i] if s is None else s for i, s in enumerate(states)]
@@ -206,9 +206,9 @@ class ReplaySource(StepGradientSource):
             x_t = self._probe(record, record.inputs, "x", t, x_t)
             m = None if weights is None else Tensor(weights[:, t:t + 1], dtype=x.dtype)  # (B, 1) 1 = real step
             if isinstance(cell, LSTMCell):
-                states = self._lstm_step(record, cell, x_t, states, m, t)
+                states = self._lstm_step(record, cell, x_t, states, m, t, gate_masks)
             else:
-                new = cell.step(x_t, states)
+                new = cell.step(x_t, states, gate_masks)
                 if m is not None:
                     new = [n * m + s * (1.0 - m) for n, s in zip(new, states)]  # masked: the state carries through
                 states = [self._probe(record, record.states[name], name, t, s)
@@ -216,17 +216,20 @@ class ReplaySource(StepGradientSource):
             outputs.append(states[0] if m is None else states[0] * m)  # masked steps output zeros
         return stack(outputs, axis=1), states  # (B, T, H)
 
-    def _lstm_step(self, record, cell, x_t, states, m, t) -> list:
+    def _lstm_step(self, record, cell, x_t, states, m, t, gate_masks) -> list:
         """One LSTM step whose ``c_t`` probe sees the *total* gradient: ``c_t`` from the cell's op, then
         ``h_t = o_t * activation(c_t)`` recomputed from the probed ``c_t`` (the op's own ``h_t`` would bypass
         the probe). The replay's outputs are checked equal to the fused layer's (tests)."""
         h_prev, c_prev = states
-        _, c_new = cell.step(x_t, states)
+        _, c_new = cell.step(x_t, states, gate_masks)
         if m is not None:
             c_new = c_new * m + c_prev * (1.0 - m)
         c = self._probe(record, record.states["c"], "c", t, c_new)
         H = cell.units
-        z_o = matmul(x_t, cell.kernel[:, 3 * H:]) + matmul(h_prev, cell.recurrent_kernel[:, 3 * H:])  # (B, H)
+        input_masks, recurrent_masks = gate_masks  # recurrent_dropout's (4, B, D), (4, B, H): gate o is 3
+        x_o = x_t if input_masks is None else x_t * input_masks[3]
+        h_o = h_prev if recurrent_masks is None else h_prev * recurrent_masks[3]
+        z_o = matmul(x_o, cell.kernel[:, 3 * H:]) + matmul(h_o, cell.recurrent_kernel[:, 3 * H:])  # (B, H)
         if cell.use_bias:
             z_o = z_o + cell.bias[3 * H:]
         h_new = activations.get(cell.recurrent_activation)(z_o) * activations.get(cell.activation)(c)

@@ -49,7 +49,9 @@ class RecurrentCell(Layer):
         kernel_initializer: ``"glorot_uniform"``; recurrent_initializer: ``"orthogonal"``;
         bias_initializer: ``"zeros"``.
         dropout: fraction of the input features dropped in training, one mask per sequence (default 0).
-        recurrent_dropout: accepted only as 0 (not supported).
+        recurrent_dropout: fraction of the state units dropped from the recurrent products in training
+            (default 0). As in Keras, each gate then gets its own masks, drawn once per sequence, on the state
+            (and, with ``dropout``, on the input) it reads; the state update itself is not masked.
         seed: seed of the dropout masks.
 
     >>> cell = GRUCell(3)
@@ -73,12 +75,8 @@ class RecurrentCell(Layer):
         self.recurrent_initializer = initializer_config(recurrent_initializer)
         self.bias_initializer = initializer_config(bias_initializer)
         self.dropout = check_rate(dropout, "dropout", owner)
-        if recurrent_dropout not in (0, 0.0, None):
-            raise ConfigError(
-                f"{owner}: recurrent_dropout={recurrent_dropout!r} is not supported; expected 0 "
-                "(use dropout= for input dropout)"
-            )
-        self.recurrent_dropout = 0.0
+        self.recurrent_dropout = check_rate(0.0 if recurrent_dropout is None else recurrent_dropout,
+                                            "recurrent_dropout", owner)
         self.seed = seed
         self._rng = generator(seed)
         self.kernel = self.recurrent_kernel = self.bias = None
@@ -137,21 +135,41 @@ class RecurrentCell(Layer):
         keep = self._rng.random((batch, features)) >= self.dropout
         return Tensor(keep / (1.0 - self.dropout), dtype=self.dtype)
 
+    def sequence_dropout(self, batch: int, features: int, training: bool) -> tuple:
+        """The dropout masks of one sequence: ``(keep, gate_masks)``. Without ``recurrent_dropout`` (or outside
+        training) ``keep`` is :meth:`dropout_mask`, which the caller multiplies into the whole input, and
+        ``gate_masks`` is ``(None, None)``. With it (Keras' ``implementation=1``) ``keep`` is None and
+        ``gate_masks`` holds one mask per gate for the sequence op: ``(input_masks (G, B, D) or None without
+        dropout, recurrent_masks (G, B, H))``, 0 or ``1 / (1 - rate)``. Drawn with the batch on the first axis,
+        so that a distributed step draws the global batch's masks and keeps its rows
+        (rnnkit.distribution.sharding)."""
+        if not training or self.recurrent_dropout == 0.0:
+            return self.dropout_mask(batch, features, training), (None, None)
+        input_masks = self._gate_masks(batch, features, self.dropout) if self.dropout > 0.0 else None
+        return None, (input_masks, self._gate_masks(batch, self.units, self.recurrent_dropout))
+
+    def _gate_masks(self, batch: int, features: int, rate: float):
+        """``(G, batch, features)`` keep-masks scaled by ``1 / (1 - rate)``."""
+        keep = self._rng.random((batch, self.gates, features)) >= rate  # (B, G, F)
+        return (keep / (1.0 - rate)).astype(self.dtype).transpose(1, 0, 2)  # (B, G, F) -> (G, B, F)
+
     # ------------------------------------------------------------------------------------------- calls
     def call(self, inputs, states, training=False):
-        """One step: ``(output, new_states)`` for ``inputs (B, D)`` and a list of ``(B, H)`` states."""
+        """One step: ``(output, new_states)`` for ``inputs (B, D)`` and a list of ``(B, H)`` states (in training,
+        new dropout masks at each call; ``RNN`` and ``StackedRNNCells`` keep one set per sequence)."""
         states = self.as_states(states, inputs.shape[0])
-        dp = self.dropout_mask(inputs.shape[0], inputs.shape[1], training)
+        dp, gate_masks = self.sequence_dropout(inputs.shape[0], inputs.shape[1], training)
         if dp is not None:
             inputs = inputs * dp
-        new_states = self.step(inputs, states)
+        new_states = self.step(inputs, states) if gate_masks[1] is None else self.step(inputs, states, gate_masks)
         return new_states[0], new_states
 
-    def run_sequence(self, x, states: list, mask=None) -> tuple:
-        """The whole sequence ``x (B, T, D)`` with the fused op: ``(outputs (B, T, H), final_states)``."""
+    def run_sequence(self, x, states: list, mask=None, gate_masks=(None, None)) -> tuple:
+        """The whole sequence ``x (B, T, D)`` with the fused op: ``(outputs (B, T, H), final_states)``;
+        ``gate_masks``: the recurrent-dropout masks of :meth:`sequence_dropout`."""
         raise NotImplementedError
 
-    def step(self, x_t, states: list) -> list:
+    def step(self, x_t, states: list, gate_masks=(None, None)) -> list:
         raise NotImplementedError
 
     def get_config(self) -> dict:
@@ -183,12 +201,13 @@ class SimpleRNNCell(RecurrentCell):
     array([[0.4621, 0.4621]], dtype=float32)
     """
 
-    def step(self, x_t, states):
-        return [simple_rnn_cell(x_t, states[0], self.kernel, self.recurrent_kernel, self.bias, self.activation)]
+    def step(self, x_t, states, gate_masks=(None, None)):
+        return [simple_rnn_cell(x_t, states[0], self.kernel, self.recurrent_kernel, self.bias, self.activation,
+                                *gate_masks)]
 
-    def run_sequence(self, x, states, mask=None):
+    def run_sequence(self, x, states, mask=None, gate_masks=(None, None)):
         outputs, h = simple_rnn(x, self.kernel, self.recurrent_kernel, self.bias, states[0], mask=mask,
-                                activation=self.activation)
+                                activation=self.activation, input_masks=gate_masks[0], recurrent_masks=gate_masks[1])
         return outputs, [h]
 
 
@@ -221,14 +240,16 @@ class LSTMCell(RecurrentCell):
         if self.use_bias and self.unit_forget_bias:
             self.bias.data[self.units:2 * self.units] = 1.0  # forget gate f (Keras: ones in that slice)
 
-    def step(self, x_t, states):
+    def step(self, x_t, states, gate_masks=(None, None)):
         h, c = lstm_cell(x_t, states[0], states[1], self.kernel, self.recurrent_kernel, self.bias,
-                         activation=self.activation, recurrent_activation=self.recurrent_activation)
+                         activation=self.activation, recurrent_activation=self.recurrent_activation,
+                         input_masks=gate_masks[0], recurrent_masks=gate_masks[1])
         return [h, c]
 
-    def run_sequence(self, x, states, mask=None):
+    def run_sequence(self, x, states, mask=None, gate_masks=(None, None)):
         outputs, h, c = lstm(x, self.kernel, self.recurrent_kernel, self.bias, states[0], states[1], mask=mask,
-                             activation=self.activation, recurrent_activation=self.recurrent_activation)
+                             activation=self.activation, recurrent_activation=self.recurrent_activation,
+                             input_masks=gate_masks[0], recurrent_masks=gate_masks[1])
         return outputs, [h, c]
 
     def get_config(self):
@@ -267,14 +288,16 @@ class GRUCell(RecurrentCell):
     def bias_shape(self):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
-    def step(self, x_t, states):
+    def step(self, x_t, states, gate_masks=(None, None)):
         return [gru_cell(x_t, states[0], self.kernel, self.recurrent_kernel, self.bias, reset_after=self.reset_after,
-                         activation=self.activation, recurrent_activation=self.recurrent_activation)]
+                         activation=self.activation, recurrent_activation=self.recurrent_activation,
+                         input_masks=gate_masks[0], recurrent_masks=gate_masks[1])]
 
-    def run_sequence(self, x, states, mask=None):
+    def run_sequence(self, x, states, mask=None, gate_masks=(None, None)):
         outputs, h = gru(x, self.kernel, self.recurrent_kernel, self.bias, states[0], mask=mask,
                          reset_after=self.reset_after, activation=self.activation,
-                         recurrent_activation=self.recurrent_activation)
+                         recurrent_activation=self.recurrent_activation, input_masks=gate_masks[0],
+                         recurrent_masks=gate_masks[1])
         return outputs, [h]
 
     def get_config(self):

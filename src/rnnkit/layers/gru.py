@@ -23,7 +23,8 @@ class GRU(RNN):
         activation: ``"tanh"``. recurrent_activation: ``"sigmoid"`` (gates z, r).
         use_bias: True. kernel_initializer: ``"glorot_uniform"``. recurrent_initializer: ``"orthogonal"``.
         bias_initializer: ``"zeros"``. reset_after: True (bias shape ``(2, 3H)``; False: ``(3H,)``).
-        dropout: 0.0 (input dropout, one mask per sequence, training only). recurrent_dropout: only 0.
+        dropout: 0.0 (input dropout, one mask per sequence, training only). recurrent_dropout: 0.0 (masks
+            per gate on the recurrent state, once per sequence, training only; see :class:`RNN`).
         seed: None. return_sequences, return_state, go_backwards, stateful, unroll: see :class:`RNN`.
 
     Weights: ``kernel (D, 3H)``, ``recurrent_kernel (H, 3H)``, ``bias``, gate blocks z, r, h.

@@ -21,7 +21,8 @@ class LSTM(RNN):
         activation: ``"tanh"``. recurrent_activation: ``"sigmoid"`` (gates i, f, o).
         use_bias: True. kernel_initializer: ``"glorot_uniform"``. recurrent_initializer: ``"orthogonal"``.
         bias_initializer: ``"zeros"``. unit_forget_bias: True (forget-gate bias starts at 1).
-        dropout: 0.0 (input dropout, one mask per sequence, training only). recurrent_dropout: only 0.
+        dropout: 0.0 (input dropout, one mask per sequence, training only). recurrent_dropout: 0.0 (masks
+            per gate on the recurrent state, once per sequence, training only; see :class:`RNN`).
         seed: None. return_sequences, return_state, go_backwards, stateful, unroll: see :class:`RNN`.
 
     Weights: ``kernel (D, 4H)``, ``recurrent_kernel (H, 4H)``, ``bias (4H,)``, gate blocks i, f, c, o.

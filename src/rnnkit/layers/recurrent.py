@@ -7,6 +7,9 @@ sequence in one op. The layer adds what Keras' ``RNN`` adds, without copying any
   state through and outputs zeros (inside the op); trailing steps masked in every sequence of the batch are
   not run at all (their outputs are zeros).
 - ``dropout``: in training, one keep-mask per sequence over the input features, shared by every time step.
+- ``recurrent_dropout``: in training, masks per gate on the state entering each gate's recurrent product (and, with
+  ``dropout``, per gate on the input too), drawn once per call and shared by every time step, inside the op
+  (Keras' ``implementation=1``; see ``rnnkit.ops.recurrent.gate_dropout``).
 - ``go_backwards``: input and mask are flipped along time before the op; the output sequence is returned in
   processing (reversed) order, as Keras does.
 - ``initial_state`` (a list of ``(B, H)`` arrays/Tensors), or ``stateful`` states kept from the previous call
@@ -292,14 +295,17 @@ class RNN(Layer):
         mask = as_mask(mask, batch, steps, self.name)
         full_mask = mask
         states = self._initial_states(batch, initial_state)
-        keep = self.cell.dropout_mask(batch, features, training)
+        keep, gate_masks = self.cell.sequence_dropout(batch, features, training)
         if keep is not None:
             inputs = inputs * keep.data[:, None, :]  # (B, 1, D): one mask per sequence, shared across time
         inputs, mask, padding = trim_padding(inputs, mask)
         if self.go_backwards:
             inputs = flip(inputs, 1)  # (B, T, D) in processing order
             mask = None if mask is None else mask[:, ::-1]
-        outputs, final = self.cell.run_sequence(inputs, states, mask)
+        if gate_masks[1] is None:
+            outputs, final = self.cell.run_sequence(inputs, states, mask)
+        else:  # recurrent_dropout in training: masks per gate inside the op
+            outputs, final = self.cell.run_sequence(inputs, states, mask, gate_masks=gate_masks)
         if padding and self.return_sequences:  # the trimmed steps output zeros, as masked steps do
             zeros = Tensor(np.zeros((batch, padding, outputs.shape[2]), dtype=outputs.dtype))
             outputs = concat([zeros, outputs] if self.go_backwards else [outputs, zeros], axis=1)

@@ -19,7 +19,8 @@ class SimpleRNN(RNN):
         activation: ``"tanh"`` (default), ``"relu"`` (as ``torch.nn.RNN(nonlinearity="relu")``), ...
         use_bias: True. kernel_initializer: ``"glorot_uniform"``. recurrent_initializer: ``"orthogonal"``.
         bias_initializer: ``"zeros"``. dropout: 0.0 (input dropout, one mask per sequence, training only).
-        recurrent_dropout: only 0. seed: None (seed of the dropout masks).
+        recurrent_dropout: 0.0 (a mask on the recurrent state, once per sequence, training only).
+        seed: None (seed of the dropout masks).
         return_sequences, return_state, go_backwards, stateful, unroll: see :class:`RNN`.
 
     Weights: ``kernel (D, H)``, ``recurrent_kernel (H, H)``, ``bias (H,)``.

@@ -3,7 +3,8 @@
 ``RNN([cell_1, cell_2])`` wraps the list in this class. Its states are a list with one entry per cell: that cell's
 state, or its list of states (``LSTMCell``: ``[h, c]``); its output is the last cell's. The cells may be built-in
 (``LSTMCell`` ...) or user-defined; the stack runs step by step (see ``rnnkit.layers.cell_rnn``). A built-in
-cell's ``dropout`` draws one input mask per sequence, as Keras (``reset_dropout_mask`` starts a new one).
+cell's ``dropout`` and ``recurrent_dropout`` draw their masks once per sequence, as Keras (``reset_dropout_mask``
+starts new ones).
 
 >>> import numpy as np
 >>> from rnnkit.layers import GRUCell, LSTMCell, RNN, StackedRNNCells
@@ -49,7 +50,7 @@ class StackedRNNCells(Layer):
         for cell in cells:
             if isinstance(cell, Layer) and cell not in self._layers:
                 self._layers.append(cell)  # their weights are the stack's, in order
-        self._dropout_masks = {}  # built-in cell index -> its keep-mask for the current sequence
+        self._dropout_masks = {}  # built-in cell index -> its (keep-mask, gate masks) for the current sequence
 
     def reset_dropout_mask(self) -> None:
         """Forget the built-in cells' dropout masks: the next step draws new ones (RNN calls this per sequence)."""
@@ -85,12 +86,14 @@ class StackedRNNCells(Layer):
         for index, (cell, cell_states) in enumerate(zip(self.cells, states)):
             nested = tree.is_nested(cell_states)
             cell_states = list(cell_states) if nested else [cell_states]
-            if isinstance(cell, RecurrentCell):  # one dropout mask per sequence, not per step
+            if isinstance(cell, RecurrentCell):  # one set of dropout masks per sequence, not per step
                 if index not in self._dropout_masks:
-                    self._dropout_masks[index] = cell.dropout_mask(inputs.shape[0], inputs.shape[1], training)
-                keep = self._dropout_masks[index]
-                cell_new = cell.step(inputs if keep is None else inputs * keep,
-                                     cell.as_states(cell_states, inputs.shape[0]))
+                    self._dropout_masks[index] = cell.sequence_dropout(inputs.shape[0], inputs.shape[1], training)
+                keep, gate_masks = self._dropout_masks[index]
+                step_args = (inputs if keep is None else inputs * keep, cell.as_states(cell_states, inputs.shape[0]))
+                if gate_masks[1] is not None:  # recurrent_dropout in training: masks per gate inside the op
+                    step_args += (gate_masks,)
+                cell_new = cell.step(*step_args)
                 inputs = cell_new[0]
                 new_states.append(cell_new if nested else cell_new[0])
                 continue

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnkit.ops.recurrent import common
+from rnnkit.ops.recurrent import common, gate_dropout
 from rnnkit.ops.recurrent.common import release, scratch
 from rnnkit.ops.recurrent.kernel_math import jit
 
@@ -158,15 +158,21 @@ def step_weights(kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndar
     return stacked_weights(kernel, recurrent_kernel, bias)
 
 
-def stacked_weight_grads(dz: np.ndarray, xh: np.ndarray, D: int, need: dict) -> dict:
+def stacked_weight_grads(dz: np.ndarray, xh: np.ndarray, D: int, need: dict, mult: np.ndarray | None = None,
+                         input_dropout: bool = False) -> dict:
     """``kernel (D, G*H)``, ``bias (G*H,)`` and ``recurrent_kernel (H, G*H)`` gradients from ``dz (G*H, T, B)`` and
-    the stacked ``xh``, in one product ``xh[:, :T] (D+1+H, T*B) @ dz^T``; only those named True in ``need``."""
+    the stacked ``xh``, in one product ``xh[:, :T] (D+1+H, T*B) @ dz^T``; only those named True in ``need``. With
+    dropout multipliers ``mult (G, D+1+H, B)`` each gate's block from its masked ``xh`` (gate_dropout.py; the
+    input rows are masked only with ``input_dropout``)."""
     GH, T, B = dz.shape
     dz2d = dz.reshape(GH, T * B)  # (G*H, T*B)
     grads = {}
     if need.get("kernel") or need.get("recurrent_kernel"):
-        inputs = xh[:, :T].reshape(-1, T * B)  # (D+1+H, T, B) -> (D+1+H, T*B), a view
-        stacked = np.matmul(inputs, dz2d.T)  # (D+1+H, T*B) @ (T*B, G*H)
+        if mult is not None:
+            stacked = gate_dropout.gate_weight_grads(xh, T, dz, mult, 0 if input_dropout else D + 1)  # (D+1+H, G*H)
+        else:
+            inputs = xh[:, :T].reshape(-1, T * B)  # (D+1+H, T, B) -> (D+1+H, T*B), a view
+            stacked = np.matmul(inputs, dz2d.T)  # (D+1+H, T*B) @ (T*B, G*H)
         grads.update(kernel=stacked[:D], bias=stacked[D], recurrent_kernel=stacked[D + 1 :])
     elif need.get("bias"):
         grads["bias"] = np.matmul(dz2d, np.ones(T * B, dz.dtype))  # (G*H,)
@@ -234,25 +240,35 @@ def cell_tape_backward(run_backward, dtype: np.dtype, parents: tuple, names: tup
     return backward
 
 
-def weight_grads(dz: np.ndarray, x_fm: np.ndarray, hs: np.ndarray | None, need: dict) -> dict:
+def weight_grads(dz: np.ndarray, x_fm: np.ndarray, hs: np.ndarray | None, need: dict, dm=None, rm=None) -> dict:
     """From the pre-activation gradients ``dz (G*H, T, B)``, one product each: ``kernel (D, G*H)`` from the inputs
     ``x_fm (D, T, B)``, ``recurrent_kernel (H, G*H)`` from the states ``hs (H, T+1, B)`` before each step, and
-    ``bias (G*H,)``; only those named True in ``need``."""
+    ``bias (G*H,)``; only those named True in ``need``. With dropout masks ``dm (G, D, B)`` / ``rm (G, H, B)``
+    each gate's block from its masked inputs / states (gate_dropout.py)."""
     GH, T, B = dz.shape
     dz2d = dz.reshape(GH, T * B)  # (G*H, T*B)
     grads = {}
     if need.get("kernel"):
-        grads["kernel"] = np.matmul(x_fm.reshape(-1, T * B), dz2d.T)  # (D, T*B) @ (T*B, G*H)
+        if dm is not None:
+            grads["kernel"] = gate_dropout.gate_weight_grads(x_fm, T, dz, dm)
+        else:
+            grads["kernel"] = np.matmul(x_fm.reshape(-1, T * B), dz2d.T)  # (D, T*B) @ (T*B, G*H)
     if need.get("recurrent_kernel"):
-        h_prev = hs[:, :T].reshape(-1, T * B)  # (H, T, B) -> (H, T*B), a view (rows of T*B contiguous items)
-        grads["recurrent_kernel"] = np.matmul(h_prev, dz2d.T)  # (H, T*B) @ (T*B, G*H)
+        if rm is not None:
+            grads["recurrent_kernel"] = gate_dropout.gate_weight_grads(hs, T, dz, rm)
+        else:
+            h_prev = hs[:, :T].reshape(-1, T * B)  # (H, T, B) -> (H, T*B), a view (rows of T*B contiguous items)
+            grads["recurrent_kernel"] = np.matmul(h_prev, dz2d.T)  # (H, T*B) @ (T*B, G*H)
     if need.get("bias"):
         grads["bias"] = np.matmul(dz2d, np.ones(T * B, dz.dtype))  # (G*H,)
     return grads
 
 
-def input_grad(dz: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """``dx (B, T, D)`` from ``dz (G*H, T, B)`` in one product: ``W (D, G*H) @ dz``."""
+def input_grad(dz: np.ndarray, kernel: np.ndarray, dm: np.ndarray | None = None) -> np.ndarray:
+    """``dx (B, T, D)`` from ``dz (G*H, T, B)`` in one product: ``W (D, G*H) @ dz``; with input dropout masks
+    ``dm (G, D, B)``, ``Σ_g dm_g ⊙ (W_g dz_g)`` (gate_dropout.py)."""
+    if dm is not None:
+        return gate_dropout.gate_input_grad(dz, kernel, dm)
     GH, T, B = dz.shape
     dx_fm = scratch((kernel.shape[0], T, B), dz.dtype)  # (D, T, B)
     np.matmul(kernel, dz.reshape(GH, T * B), out=dx_fm.reshape(-1, T * B))  # (D, G*H) @ (G*H, T*B)

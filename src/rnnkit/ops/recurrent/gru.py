@@ -64,11 +64,12 @@ from typing import NamedTuple
 import numpy as np
 
 from rnnkit.compiled import jit, jit_inline
-from rnnkit.ops.recurrent import common, paths, recording
+from rnnkit.ops.recurrent import common, gate_dropout, paths, recording
 from rnnkit.ops.recurrent import feature_major as fm
 from rnnkit.ops.recurrent.gate_activations import get_activation
 from rnnkit.ops.recurrent.kernel_math import (SIGMOID, TANH, activate_rows, add_output_grad, derivative,
                                               record_state_grad)
+from rnnkit.ops.recurrent.gate_dropout import gate_product, state_grad_product
 from rnnkit.ops.recurrent.paths import step_product
 
 OP = "gru"
@@ -89,6 +90,9 @@ class Forward(NamedTuple):
     rh: np.ndarray  # (H, S, B): rh = h_{t-1} U_h + b[1]_h (reset_after), q = r h_{t-1} (reset_before)
     valid: np.ndarray  # (T, B): 0 where a step is masked; (0, 0): nothing masked
     acc: np.ndarray  # (1,): unused (no batch-of-one product for the GRU)
+    mult: np.ndarray | None  # (3, H, B): the recurrent dropout masks of z, r, h (gate_dropout.py); None: none
+    masked: np.ndarray | None  # (H, B): a gate's masked copy of h_{t-1}; None without dropout
+    hmask: np.ndarray  # (H, B): mult[2], the candidate's mask, read by the reset_before kernels; (0, 0): none
 
 
 class Backward(NamedTuple):
@@ -99,6 +103,8 @@ class Backward(NamedTuple):
     dh: np.ndarray  # (H, B): gradient reaching h_t (see gru_step_backward)
     dq: np.ndarray  # (H, B): U_h da, the gradient of q (reset_before)
     dz: np.ndarray  # (4H, T, B) = [d(rh); dz_z; dz_r; da] (reset_after), (3H, T, B) = [dz_z; dz_r; da] (before)
+    rmask: np.ndarray | None  # (3, H, B): fw.mult in the block order of u; None without dropout
+    part: np.ndarray | None  # (H, B): one block's U_g dz_g before its mask; None without dropout
     dh_steps: np.ndarray  # (H, T, B): the total gradient reaching h_t, kept at each t; (0, 0, 0): not kept
 
 
@@ -123,14 +129,26 @@ def gru_step(fw, t, k, b0, b1, act, rec_act):
 @jit
 def gru_step_zr(fw, t, k, b0, b1, rec_act):
     """Step ``t`` forward (reset_after=False), first part, with ``rec[:2H] = (h_{t-1} U_zr)^T``: ``[z; r]`` into
-    ``gates``; ``q = r h_{t-1}`` into slot ``k`` of ``rh``, the right factor of the loop's next product."""
-    H = fw.hs.shape[0]
+    ``gates``; ``q = r h_{t-1}`` (with recurrent dropout ``r (h_{t-1} ⊙ rm_h)``) into slot ``k`` of ``rh``, the
+    right factor of the loop's next product."""
     _zr_gates(fw, t, k, b0, b1, rec_act)
+    if fw.hmask.shape[0] > 0:
+        _reset_state(fw, t, k, b0, b1, True)
+    else:
+        _reset_state(fw, t, k, b0, b1, False)
+
+
+@jit_inline
+def _reset_state(fw, t, k, b0, b1, dropped):
+    """``q = r h_{t-1}``, ``h_{t-1}`` masked by the candidate's recurrent dropout mask when ``dropped`` (a constant
+    at the call)."""
+    H = fw.hs.shape[0]
     gates = fw.gates[k]  # (3H, B)
     for j in range(H):
         q, r, h_prev = fw.rh[j, k], gates[H + j], fw.hs[j, t]  # (B,) rows
+        m = fw.hmask[j] if dropped else h_prev  # (B,); unread without dropout
         for b in range(np.uint64(b0), np.uint64(b1)):
-            q[b] = r[b] * h_prev[b]
+            q[b] = r[b] * (h_prev[b] * m[b] if dropped else h_prev[b])
 
 
 @jit
@@ -257,21 +275,29 @@ def _gru_grads(fw, bw, t, b0, b1, act, rec_act, reset_after, masked):
 def gru_step_backward_reset(fw, bw, t, b0, b1, rec_act):
     """Step ``t`` backward (reset_after=False), second part, from ``dq = U_h da`` (the gradient of
     ``q = r h_{t-1}``): ``dz_r = dq h_{t-1} σ'(r)`` into ``dz[H:2H, t]``, and ``dh += dq r``; the loop then adds
-    ``U_zr [dz_z; dz_r]``. In a masked column ``da`` is 0, so ``dq``, ``dz_r`` and the addition are 0 too."""
+    ``U_zr [dz_z; dz_r]``. In a masked column ``da`` is 0, so ``dq``, ``dz_r`` and the addition are 0 too. With
+    recurrent dropout ``h_{t-1}`` is ``h_{t-1} ⊙ rm_h`` in both, as in the forward pass."""
+    dropped = fw.hmask.shape[0] > 0
     if rec_act == SIGMOID:
-        _grads_before_reset(fw, bw, t, b0, b1, SIGMOID)
+        if dropped:
+            _grads_before_reset(fw, bw, t, b0, b1, SIGMOID, True)
+        else:
+            _grads_before_reset(fw, bw, t, b0, b1, SIGMOID, False)
     else:
-        _grads_before_reset(fw, bw, t, b0, b1, rec_act)
+        _grads_before_reset(fw, bw, t, b0, b1, rec_act, dropped)
 
 
 @jit_inline
-def _grads_before_reset(fw, bw, t, b0, b1, rec_act):
-    """The second half of the reset_before backward equations, once; inlined per activation code."""
+def _grads_before_reset(fw, bw, t, b0, b1, rec_act, dropped):
+    """The second half of the reset_before backward equations, once; inlined per activation code and dropout
+    flag."""
     H = fw.hs.shape[0]
     for j in range(H):
         r_row, dq_row, h_prev, dz_r, dh = fw.gates[t, H + j], bw.dq[j], fw.hs[j, t], bw.dz[H + j, t], bw.dh[j]
+        m = fw.hmask[j] if dropped else h_prev  # (B,): the candidate's recurrent dropout mask; unread without
         for b in range(np.uint64(b0), np.uint64(b1)):
-            r, dq = r_row[b], dq_row[b]
+            r = r_row[b]
+            dq = dq_row[b] * m[b] if dropped else dq_row[b]  # the gradient of h_{t-1} ⊙ rm_h, through rm_h
             dz_r[b] = dq * h_prev[b] * derivative(rec_act, r)
             dh[b] += dq * r
 
@@ -282,12 +308,15 @@ def forward_loop(fw, reset_after, act, rec_act, path, gemm, b0, b1):
     H, slots = fw.hs.shape[0], fw.gates.shape[0]
     for t in range(fw.hs.shape[1] - 1):
         k = t if slots > 1 else 0
+        # with recurrent dropout one product per gate over its masked h_{t-1} (gate_dropout.py)
         if reset_after:
-            step_product(path, gemm, fw.u_t, fw.hs[:, t, b0:b1], fw.rec[:, b0:b1], 0.0, fw.acc)  # (3H, H) @ (H, b1-b0)
+            # (3H, H) @ (H, b1-b0)
+            gate_product(path, gemm, fw.u_t, fw.hs, t, fw.rec, fw.mult, fw.masked, 3, b0, b1, fw.acc)
             gru_step(fw, t, k, b0, b1, act, rec_act)
         else:
             # (2H, H) @ (H, b1-b0)
-            step_product(path, gemm, fw.u_t[: 2 * H], fw.hs[:, t, b0:b1], fw.rec[: 2 * H, b0:b1], 0.0, fw.acc)
+            gate_product(path, gemm, fw.u_t[: 2 * H], fw.hs, t, fw.rec[: 2 * H], fw.mult, fw.masked, 2, b0, b1,
+                         fw.acc)
             gru_step_zr(fw, t, k, b0, b1, rec_act)
             # (H, H) @ (H, b1-b0)
             step_product(path, gemm, fw.u_t[2 * H :], fw.rh[:, k, b0:b1], fw.rec[2 * H :, b0:b1], 0.0, fw.acc)
@@ -302,8 +331,8 @@ def backward_loop(fw, bw, reset_after, act, rec_act, to_h0, path, gemm, b0, b1):
         if reset_after:
             gru_step_backward(fw, bw, t, b0, b1, act, rec_act)
             if not last:
-                # (H, 3H) @ (3H, b1-b0)
-                step_product(path, gemm, bw.u, bw.dz[: 3 * H, t, b0:b1], bw.dh[:, b0:b1], 1.0, fw.acc)
+                # (H, 3H) @ (3H, b1-b0); with recurrent dropout Σ_g rm_g ⊙ (U_g dz_g) (gate_dropout.py)
+                state_grad_product(path, gemm, bw.u, bw.dz[: 3 * H, t], bw.dh, 1.0, bw.rmask, bw.part, 3, b0, b1, fw.acc)
         else:
             gru_step_backward_candidate(fw, bw, t, b0, b1, act, rec_act)
             # (H, H) @ (H, b1-b0)
@@ -311,7 +340,8 @@ def backward_loop(fw, bw, reset_after, act, rec_act, to_h0, path, gemm, b0, b1):
             gru_step_backward_reset(fw, bw, t, b0, b1, rec_act)
             if not last:
                 # (H, 2H) @ (2H, b1-b0)
-                step_product(path, gemm, bw.u[:, : 2 * H], bw.dz[: 2 * H, t, b0:b1], bw.dh[:, b0:b1], 1.0, fw.acc)
+                state_grad_product(path, gemm, bw.u[:, : 2 * H], bw.dz[: 2 * H, t], bw.dh, 1.0, bw.rmask, bw.part,
+                                   2, b0, b1, fw.acc)
 
 
 _forward_compiled, _backward_compiled = jit(forward_loop), jit(backward_loop)
@@ -333,42 +363,55 @@ def _kernel_bias(bias, H, reset_after, dtype):
     return out
 
 
-def _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, rec_act, keep=True) -> Forward:
+def _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, rec_act, keep=True,
+             masks=(None, None)) -> Forward:
     """Run all steps on ``x_fm (D, T, B)`` from Keras-layout weights; returns the arrays (the backward cache).
-    With ``keep=False`` (no backward pass will come) every step reuses one slot of ``gates`` and ``rh``."""
+    With ``keep=False`` (no backward pass will come) every step reuses one slot of ``gates`` and ``rh``.
+    ``masks``: the feature-major dropout masks ``(dm (3, D, B), rm (3, H, B))``, either None (gate_dropout.py)."""
     _, T, B = x_fm.shape
     H, dtype = recurrent_kernel.shape[0], x_fm.dtype
+    dm, rm = masks
     slots = T if keep else 1
-    fw = Forward(fm.project_inputs(x_fm, kernel),  # (3H, T, B); the kernels add the bias
+    xw = fm.project_inputs(x_fm, kernel) if dm is None else gate_dropout.gate_projection(x_fm, kernel, dm)
+    fw = Forward(xw,  # (3H, T, B); the kernels add the bias
                 _kernel_bias(bias, H, reset_after, dtype), common.transpose_copy(recurrent_kernel),  # (3H, H)
                 fm.state_history(h0, T), common.aligned_empty((3 * H, B), dtype), common.scratch((slots, 3 * H, B), dtype),
-                common.scratch((H, slots, B), dtype), common.or_empty(valid, 2, dtype), np.empty(1, dtype))
+                common.scratch((H, slots, B), dtype), common.or_empty(valid, 2, dtype), np.empty(1, dtype),
+                rm, None if rm is None else common.aligned_empty((H, B), dtype),
+                gate_dropout.empty(2, dtype) if rm is None else rm[2])
     paths.run(paths.choose(B, dtype, small=False), forward_loop, _forward_compiled, B, T * fw.u_t.size, fw,
               reset_after, act, rec_act)
     common.release(fw.xw)
     return fw
 
 
-def _backward(fw, x_fm, kernel, recurrent_kernel, reset_after, act, rec_act, d_out, dh_last, need, record=None):
+def _backward(fw, x_fm, kernel, recurrent_kernel, reset_after, act, rec_act, d_out, dh_last, need, dm=None,
+              record=None):
     """Gradients ``{name: array}`` for the inputs named in ``need`` (``x``, ``kernel``, ``recurrent_kernel``,
-    ``bias``, ``h0``) from ``d_out (H, T, B)`` (or None) and the final-state gradient ``dh_last (B, H)``; with a
-    ``record`` (recording.py) the per-step state gradients and ``x``'s gradient go into it."""
+    ``bias``, ``h0``) from ``d_out (H, T, B)`` (or None) and the final-state gradient ``dh_last (B, H)``;
+    ``dm (3, D, B)``: the input dropout masks or None; with a ``record`` (recording.py) the per-step state
+    gradients and ``x``'s gradient go into it."""
     T, H3, B = fw.hs.shape[1] - 1, fw.gates.shape[1], fw.hs.shape[2]
     H, dtype = H3 // 3, fw.gates.dtype
+    dropped = fw.mult is not None
+    rmask = fw.mult
     need = need if record is None else dict(need, x=True)
     if reset_after:  # U's blocks in the order h, z, r: the product's left factor for [d(rh); dz_z; dz_r]
         u = np.concatenate([recurrent_kernel[:, 2 * H :], recurrent_kernel[:, : 2 * H]], axis=1)  # (H, 3H)
+        rmask = fw.mult[[2, 0, 1]] if dropped else None  # (3, H, B) in the same order h, z, r
     else:
         u = np.ascontiguousarray(recurrent_kernel)  # (H, 3H)
     bw = Backward(u, common.or_empty(d_out, 3, dtype), fm.writable_columns(dh_last),  # (B, H) -> (H, B)
                  common.aligned_empty((H, B), dtype), common.scratch((H3 + H if reset_after else H3, T, B), dtype),
+                 rmask, common.aligned_empty((H, B), dtype) if dropped else None,
                  *recording.step_arrays(record, (H, T, B), dtype, 1))
     paths.run(paths.choose(B, dtype, small=False), backward_loop, _backward_compiled, B, T * u.size, fw, bw,
               reset_after, act, rec_act, need["h0"])
+    rm = rmask
     if reset_after:
-        grads = _grads_reset_after(bw.dz, x_fm, fw.hs, kernel, need)
+        grads = _grads_reset_after(bw.dz, x_fm, fw.hs, kernel, need, dm, rm)
     else:
-        grads = _grads_reset_before(bw.dz, x_fm, fw.hs, fw.rh, kernel, need)
+        grads = _grads_reset_before(bw.dz, x_fm, fw.hs, fw.rh, kernel, need, dm, rm)
     grads["h0"] = bw.dh.T if need["h0"] else None  # (H, B) -> (B, H)
     common.release(bw.dz)
     if record is not None:
@@ -376,21 +419,22 @@ def _backward(fw, x_fm, kernel, recurrent_kernel, reset_after, act, rec_act, d_o
     return grads
 
 
-def _grads_reset_after(dz, x_fm, hs, kernel, need):
+def _grads_reset_after(dz, x_fm, hs, kernel, need, dm=None, rm=None):
     """The gradients after the loop with reset_after, from ``dz = [d(rh); dz_z; dz_r; da] (4H, T, B)``: the
     recurrent side ``dz[:3H]`` gives ``recurrent_kernel`` and ``bias[1]`` (in the block order h, z, r, put back to
-    z, r, h), the input side ``dz[H:]`` gives ``kernel``, ``bias[0]`` and ``x``; both are views, no copies."""
+    z, r, h), the input side ``dz[H:]`` gives ``kernel``, ``bias[0]`` and ``x``; both are views, no copies. With
+    dropout, ``dm (3, D, B)`` in the order z, r, h and ``rm (3, H, B)`` in the order h, z, r mask the inputs."""
     H4, T, B = dz.shape
     H = H4 // 4
     recurrent = fm.weight_grads(dz[: 3 * H], None, hs, {"recurrent_kernel": need["recurrent_kernel"],
-                                                        "bias": need["bias"]})
-    grads = fm.weight_grads(dz[H:], x_fm, None, {"kernel": need["kernel"], "bias": need["bias"]})
+                                                        "bias": need["bias"]}, rm=rm)
+    grads = fm.weight_grads(dz[H:], x_fm, None, {"kernel": need["kernel"], "bias": need["bias"]}, dm=dm)
     if need["recurrent_kernel"]:
         grads["recurrent_kernel"] = _from_hzr(recurrent["recurrent_kernel"], H)
     if need["bias"]:
         grads["bias"] = np.stack([grads["bias"], _from_hzr(recurrent["bias"], H)])  # (2, 3H)
     if need["x"]:
-        grads["x"] = fm.input_grad(dz[H:], kernel)  # (B, T, D)
+        grads["x"] = fm.input_grad(dz[H:], kernel, dm)  # (B, T, D)
     return grads
 
 
@@ -399,29 +443,34 @@ def _from_hzr(a, H):
     return np.concatenate([a[..., H:], a[..., :H]], axis=-1)
 
 
-def _grads_reset_before(dz, x_fm, hs, q, kernel, need):
+def _grads_reset_before(dz, x_fm, hs, q, kernel, need, dm=None, rm=None):
     """The gradients after the loop without reset_after, from ``dz = [dz_z; dz_r; da] (3H, T, B)``; the
-    candidate's block of ``recurrent_kernel`` multiplies ``q = r h_{t-1} (H, T, B)`` instead of ``h_{t-1}``."""
+    candidate's block of ``recurrent_kernel`` multiplies ``q = r h_{t-1} (H, T, B)`` instead of ``h_{t-1}`` (with
+    recurrent dropout ``q`` holds the masked ``h_{t-1}`` already). ``dm (3, D, B)``, ``rm (3, H, B)``: the
+    dropout masks in the order z, r, h, or None."""
     GH, T, B = dz.shape
     H = GH // 3
-    grads = fm.weight_grads(dz, x_fm, None, {"kernel": need["kernel"], "bias": need["bias"]})
+    grads = fm.weight_grads(dz, x_fm, None, {"kernel": need["kernel"], "bias": need["bias"]}, dm=dm)
     if need["recurrent_kernel"]:
         drec = np.empty((H, GH), dz.dtype)
-        drec[:, : 2 * H] = fm.weight_grads(dz[: 2 * H], None, hs, {"recurrent_kernel": True})["recurrent_kernel"]
+        drec[:, : 2 * H] = fm.weight_grads(dz[: 2 * H], None, hs, {"recurrent_kernel": True},
+                                           rm=None if rm is None else rm[:2])["recurrent_kernel"]
         drec[:, 2 * H :] = np.matmul(q.reshape(H, T * B), dz[2 * H :].reshape(H, T * B).T)  # (H, T*B) @ (T*B, H)
         grads["recurrent_kernel"] = drec
     if need["x"]:
-        grads["x"] = fm.input_grad(dz, kernel)  # (B, T, D)
+        grads["x"] = fm.input_grad(dz, kernel, dm)  # (B, T, D)
     return grads
 
 
-def _run(op, x, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, rec_act, keep=True, record=None):
+def _run(op, x, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, rec_act, keep=True, masks=(None, None),
+         record=None):
     """Forward on ``x (B, T, D)`` from Keras-layout weights; returns the cache (a dict naming the states) and
     ``backward(d_out, dh_last, need)`` giving the gradients in :data:`GRAD_NAMES` order (once: it frees the
-    cache). ``keep=False``: no backward pass will come (see :func:`_forward`); ``record``: see :func:`_backward`."""
+    cache). ``keep=False``: no backward pass will come (see :func:`_forward`). ``masks``: the feature-major
+    dropout masks ``(dm (3, D, B), rm (3, H, B))``, either None; ``record``: see :func:`_backward`."""
     codes = (act.code, rec_act.code)
     x_fm = fm.feature_major(x, kernel.dtype)  # (B, T, D) -> (D, T, B)
-    fw = _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, *codes, keep)
+    fw = _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, *codes, keep, masks)
     cache = {"hs": fw.hs}
     common.own(cache, fw.gates, fw.rh, x_fm if keep else None)
     if not keep:
@@ -429,7 +478,8 @@ def _run(op, x, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, rec
 
     def backward(d_out, dh_last, need):
         common.check_cache(cache, op)
-        grads = _backward(fw, x_fm, kernel, recurrent_kernel, reset_after, *codes, d_out, dh_last, need, record)
+        grads = _backward(fw, x_fm, kernel, recurrent_kernel, reset_after, *codes, d_out, dh_last, need, masks[0],
+                          record)
         common.free_cache(cache)
         return tuple(grads.get(name) for name in GRAD_NAMES)
 
@@ -448,7 +498,7 @@ GRAD_NAMES = ("x", "kernel", "recurrent_kernel", "bias", "h0")  # the order of `
 
 
 def gru(x, kernel, recurrent_kernel, bias, h0, mask=None, reset_after=True, activation="tanh",
-        recurrent_activation="sigmoid"):
+        recurrent_activation="sigmoid", input_masks=None, recurrent_masks=None):
     """Run a GRU over a whole sequence as one op.
 
     Args:
@@ -459,6 +509,10 @@ def gru(x, kernel, recurrent_kernel, bias, h0, mask=None, reset_after=True, acti
         mask: ``None`` or a ``(B, T)`` boolean array; ``False`` steps carry the state and output 0.
         reset_after: apply the reset gate after the recurrent product (True, cuDNN/PyTorch) or before (False).
         activation: for the candidate ``hh`` (default ``"tanh"``); recurrent_activation: for z, r (``"sigmoid"``).
+        input_masks, recurrent_masks: ``None`` or dropout masks ``(3, B, D)`` and ``(3, B, H)``, one per gate
+            z, r, h (0 dropped, ``1 / (1 - rate)`` kept): gate g reads ``x_t ⊙ input_masks[g]`` and
+            ``h_{t-1} ⊙ recurrent_masks[g]``; the update ``z h_{t-1}`` uses the unmasked state (Keras'
+            ``recurrent_dropout``; see gate_dropout.py).
 
     Returns:
         ``(outputs (B, T, H), h_last (B, H))``.
@@ -474,7 +528,8 @@ def gru(x, kernel, recurrent_kernel, bias, h0, mask=None, reset_after=True, acti
     keep = common.will_backward(parents)
     record = recording.start(OP, (B, T, x.shape[2], H)) if keep else None
     cache, run_backward = _run(OP, x.data, W, U, b, common.initial_state(h0, B, H, dtype), valid, reset_after, act,
-                               rec_act, keep, record)
+                               rec_act, keep, masks=_masks(OP, input_masks, recurrent_masks, B, x.shape[2], H, dtype),
+                               record=record)
 
     backward = fm.tape_backward(run_backward, valid, dtype, parents, GRAD_NAMES)
     hs = cache["hs"]
@@ -484,9 +539,15 @@ def gru(x, kernel, recurrent_kernel, bias, h0, mask=None, reset_after=True, acti
     return outs
 
 
+def _masks(op, input_masks, recurrent_masks, B, D, H, dtype) -> tuple:
+    """The dropout masks ``(3, B, D)``, ``(3, B, H)`` (or None) feature-major: ``(3, D, B)``, ``(3, H, B)``."""
+    return (gate_dropout.feature_major_masks(op, "input_masks", input_masks, 3, B, D, dtype),
+            gate_dropout.feature_major_masks(op, "recurrent_masks", recurrent_masks, 3, B, H, dtype))
+
+
 def gru_cell(x_t, h, kernel, recurrent_kernel, bias, reset_after=True, activation="tanh",
-             recurrent_activation="sigmoid"):
-    """One step of :func:`gru` (same arithmetic): ``h_new (B, H)``.
+             recurrent_activation="sigmoid", input_masks=None, recurrent_masks=None):
+    """One step of :func:`gru` (same arithmetic, the same optional dropout masks): ``h_new (B, H)``.
 
     >>> import numpy as np
     >>> from rnnkit.ops.recurrent import gru_cell
@@ -505,7 +566,7 @@ def gru_cell(x_t, h, kernel, recurrent_kernel, bias, reset_after=True, activatio
     b = None if bias is None else common.cast(bias.data, dtype)
     x_seq = x_t.data[:, None]  # (B, D) -> (B, 1, D)
     cache, run_backward = _run(op, x_seq, W, U, b, common.initial_state(h, B, H, dtype), None, reset_after, act,
-                               rec_act)
+                               rec_act, masks=_masks(op, input_masks, recurrent_masks, B, x_t.shape[1], H, dtype))
 
     backward = fm.cell_tape_backward(run_backward, dtype, parents, GRAD_NAMES)
     return common.finish(op, cache, fm.last_state(cache["hs"]), parents, backward)

@@ -44,13 +44,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnkit.ops.recurrent import common, paths, recording
+from rnnkit.ops.recurrent import common, gate_dropout, paths, recording
 from rnnkit.ops.recurrent import feature_major as fm
 from rnnkit.ops.recurrent.gate_activations import get_activation
 from rnnkit.compiled import jit, jit_inline
 from rnnkit.ops.recurrent.kernel_math import (SIGMOID, TANH, activate_rows, add_output_grad, derivative,
                                               record_state_grad)
-from rnnkit.ops.recurrent.paths import step_product
+from rnnkit.ops.recurrent.gate_dropout import gate_product, state_grad_product
 
 OP = "lstm"
 
@@ -71,6 +71,8 @@ class Forward(NamedTuple):
     tc: np.ndarray  # (S, H, B): act(c_t) in slot k
     valid: np.ndarray  # (T, B): 0 where a step is masked; (0, 0): nothing masked
     acc: np.ndarray  # (4H,): the batch-of-one product's accumulator
+    mult: np.ndarray | None  # (4, D+1+H, B): dropout multipliers per gate over xh (gate_dropout.py); None: none
+    masked: np.ndarray | None  # (D+1+H, B): a gate's masked copy of xh[:, t]; None without dropout
 
 
 class Backward(NamedTuple):
@@ -81,6 +83,8 @@ class Backward(NamedTuple):
     dh: np.ndarray  # (H, B): gradient reaching h_t (see lstm_step_backward)
     dc: np.ndarray  # (H, B): gradient reaching c_t
     dz: np.ndarray  # (4H, T, B): the pre-activations' gradients [dz_i; dz_f; dz_c; dz_o]
+    rmask: np.ndarray | None  # (4, H, B): the state rows of fw.mult; None without dropout
+    part: np.ndarray | None  # (H, B): one gate's U_g dz_g; None without dropout
     dh_steps: np.ndarray  # (H, T, B): the total gradient reaching h_t, kept at each t; (0, 0, 0): not kept
     dc_steps: np.ndarray  # (H, T, B): the total gradient reaching c_t, likewise (see recording.py)
 
@@ -220,8 +224,8 @@ def forward_loop(fw, act, rec_act, path, gemm, b0, b1):
     slots = fw.gates.shape[0]
     for t in range(fw.xh.shape[1] - 1):
         k = t if slots > 1 else 0
-        # (4H, D+1+H) @ (D+1+H, b1-b0)
-        step_product(path, gemm, fw.weights, fw.xh[:, t, b0:b1], fw.gates[k, :, b0:b1], 0.0, fw.acc)
+        # (4H, D+1+H) @ (D+1+H, b1-b0); with dropout masks one product per gate (gate_dropout.py)
+        gate_product(path, gemm, fw.weights, fw.xh, t, fw.gates[k], fw.mult, fw.masked, 4, b0, b1, fw.acc)
         lstm_step(fw, t, k, b0, b1, act, rec_act)
 
 
@@ -232,44 +236,54 @@ def backward_loop(fw, bw, act, rec_act, to_states, path, gemm, b0, b1):
     for t in range(fw.xh.shape[1] - 2, -1, -1):
         lstm_step_backward(fw, bw, t, b0, b1, act, rec_act)
         if t > 0 or to_states:
-            step_product(path, gemm, bw.u, bw.dz[:, t, b0:b1], bw.dh[:, b0:b1], beta, fw.acc)  # (H, 4H) @ (4H, b1-b0)
+            # (H, 4H) @ (4H, b1-b0); with dropout masks Σ_g rm_g ⊙ (U_g dz_g) (gate_dropout.py)
+            state_grad_product(path, gemm, bw.u, bw.dz[:, t], bw.dh, beta, bw.rmask, bw.part, 4, b0, b1, fw.acc)
 
 
 _forward_compiled, _backward_compiled = jit(forward_loop), jit(backward_loop)
 
 
-def _forward(x, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, keep=True) -> Forward:
+def _forward(x, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, keep=True, mult=None) -> Forward:
     """Run all steps on ``x (B, T, D)`` from Keras-layout weights; returns the arrays (the backward cache). With
-    ``keep=False`` (no backward pass will come) every step reuses one slot of ``gates`` and ``tc``."""
+    ``keep=False`` (no backward pass will come) every step reuses one slot of ``gates`` and ``tc``. ``mult``:
+    the dropout multipliers ``(4, D+1+H, B)`` (gate_dropout.py) or None."""
     B, T, D = x.shape
     H, dtype = h0.shape[1], kernel.dtype
-    path = paths.choose(B, dtype, small=True)
+    path = paths.choose(B, dtype, small=mult is None)  # with masks: one product per gate, never batch-of-one
     xh = fm.stacked_inputs(x, h0, dtype)  # (D+1+H, T+1, B)
     slots = T if keep else 1
     cs = common.scratch((T + 1, H, B), dtype)
     cs[0] = c0.T  # (B, H) -> (H, B)
     fw = Forward(xh, fm.states(xh, D), fm.step_weights(kernel, recurrent_kernel, bias, path.path == paths.SMALL),
                 common.scratch((slots, 4 * H, B), dtype), cs, common.scratch((slots, H, B), dtype),
-                common.or_empty(valid, 2, dtype), np.empty(4 * H, dtype))
+                common.or_empty(valid, 2, dtype), np.empty(4 * H, dtype), mult,
+                None if mult is None else common.aligned_empty((D + 1 + H, B), dtype))
     paths.run(path, forward_loop, _forward_compiled, B, T * fw.weights.size, fw, act, rec_act)
     return fw
 
 
-def _backward(fw, kernel, recurrent_kernel, act, rec_act, d_out, dh_last, dc_last, need, record=None):
+def _backward(fw, kernel, recurrent_kernel, act, rec_act, d_out, dh_last, dc_last, need, input_dropout=False,
+              record=None):
     """Gradients ``{name: array}`` for the inputs named in ``need`` (``x``, ``kernel``, ``recurrent_kernel``,
-    ``bias``, ``h0``, ``c0``) from ``d_out (H, T, B)`` (or None) and the final-state gradients ``(B, H)``; with a
-    ``record`` (recording.py) the per-step state gradients and ``x``'s gradient go into it."""
+    ``bias``, ``h0``, ``c0``) from ``d_out (H, T, B)`` (or None) and the final-state gradients ``(B, H)``;
+    ``input_dropout``: ``fw.mult`` masks the input rows; with a ``record`` (recording.py) the per-step state
+    gradients and ``x``'s gradient go into it."""
     H4, T, B = fw.gates.shape[1], fw.xh.shape[1] - 1, fw.xh.shape[2]
-    dtype = fw.gates.dtype
+    H, dtype = H4 // 4, fw.gates.dtype
+    D = fw.xh.shape[0] - H - 1
+    dropped = fw.mult is not None
     need = need if record is None else dict(need, x=True)
     bw = Backward(np.ascontiguousarray(recurrent_kernel), common.or_empty(d_out, 3, dtype),
                  fm.writable_columns(dh_last), fm.writable_columns(dc_last),  # (B, H) -> (H, B)
-                 common.scratch((H4, T, B), dtype), *recording.step_arrays(record, (H4 // 4, T, B), dtype, 2))
+                 common.scratch((H4, T, B), dtype),
+                 np.ascontiguousarray(fw.mult[:, D + 1 :]) if dropped else None,
+                 common.aligned_empty((H, B), dtype) if dropped else None,
+                 *recording.step_arrays(record, (H, T, B), dtype, 2))
     path = paths.choose(B, dtype, small=False)
     paths.run(path, backward_loop, _backward_compiled, B, T * bw.u.size, fw, bw, act, rec_act, need["h0"] or need["c0"])
-    grads = fm.stacked_weight_grads(bw.dz, fw.xh, fw.xh.shape[0] - fw.hs.shape[0] - 1, need)
+    grads = fm.stacked_weight_grads(bw.dz, fw.xh, D, need, fw.mult, input_dropout)
     if need["x"]:
-        grads["x"] = fm.input_grad(bw.dz, kernel)
+        grads["x"] = fm.input_grad(bw.dz, kernel, fw.mult[:, :D] if input_dropout else None)
     grads["h0"], grads["c0"] = bw.dh.T, bw.dc.T  # (H, B) -> (B, H)
     common.release(bw.dz)
     if record is not None:
@@ -277,19 +291,27 @@ def _backward(fw, kernel, recurrent_kernel, act, rec_act, d_out, dh_last, dc_las
     return grads
 
 
-def _run(op, x, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, keep=True, record=None):
+def _run(op, x, kernel, recurrent_kernel, bias, h0, c0, valid, act, rec_act, keep=True, masks=(None, None),
+         record=None):
     """Forward on ``x (B, T, D)`` from Keras-layout weights; returns the cache (a dict naming the arrays for the
     op's outputs) and ``backward(d_out, dh_last, dc_last, need)`` giving the gradients in :data:`GRAD_NAMES` order
-    (once: it frees the cache). ``keep=False``: no backward pass will come (see :func:`_forward`); ``record``: see
-    :func:`_backward`."""
+    (once: it frees the cache). ``keep=False``: no backward pass will come (see :func:`_forward`). ``masks``:
+    the feature-major dropout masks ``(dm (4, D, B), rm (4, H, B))``, either None (gate_dropout.py); ``record``:
+    see :func:`_backward`."""
     codes = (act.code, rec_act.code)
-    fw = _forward(x, kernel, recurrent_kernel, bias, h0, c0, valid, *codes, keep)
+    dm, rm = masks
+    mult = None
+    if dm is not None or rm is not None:
+        (B, _, D), H = x.shape, h0.shape[1]
+        mult = gate_dropout.stacked_multipliers(dm, rm, 4, D, H, B, kernel.dtype)  # (4, D+1+H, B)
+    fw = _forward(x, kernel, recurrent_kernel, bias, h0, c0, valid, *codes, keep, mult)
     cache = {"hs": fw.hs, "cs": fw.cs}
     common.own(cache, fw.gates, fw.cs, fw.tc)
 
     def backward(d_out, dh_last, dc_last, need):
         common.check_cache(cache, op)
-        grads = _backward(fw, kernel, recurrent_kernel, *codes, d_out, dh_last, dc_last, need, record)
+        grads = _backward(fw, kernel, recurrent_kernel, *codes, d_out, dh_last, dc_last, need, dm is not None,
+                          record)
         common.free_cache(cache)
         return tuple(grads.get(name) for name in GRAD_NAMES)
 
@@ -309,7 +331,8 @@ def _checked(op, x_shape, kernel, recurrent_kernel, bias, h0, c0, activation, re
     return B, T, H, act, rec_act
 
 
-def lstm(x, kernel, recurrent_kernel, bias, h0, c0, mask=None, activation="tanh", recurrent_activation="sigmoid"):
+def lstm(x, kernel, recurrent_kernel, bias, h0, c0, mask=None, activation="tanh", recurrent_activation="sigmoid",
+         input_masks=None, recurrent_masks=None):
     """Run an LSTM over a whole sequence as one op.
 
     Args:
@@ -319,6 +342,9 @@ def lstm(x, kernel, recurrent_kernel, bias, h0, c0, mask=None, activation="tanh"
         mask: ``None`` or a ``(B, T)`` boolean array; ``False`` steps carry both states and output 0.
         activation: for the candidate ``g`` and the cell output (default ``"tanh"``).
         recurrent_activation: for the gates i, f, o (default ``"sigmoid"``).
+        input_masks, recurrent_masks: ``None`` or dropout masks ``(4, B, D)`` and ``(4, B, H)``, one per gate
+            i, f, c, o (0 dropped, ``1 / (1 - rate)`` kept): gate g reads ``x_t ⊙ input_masks[g]`` and
+            ``h_{t-1} ⊙ recurrent_masks[g]`` at every step (Keras' ``recurrent_dropout``; see gate_dropout.py).
 
     Returns:
         ``(outputs (B, T, H), h_last (B, H), c_last (B, H))``.
@@ -334,7 +360,9 @@ def lstm(x, kernel, recurrent_kernel, bias, h0, c0, mask=None, activation="tanh"
     keep = common.will_backward(parents)
     record = recording.start(OP, (B, T, x.shape[2], H)) if keep else None
     cache, run_backward = _run(OP, x.data, W, U, b, common.initial_state(h0, B, H, dtype),
-                               common.initial_state(c0, B, H, dtype), valid, act, rec_act, keep, record)
+                               common.initial_state(c0, B, H, dtype), valid, act, rec_act, keep,
+                               masks=_masks(OP, input_masks, recurrent_masks, B, x.shape[2], H, dtype),
+                               record=record)
 
     backward = fm.tape_backward(run_backward, valid, dtype, parents, GRAD_NAMES)
     hs, cs = cache["hs"], cache["cs"]
@@ -344,8 +372,16 @@ def lstm(x, kernel, recurrent_kernel, bias, h0, c0, mask=None, activation="tanh"
     return outs
 
 
-def lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias, activation="tanh", recurrent_activation="sigmoid"):
-    """One step of :func:`lstm` (same arithmetic): returns ``(h_new (B, H), c_new (B, H))``.
+def _masks(op, input_masks, recurrent_masks, B, D, H, dtype) -> tuple:
+    """The dropout masks ``(4, B, D)``, ``(4, B, H)`` (or None) feature-major: ``(4, D, B)``, ``(4, H, B)``."""
+    return (gate_dropout.feature_major_masks(op, "input_masks", input_masks, 4, B, D, dtype),
+            gate_dropout.feature_major_masks(op, "recurrent_masks", recurrent_masks, 4, B, H, dtype))
+
+
+def lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias, activation="tanh", recurrent_activation="sigmoid",
+              input_masks=None, recurrent_masks=None):
+    """One step of :func:`lstm` (same arithmetic, the same optional dropout masks): returns
+    ``(h_new (B, H), c_new (B, H))``.
 
     >>> import numpy as np
     >>> from rnnkit.ops.recurrent import lstm_cell
@@ -364,7 +400,8 @@ def lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias, activation="tanh", recu
     b = None if bias is None else common.cast(bias.data, dtype)
     x_seq = x_t.data[:, None]  # (B, D) -> (B, 1, D)
     cache, run_backward = _run(op, x_seq, W, U, b, common.initial_state(h, B, H, dtype),
-                               common.initial_state(c, B, H, dtype), None, act, rec_act)
+                               common.initial_state(c, B, H, dtype), None, act, rec_act,
+                               masks=_masks(op, input_masks, recurrent_masks, B, x_t.shape[1], H, dtype))
 
     backward = fm.cell_tape_backward(run_backward, dtype, parents, GRAD_NAMES)
     datas = (fm.last_state(cache["hs"]), cache["cs"][1].T.copy())  # (B, H) each

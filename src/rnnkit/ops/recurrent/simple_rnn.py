@@ -40,11 +40,11 @@ from typing import NamedTuple
 import numpy as np
 
 from rnnkit.compiled import jit, jit_inline
-from rnnkit.ops.recurrent import common, paths, recording
+from rnnkit.ops.recurrent import common, gate_dropout, paths, recording
 from rnnkit.ops.recurrent import feature_major as fm
 from rnnkit.ops.recurrent.gate_activations import get_activation
 from rnnkit.ops.recurrent.kernel_math import TANH, activate_rows, add_output_grad, derivative, record_state_grad
-from rnnkit.ops.recurrent.paths import step_product
+from rnnkit.ops.recurrent.gate_dropout import gate_product, state_grad_product
 
 OP = "simple_rnn"
 
@@ -63,6 +63,8 @@ class Forward(NamedTuple):
     cand: np.ndarray  # (S, H, B): z_t, then act(z_t), in slot k
     valid: np.ndarray  # (T, B): 0 where a step is masked; (0, 0): nothing masked
     acc: np.ndarray  # (H,): the batch-of-one product's accumulator
+    mult: np.ndarray | None  # (1, D+1+H, B): dropout multipliers over xh (gate_dropout.py); None: none
+    masked: np.ndarray | None  # (D+1+H, B): the masked copy of xh[:, t]; None without dropout
 
 
 class Backward(NamedTuple):
@@ -72,6 +74,8 @@ class Backward(NamedTuple):
     d_out: np.ndarray  # (H, T, B): the outputs' gradient; (0, 0, 0): none
     dh: np.ndarray  # (H, B): gradient reaching h_t (see simple_rnn_step_backward)
     dz: np.ndarray  # (H, T, B): the pre-activations' gradients
+    rmask: np.ndarray | None  # (1, H, B): the state rows of fw.mult; None without dropout
+    part: np.ndarray | None  # (H, B): U dz_t before its mask; None without dropout
     dh_steps: np.ndarray  # (H, T, B): the total gradient reaching h_t, kept at each t; (0, 0, 0): not kept
 
 
@@ -142,8 +146,8 @@ def forward_loop(fw, act, path, gemm, b0, b1):
     slots = fw.cand.shape[0]
     for t in range(fw.xh.shape[1] - 1):
         k = t if slots > 1 else 0
-        # (H, D+1+H) @ (D+1+H, b1-b0)
-        step_product(path, gemm, fw.weights, fw.xh[:, t, b0:b1], fw.cand[k, :, b0:b1], 0.0, fw.acc)
+        # (H, D+1+H) @ (D+1+H, b1-b0), over the masked copy with dropout masks (gate_dropout.py)
+        gate_product(path, gemm, fw.weights, fw.xh, t, fw.cand[k], fw.mult, fw.masked, 1, b0, b1, fw.acc)
         simple_rnn_step(fw, t, k, b0, b1, act)
 
 
@@ -154,40 +158,48 @@ def backward_loop(fw, bw, act, to_h0, path, gemm, b0, b1):
     for t in range(fw.xh.shape[1] - 2, -1, -1):
         simple_rnn_step_backward(fw, bw, t, b0, b1, act)
         if t > 0 or to_h0:
-            step_product(path, gemm, bw.u, bw.dz[:, t, b0:b1], bw.dh[:, b0:b1], beta, fw.acc)  # (H, H) @ (H, b1-b0)
+            # (H, H) @ (H, b1-b0); with dropout masks rm ⊙ (U dz_t) (gate_dropout.py)
+            state_grad_product(path, gemm, bw.u, bw.dz[:, t], bw.dh, beta, bw.rmask, bw.part, 1, b0, b1, fw.acc)
 
 
 _forward_compiled, _backward_compiled = jit(forward_loop), jit(backward_loop)
 
 
-def _forward(x, kernel, recurrent_kernel, bias, h0, valid, act, keep=True) -> Forward:
+def _forward(x, kernel, recurrent_kernel, bias, h0, valid, act, keep=True, mult=None) -> Forward:
     """Run all steps on ``x (B, T, D)`` from Keras-layout weights; returns the arrays (the backward cache). With
-    ``keep=False`` (no backward pass will come) every step reuses one slot of ``cand``."""
+    ``keep=False`` (no backward pass will come) every step reuses one slot of ``cand``. ``mult``: the dropout
+    multipliers ``(1, D+1+H, B)`` (gate_dropout.py) or None."""
     B, T, D = x.shape
     H, dtype = h0.shape[1], kernel.dtype
-    path = paths.choose(B, dtype, small=True)
+    path = paths.choose(B, dtype, small=mult is None)  # with masks never the batch-of-one product
     xh = fm.stacked_inputs(x, h0, dtype)  # (D+1+H, T+1, B)
     fw = Forward(xh, fm.states(xh, D), fm.step_weights(kernel, recurrent_kernel, bias, path.path == paths.SMALL),
-                common.scratch((T if keep else 1, H, B), dtype), common.or_empty(valid, 2, dtype), np.empty(H, dtype))
+                common.scratch((T if keep else 1, H, B), dtype), common.or_empty(valid, 2, dtype), np.empty(H, dtype),
+                mult, None if mult is None else common.aligned_empty((D + 1 + H, B), dtype))
     paths.run(path, forward_loop, _forward_compiled, B, T * fw.weights.size, fw, act)
     return fw
 
 
-def _backward(fw, kernel, recurrent_kernel, act, d_out, dh_last, need, record=None):
+def _backward(fw, kernel, recurrent_kernel, act, d_out, dh_last, need, input_dropout=False, record=None):
     """Gradients ``{name: array}`` for the inputs named in ``need`` (``x``, ``kernel``, ``recurrent_kernel``,
-    ``bias``, ``h0``) from ``d_out (H, T, B)`` (or None) and the final-state gradient ``dh_last (B, H)``; with a
-    ``record`` (recording.py) the per-step state gradients and ``x``'s gradient go into it."""
+    ``bias``, ``h0``) from ``d_out (H, T, B)`` (or None) and the final-state gradient ``dh_last (B, H)``;
+    ``input_dropout``: ``fw.mult`` masks the input rows; with a ``record`` (recording.py) the per-step state
+    gradients and ``x``'s gradient go into it."""
     H, T, B = fw.hs.shape[0], fw.xh.shape[1] - 1, fw.xh.shape[2]
-    dtype = fw.cand.dtype
+    dtype, D = fw.cand.dtype, fw.xh.shape[0] - H - 1
+    dropped = fw.mult is not None
     need = need if record is None else dict(need, x=True)
     bw = Backward(np.ascontiguousarray(recurrent_kernel), common.or_empty(d_out, 3, dtype),
                  fm.writable_columns(dh_last),  # (B, H) -> (H, B)
-                 common.scratch((H, T, B), dtype), *recording.step_arrays(record, (H, T, B), dtype, 1))
+                 common.scratch((H, T, B), dtype),
+                 np.ascontiguousarray(fw.mult[:, D + 1 :]) if dropped else None,
+                 common.aligned_empty((H, B), dtype) if dropped else None,
+                 *recording.step_arrays(record, (H, T, B), dtype, 1))
     path = paths.choose(B, dtype, small=False)
     paths.run(path, backward_loop, _backward_compiled, B, T * bw.u.size, fw, bw, act, need["h0"])
-    grads = fm.stacked_weight_grads(bw.dz, fw.xh, fw.xh.shape[0] - H - 1, need)
+    grads = fm.stacked_weight_grads(bw.dz, fw.xh, D, need, fw.mult, input_dropout)
     if need["x"]:
-        grads["x"] = fm.input_grad(bw.dz, kernel)
+        grads["x"] = fm.input_grad(bw.dz, kernel, fw.mult[:, :D] if input_dropout else None)
     grads["h0"] = bw.dh.T  # (H, B) -> (B, H)
     common.release(bw.dz)
     if record is not None:
@@ -195,17 +207,23 @@ def _backward(fw, kernel, recurrent_kernel, act, d_out, dh_last, need, record=No
     return grads
 
 
-def _run(op, x, kernel, recurrent_kernel, bias, h0, valid, act, keep=True, record=None):
+def _run(op, x, kernel, recurrent_kernel, bias, h0, valid, act, keep=True, masks=(None, None), record=None):
     """Forward on ``x (B, T, D)`` from Keras-layout weights; returns the cache (a dict naming the states) and
     ``backward(d_out, dh_last, need)`` giving the gradients in :data:`GRAD_NAMES` order (once: it frees the
-    cache); ``record``: see :func:`_backward`."""
-    fw = _forward(x, kernel, recurrent_kernel, bias, h0, valid, act.code, keep)
+    cache). ``masks``: the feature-major dropout masks ``(dm (1, D, B), rm (1, H, B))``, either None; ``record``:
+    see :func:`_backward`."""
+    dm, rm = masks
+    mult = None
+    if dm is not None or rm is not None:
+        (B, _, D), H = x.shape, h0.shape[1]
+        mult = gate_dropout.stacked_multipliers(dm, rm, 1, D, H, B, kernel.dtype)  # (1, D+1+H, B)
+    fw = _forward(x, kernel, recurrent_kernel, bias, h0, valid, act.code, keep, mult)
     cache = {"hs": fw.hs}
     common.own(cache, fw.cand)
 
     def backward(d_out, dh_last, need):
         common.check_cache(cache, op)
-        grads = _backward(fw, kernel, recurrent_kernel, act.code, d_out, dh_last, need, record)
+        grads = _backward(fw, kernel, recurrent_kernel, act.code, d_out, dh_last, need, dm is not None, record)
         common.free_cache(cache)
         return tuple(grads.get(name) for name in GRAD_NAMES)
 
@@ -215,7 +233,8 @@ def _run(op, x, kernel, recurrent_kernel, bias, h0, valid, act, keep=True, recor
 GRAD_NAMES = ("x", "kernel", "recurrent_kernel", "bias", "h0")  # the order of ``parents`` in both ops
 
 
-def simple_rnn(x, kernel, recurrent_kernel, bias, h0, mask=None, activation="tanh"):
+def simple_rnn(x, kernel, recurrent_kernel, bias, h0, mask=None, activation="tanh", input_masks=None,
+               recurrent_masks=None):
     """Run a simple RNN over a whole sequence as one op.
 
     Args:
@@ -224,6 +243,9 @@ def simple_rnn(x, kernel, recurrent_kernel, bias, h0, mask=None, activation="tan
         h0: ``(B, H)`` initial state (may require grad) or ``None`` for zeros.
         mask: ``None`` or a ``(B, T)`` boolean array; ``False`` steps carry the state and output 0.
         activation: name of the activation (``"tanh"``, ``"relu"``, ... see ``gate_activations``).
+        input_masks, recurrent_masks: ``None`` or dropout masks ``(1, B, D)`` and ``(1, B, H)`` (0 dropped,
+            ``1 / (1 - rate)`` kept): every step reads ``x_t ⊙ input_masks[0]`` and ``h_{t-1} ⊙
+            recurrent_masks[0]`` (Keras' ``recurrent_dropout``; see gate_dropout.py).
 
     Returns:
         ``(outputs (B, T, H), h_last (B, H))``: every step's output and the state after the last step.
@@ -241,7 +263,9 @@ def simple_rnn(x, kernel, recurrent_kernel, bias, h0, mask=None, activation="tan
     b = None if bias is None else common.cast(bias.data, dtype)
     keep = common.will_backward(parents)
     record = recording.start(OP, (B, T, x.shape[2], H)) if keep else None
-    cache, run_backward = _run(OP, x.data, W, U, b, common.initial_state(h0, B, H, dtype), valid, act, keep, record)
+    cache, run_backward = _run(OP, x.data, W, U, b, common.initial_state(h0, B, H, dtype), valid, act, keep,
+                               masks=_masks(OP, input_masks, recurrent_masks, B, x.shape[2], H, dtype),
+                               record=record)
 
     backward = fm.tape_backward(run_backward, valid, dtype, parents, GRAD_NAMES)
     hs = cache["hs"]
@@ -250,8 +274,16 @@ def simple_rnn(x, kernel, recurrent_kernel, bias, h0, mask=None, activation="tan
     return outs
 
 
-def simple_rnn_cell(x_t, h, kernel, recurrent_kernel, bias, activation="tanh"):
-    """One step of :func:`simple_rnn` (same arithmetic): ``h_new (B, H) = act(x_t W + h U + b)``.
+def _masks(op, input_masks, recurrent_masks, B, D, H, dtype) -> tuple:
+    """The dropout masks ``(1, B, D)``, ``(1, B, H)`` (or None) feature-major: ``(1, D, B)``, ``(1, H, B)``."""
+    return (gate_dropout.feature_major_masks(op, "input_masks", input_masks, 1, B, D, dtype),
+            gate_dropout.feature_major_masks(op, "recurrent_masks", recurrent_masks, 1, B, H, dtype))
+
+
+def simple_rnn_cell(x_t, h, kernel, recurrent_kernel, bias, activation="tanh", input_masks=None,
+                    recurrent_masks=None):
+    """One step of :func:`simple_rnn` (same arithmetic, the same optional dropout masks):
+    ``h_new (B, H) = act(x_t W + h U + b)``.
 
     >>> import numpy as np
     >>> from rnnkit.ops.recurrent import simple_rnn_cell
@@ -271,7 +303,8 @@ def simple_rnn_cell(x_t, h, kernel, recurrent_kernel, bias, activation="tanh"):
     W, U = common.cast(kernel.data, dtype), common.cast(recurrent_kernel.data, dtype)
     b = None if bias is None else common.cast(bias.data, dtype)
     x_seq = x_t.data[:, None]  # (B, D) -> (B, 1, D)
-    cache, run_backward = _run(op, x_seq, W, U, b, common.initial_state(h, B, H, dtype), None, act)
+    cache, run_backward = _run(op, x_seq, W, U, b, common.initial_state(h, B, H, dtype), None, act,
+                               masks=_masks(op, input_masks, recurrent_masks, B, x_t.shape[1], H, dtype))
 
     backward = fm.cell_tape_backward(run_backward, dtype, parents, GRAD_NAMES)
     return common.finish(op, cache, fm.last_state(cache["hs"]), parents, backward)
