@@ -42,10 +42,10 @@ _PACKAGE = Path(__file__).resolve().parent
 
 def _sources_hash() -> str:
     """A short hash of every source file that holds or feeds compiled kernels (ops/, optimizers/, blas.py,
-    compiled.py)."""
+    compiled.py, denormals.py)."""
     digest = hashlib.sha1(numba.__version__.encode())
     files = [*(_PACKAGE / "ops").rglob("*.py"), *(_PACKAGE / "optimizers").rglob("*.py"), _PACKAGE / "blas.py",
-             _PACKAGE / "compiled.py"]
+             _PACKAGE / "compiled.py", _PACKAGE / "denormals.py"]
     for path in sorted(files):
         digest.update(str(path.relative_to(_PACKAGE)).encode())
         digest.update(path.read_bytes())

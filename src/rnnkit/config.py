@@ -13,10 +13,11 @@ True
 """
 from __future__ import annotations
 
+from rnnkit.denormals import flush_denormals, set_flush_denormals
 from rnnkit.threads import blas_threads_controllable, get_blas_threads, get_num_threads, set_num_threads
 
-__all__ = ["blas_threads_controllable", "get_blas_threads", "get_num_threads", "recurrent_backend",
-           "recurrent_backend_reason", "set_num_threads"]
+__all__ = ["blas_threads_controllable", "flush_denormals", "get_blas_threads", "get_num_threads",
+           "recurrent_backend", "recurrent_backend_reason", "set_flush_denormals", "set_num_threads"]
 
 
 def recurrent_backend() -> str:

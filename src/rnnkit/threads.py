@@ -32,6 +32,7 @@ import ctypes
 import os
 import threading
 
+from rnnkit import denormals
 from rnnkit.errors import ConfigError
 
 
@@ -107,32 +108,36 @@ def blas_threads_controllable() -> bool:
 
 
 class BlasThreads:
-    """Context manager: OpenBLAS runs ``get_blas_threads()`` threads inside, its previous count is restored after.
+    """Context manager for rnnkit's computations: OpenBLAS runs ``get_blas_threads()`` threads inside, and the
+    thread flushes subnormal floats to zero (:mod:`rnnkit.denormals`); both come back as they were after.
 
-    Nested uses cost an integer increment; only the outermost one talks to OpenBLAS.
+    Nested uses cost an integer increment; only the outermost one talks to OpenBLAS and the CPU.
 
     >>> from rnnkit.threads import BlasThreads
     >>> with BlasThreads():
     ...     pass
     """
 
-    __slots__ = ("_previous",)
+    __slots__ = ("_previous", "_mxcsr")
 
     def __enter__(self):
         depth = getattr(_depth, "value", 0)
         _depth.value = depth + 1
-        self._previous = None
-        if depth == 0 and _SET is not None:
-            previous, wanted = _GET(), _state["blas"]
-            if previous != wanted:
-                _SET(wanted)
-                self._previous = previous
+        self._previous = self._mxcsr = None
+        if depth == 0:
+            self._mxcsr = denormals.flush()
+            if _SET is not None:
+                previous, wanted = _GET(), _state["blas"]
+                if previous != wanted:
+                    _SET(wanted)
+                    self._previous = previous
         return self
 
     def __exit__(self, *exc_info) -> None:
         _depth.value -= 1
         if self._previous is not None:
             _SET(self._previous)
+        denormals.restore(self._mxcsr)
 
 
 # ------------------------------------------------------------------------ parallel work inside rnnkit
@@ -216,7 +221,8 @@ def _as_worker(function, share: int):
     _share.threads = share
     _depth.value = getattr(_depth, "value", 0) + 1
     try:
-        return function()
+        with denormals.Flushed():  # the MXCSR register is per thread
+            return function()
     finally:
         _depth.value -= 1
         _share.threads = None

@@ -27,6 +27,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from rnnkit.denormals import Flushed
 from rnnkit.threads import SingleThreadedBlas, threads_here
 
 # What a shard needs to pay for its thread (see docs/kernels.md): columns, and multiply-adds over the whole loop
@@ -65,10 +66,16 @@ def run(loop, batch: int, work: int = MIN_SHARD_WORK) -> None:
         return
     pool = _pool(len(parts))
     with SingleThreadedBlas():
-        futures = [pool.submit(loop, b0, b1) for b0, b1 in parts[1:]]
+        futures = [pool.submit(_flushed, loop, b0, b1) for b0, b1 in parts[1:]]
         loop(*parts[0])  # the calling thread takes the first shard
         for future in futures:
             future.result()
+
+
+def _flushed(loop, b0: int, b1: int) -> None:
+    """``loop(b0, b1)`` in a worker thread, with subnormal floats flushed to zero as in the caller (per thread)."""
+    with Flushed():
+        loop(b0, b1)
 
 
 def _pool(shards: int) -> ThreadPoolExecutor:
