@@ -73,11 +73,8 @@ def flush():
     was changed (disabled, not x86-64, or the bits were already set)."""
     if not (_state["enabled"] and _SUPPORTED):
         return None
-    previous = _read_mxcsr()
-    if previous & FLUSH_BITS == FLUSH_BITS:
-        return None
-    _write_mxcsr(previous | FLUSH_BITS)
-    return previous
+    previous = _set_mxcsr_bits(FLUSH_BITS)  # one compiled call: read, set the bits, write
+    return None if previous & FLUSH_BITS == FLUSH_BITS else previous
 
 
 def restore(previous) -> None:
@@ -120,6 +117,15 @@ def _read_mxcsr():
 @jit
 def _write_mxcsr(value):
     _ldmxcsr(value)
+
+
+@jit
+def _set_mxcsr_bits(bits):
+    """Set ``bits`` in the register; returns its value before."""
+    previous = _stmxcsr()
+    if previous & bits != bits:
+        _ldmxcsr(previous | bits)
+    return previous
 
 
 _SUPPORTED = supported()

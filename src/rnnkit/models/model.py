@@ -39,6 +39,7 @@ from rnnkit.errors import ConfigError
 from rnnkit.layers.base import Layer
 from rnnkit.models import saving, summary
 from rnnkit.models.training import Trainer
+from rnnkit.threads import BlasThreads
 
 
 class Model(Trainer, Layer):
@@ -92,10 +93,12 @@ class Model(Trainer, Layer):
         if self._call_takes_training:
             kwargs["training"] = training
         if self.built:
-            return self.call(inputs, *args, **kwargs)
+            with BlasThreads():  # once for the whole model: its layers' own uses are then nested (cheap)
+                return self.call(inputs, *args, **kwargs)
         self.built = True  # sub-layers build themselves during this first call
         try:
-            outputs = self.call(inputs, *args, **kwargs)
+            with BlasThreads():
+                outputs = self.call(inputs, *args, **kwargs)
         except BaseException:
             self.built = False
             raise
