@@ -9,8 +9,9 @@ site-packages is read-only. Its subfolder is named after a hash of rnnkit's comp
 cached kernel against its own file only, not against the files of the functions it calls, so another version of
 rnnkit must not read this one's kernels. For the same reason a kernel's freshness stamp is that hash too, not
 Numba's own (its file's time and size in older Numba, its file's contents in 0.68): a reinstall or a second copy
-of the same sources (another virtualenv) finds the kernels valid instead of recompiling them. A user's own ``NUMBA_CACHE_DIR`` is left in charge. First use costs
-about 30 s of compiling on a cold cache (see docs/kernels.md); later processes load the kernels in about 1 s.
+of the same sources (another virtualenv) finds the kernels valid instead of recompiling them. A user's own
+``NUMBA_CACHE_DIR`` is left in charge. First use costs about 24 s of compiling on a cold cache for the three
+recurrent ops (see docs/kernels.md); later processes load the kernels in under a second.
 
 Decorate a module-level function with :func:`jit` (caching needs its source file); hand it arrays that pass
 :func:`compilable`, and keep a NumPy path for the rest:

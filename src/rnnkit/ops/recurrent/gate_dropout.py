@@ -42,6 +42,13 @@ from rnnkit.ops.recurrent.paths import step_product
 
 
 # ------------------------------------------------------------------------------------- the masks' layout
+def feature_major_pair(op: str, input_masks, recurrent_masks, G: int, B: int, D: int, H: int, dtype) -> tuple:
+    """An op's two mask arguments, ``input_masks (G, B, D)`` and ``recurrent_masks (G, B, H)`` (either None), as
+    the feature-major ``(G, D, B)``, ``(G, H, B)`` its loops read (see :func:`feature_major_masks`)."""
+    return (feature_major_masks(op, "input_masks", input_masks, G, B, D, dtype),
+            feature_major_masks(op, "recurrent_masks", recurrent_masks, G, B, H, dtype))
+
+
 def feature_major_masks(op: str, name: str, masks, G: int, B: int, F: int, dtype: np.dtype) -> np.ndarray | None:
     """Masks given as ``(G, B, F)`` (one ``(B, F)`` mask per gate, Keras' order; an array, a Tensor or a list of
     G of them) as contiguous ``(G, F, B)`` in ``dtype``; None stays None."""

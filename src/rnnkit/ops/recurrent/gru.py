@@ -332,7 +332,8 @@ def backward_loop(fw, bw, reset_after, act, rec_act, to_h0, path, gemm, b0, b1):
             gru_step_backward(fw, bw, t, b0, b1, act, rec_act)
             if not last:
                 # (H, 3H) @ (3H, b1-b0); with recurrent dropout Σ_g rm_g ⊙ (U_g dz_g) (gate_dropout.py)
-                state_grad_product(path, gemm, bw.u, bw.dz[: 3 * H, t], bw.dh, 1.0, bw.rmask, bw.part, 3, b0, b1, fw.acc)
+                state_grad_product(path, gemm, bw.u, bw.dz[: 3 * H, t], bw.dh, 1.0, bw.rmask, bw.part, 3, b0, b1,
+                                   fw.acc)
         else:
             gru_step_backward_candidate(fw, bw, t, b0, b1, act, rec_act)
             # (H, H) @ (H, b1-b0)
@@ -375,7 +376,8 @@ def _forward(x_fm, kernel, recurrent_kernel, bias, h0, valid, reset_after, act, 
     xw = fm.project_inputs(x_fm, kernel) if dm is None else gate_dropout.gate_projection(x_fm, kernel, dm)
     fw = Forward(xw,  # (3H, T, B); the kernels add the bias
                 _kernel_bias(bias, H, reset_after, dtype), common.transpose_copy(recurrent_kernel),  # (3H, H)
-                fm.state_history(h0, T), common.aligned_empty((3 * H, B), dtype), common.scratch((slots, 3 * H, B), dtype),
+                fm.state_history(h0, T), common.aligned_empty((3 * H, B), dtype),
+                common.scratch((slots, 3 * H, B), dtype),
                 common.scratch((H, slots, B), dtype), common.or_empty(valid, 2, dtype), np.empty(1, dtype),
                 rm, None if rm is None else common.aligned_empty((H, B), dtype),
                 gate_dropout.empty(2, dtype) if rm is None else rm[2])
@@ -527,9 +529,9 @@ def gru(x, kernel, recurrent_kernel, bias, h0, mask=None, reset_after=True, acti
     b = None if bias is None else common.cast(bias.data, dtype)
     keep = common.will_backward(parents)
     record = recording.start(OP, (B, T, x.shape[2], H)) if keep else None
+    masks = gate_dropout.feature_major_pair(OP, input_masks, recurrent_masks, 3, B, x.shape[2], H, dtype)
     cache, run_backward = _run(OP, x.data, W, U, b, common.initial_state(h0, B, H, dtype), valid, reset_after, act,
-                               rec_act, keep, masks=_masks(OP, input_masks, recurrent_masks, B, x.shape[2], H, dtype),
-                               record=record)
+                               rec_act, keep, masks=masks, record=record)
 
     backward = fm.tape_backward(run_backward, valid, dtype, parents, GRAD_NAMES)
     hs = cache["hs"]
@@ -538,11 +540,6 @@ def gru(x, kernel, recurrent_kernel, bias, h0, mask=None, reset_after=True, acti
     recording.attach_outputs(record, outs[0])
     return outs
 
-
-def _masks(op, input_masks, recurrent_masks, B, D, H, dtype) -> tuple:
-    """The dropout masks ``(3, B, D)``, ``(3, B, H)`` (or None) feature-major: ``(3, D, B)``, ``(3, H, B)``."""
-    return (gate_dropout.feature_major_masks(op, "input_masks", input_masks, 3, B, D, dtype),
-            gate_dropout.feature_major_masks(op, "recurrent_masks", recurrent_masks, 3, B, H, dtype))
 
 
 def gru_cell(x_t, h, kernel, recurrent_kernel, bias, reset_after=True, activation="tanh",
@@ -565,8 +562,9 @@ def gru_cell(x_t, h, kernel, recurrent_kernel, bias, reset_after=True, activatio
     W, U = common.cast(kernel.data, dtype), common.cast(recurrent_kernel.data, dtype)
     b = None if bias is None else common.cast(bias.data, dtype)
     x_seq = x_t.data[:, None]  # (B, D) -> (B, 1, D)
+    masks = gate_dropout.feature_major_pair(op, input_masks, recurrent_masks, 3, B, x_t.shape[1], H, dtype)
     cache, run_backward = _run(op, x_seq, W, U, b, common.initial_state(h, B, H, dtype), None, reset_after, act,
-                               rec_act, masks=_masks(op, input_masks, recurrent_masks, B, x_t.shape[1], H, dtype))
+                               rec_act, masks=masks)
 
     backward = fm.cell_tape_backward(run_backward, dtype, parents, GRAD_NAMES)
     return common.finish(op, cache, fm.last_state(cache["hs"]), parents, backward)

@@ -359,10 +359,10 @@ def lstm(x, kernel, recurrent_kernel, bias, h0, c0, mask=None, activation="tanh"
     b = None if bias is None else common.cast(bias.data, dtype)
     keep = common.will_backward(parents)
     record = recording.start(OP, (B, T, x.shape[2], H)) if keep else None
+    masks = gate_dropout.feature_major_pair(OP, input_masks, recurrent_masks, 4, B, x.shape[2], H, dtype)
     cache, run_backward = _run(OP, x.data, W, U, b, common.initial_state(h0, B, H, dtype),
                                common.initial_state(c0, B, H, dtype), valid, act, rec_act, keep,
-                               masks=_masks(OP, input_masks, recurrent_masks, B, x.shape[2], H, dtype),
-                               record=record)
+                               masks=masks, record=record)
 
     backward = fm.tape_backward(run_backward, valid, dtype, parents, GRAD_NAMES)
     hs, cs = cache["hs"], cache["cs"]
@@ -371,11 +371,6 @@ def lstm(x, kernel, recurrent_kernel, bias, h0, c0, mask=None, activation="tanh"
     recording.attach_outputs(record, outs[0])
     return outs
 
-
-def _masks(op, input_masks, recurrent_masks, B, D, H, dtype) -> tuple:
-    """The dropout masks ``(4, B, D)``, ``(4, B, H)`` (or None) feature-major: ``(4, D, B)``, ``(4, H, B)``."""
-    return (gate_dropout.feature_major_masks(op, "input_masks", input_masks, 4, B, D, dtype),
-            gate_dropout.feature_major_masks(op, "recurrent_masks", recurrent_masks, 4, B, H, dtype))
 
 
 def lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias, activation="tanh", recurrent_activation="sigmoid",
@@ -399,9 +394,10 @@ def lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias, activation="tanh", recu
     W, U = common.cast(kernel.data, dtype), common.cast(recurrent_kernel.data, dtype)
     b = None if bias is None else common.cast(bias.data, dtype)
     x_seq = x_t.data[:, None]  # (B, D) -> (B, 1, D)
+    masks = gate_dropout.feature_major_pair(op, input_masks, recurrent_masks, 4, B, x_t.shape[1], H, dtype)
     cache, run_backward = _run(op, x_seq, W, U, b, common.initial_state(h, B, H, dtype),
                                common.initial_state(c, B, H, dtype), None, act, rec_act,
-                               masks=_masks(op, input_masks, recurrent_masks, B, x_t.shape[1], H, dtype))
+                               masks=masks)
 
     backward = fm.cell_tape_backward(run_backward, dtype, parents, GRAD_NAMES)
     datas = (fm.last_state(cache["hs"]), cache["cs"][1].T.copy())  # (B, H) each

@@ -45,8 +45,8 @@ _LOCK = threading.Lock()
 
 def ranges(batch: int, threads: int | None = None, work: int = MIN_SHARD_WORK) -> list:
     """The shards ``[(b0, b1), ...]`` for ``batch`` columns over ``threads`` (default: the calling thread's,
-    rnnkit.threads.threads_here): as many as threads, each at least :data:`MIN_SHARD` columns and :data:`MIN_SHARD_WORK` multiply-adds (``work``: per
-    column), boundaries on multiples of :data:`ALIGN`."""
+    rnnkit.threads.threads_here): as many as threads, each at least :data:`MIN_SHARD` columns and
+    :data:`MIN_SHARD_WORK` multiply-adds (``work``: per column), boundaries on multiples of :data:`ALIGN`."""
     wanted = threads_here() if threads is None else threads
     count = max(1, min(wanted, batch // MIN_SHARD, batch * work // MIN_SHARD_WORK))
     if count == 1:

@@ -263,9 +263,9 @@ def simple_rnn(x, kernel, recurrent_kernel, bias, h0, mask=None, activation="tan
     b = None if bias is None else common.cast(bias.data, dtype)
     keep = common.will_backward(parents)
     record = recording.start(OP, (B, T, x.shape[2], H)) if keep else None
+    masks = gate_dropout.feature_major_pair(OP, input_masks, recurrent_masks, 1, B, x.shape[2], H, dtype)
     cache, run_backward = _run(OP, x.data, W, U, b, common.initial_state(h0, B, H, dtype), valid, act, keep,
-                               masks=_masks(OP, input_masks, recurrent_masks, B, x.shape[2], H, dtype),
-                               record=record)
+                               masks=masks, record=record)
 
     backward = fm.tape_backward(run_backward, valid, dtype, parents, GRAD_NAMES)
     hs = cache["hs"]
@@ -273,11 +273,6 @@ def simple_rnn(x, kernel, recurrent_kernel, bias, h0, mask=None, activation="tan
     recording.attach_outputs(record, outs[0])
     return outs
 
-
-def _masks(op, input_masks, recurrent_masks, B, D, H, dtype) -> tuple:
-    """The dropout masks ``(1, B, D)``, ``(1, B, H)`` (or None) feature-major: ``(1, D, B)``, ``(1, H, B)``."""
-    return (gate_dropout.feature_major_masks(op, "input_masks", input_masks, 1, B, D, dtype),
-            gate_dropout.feature_major_masks(op, "recurrent_masks", recurrent_masks, 1, B, H, dtype))
 
 
 def simple_rnn_cell(x_t, h, kernel, recurrent_kernel, bias, activation="tanh", input_masks=None,
@@ -303,8 +298,9 @@ def simple_rnn_cell(x_t, h, kernel, recurrent_kernel, bias, activation="tanh", i
     W, U = common.cast(kernel.data, dtype), common.cast(recurrent_kernel.data, dtype)
     b = None if bias is None else common.cast(bias.data, dtype)
     x_seq = x_t.data[:, None]  # (B, D) -> (B, 1, D)
+    masks = gate_dropout.feature_major_pair(op, input_masks, recurrent_masks, 1, B, x_t.shape[1], H, dtype)
     cache, run_backward = _run(op, x_seq, W, U, b, common.initial_state(h, B, H, dtype), None, act,
-                               masks=_masks(op, input_masks, recurrent_masks, B, x_t.shape[1], H, dtype))
+                               masks=masks)
 
     backward = fm.cell_tape_backward(run_backward, dtype, parents, GRAD_NAMES)
     return common.finish(op, cache, fm.last_state(cache["hs"]), parents, backward)
