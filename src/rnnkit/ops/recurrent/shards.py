@@ -2,7 +2,7 @@
 
 The samples of a batch never interact inside a recurrent time loop, so the loop can run on columns ``[b0, b1)``
 of every per-step array independently (the arrays are shared; each shard writes only its own columns). With
-``rnnkit.config.set_num_threads(n)`` (default 1: see rnnkit.threads) a batch runs as up to ``n`` shards in ``n``
+``rnnkit.config.set_num_threads(n)`` (default: the cores available) a batch runs as up to ``n`` shards in ``n``
 threads, each shard at least :data:`MIN_SHARD` columns and :data:`MIN_SHARD_WORK` multiply-adds (starting a
 shard and waiting for it costs tens of microseconds, more on a busy machine); the compiled loops release the
 GIL. Each step's
