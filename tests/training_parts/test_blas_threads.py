@@ -60,7 +60,8 @@ def test_layers_and_backward_run_with_rnnkits_count_and_give_the_programs_back(o
     assert threads._GET() == 2  # outside rnnkit: the program's setting again
 
 
-def test_by_default_openblas_runs_one_thread_and_parallel_work_every_core(outside_two_threads):
+def test_by_default_openblas_runs_one_thread_and_parallel_work_every_core(outside_two_threads, monkeypatch):
+    monkeypatch.delenv("RNNKIT_NUM_THREADS", raising=False)  # the default, whatever the environment says
     config.set_num_threads(None)
     assert config.get_blas_threads() == 1
     assert config.get_num_threads() == threads._available_cores()
